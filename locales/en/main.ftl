@@ -1,0 +1,48 @@
+## Errors shown to API clients. Variables: { $field } names an argument.
+
+error-bad-request = The request could not be understood.
+error-invalid-json = The request body is not valid JSON: { $detail }
+error-unsupported-media-type = Send the GraphQL request as application/json.
+error-csrf = This request was blocked to prevent cross-site request forgery. Send it with Content-Type: application/json, or add the header apollo-require-preflight: true.
+error-body-too-large = The request body is larger than the limit of { $limit } bytes.
+error-missing-query = The request has no GraphQL query.
+error-batch-too-large = A batch may hold at most { $limit } operations.
+error-batch-not-allowed = Batched operations are only accepted over POST.
+error-mutation-over-get = Mutations and subscriptions can only be sent with POST.
+error-not-acceptable = This server answers with application/graphql-response+json or application/json.
+error-parse-failed = The GraphQL query could not be parsed.
+error-validation-failed = The GraphQL query is not valid against the schema.
+error-query-too-complex = The query is too complex. Ask for fewer or less deeply nested fields.
+error-query-too-deep = The query is nested too deeply.
+error-too-many-aliases = The query uses more than { $limit } aliases.
+error-query-timeout = The query took too long to run and was stopped.
+error-invalid-argument = The value given for { $field } is not valid.
+error-internal = Something went wrong on our side. Quote the request id when you report it.
+error-forbidden = You are not allowed to do this.
+error-not-found = Nothing was found with that id.
+error-rate-limited = Too many attempts. Try again in { $seconds } seconds.
+error-page-size-too-large = { $field } may be at most { $max }.
+error-page-size-negative = { $field } must not be negative.
+error-first-and-last = Use either first or last, not both.
+error-invalid-cursor = The cursor given for { $field } is not valid for this list.
+error-invalid-id = The id given for { $field } is not a valid id.
+error-wrong-id-type = The id given for { $field } does not belong to a { $expected }.
+
+## Authentication
+auth-required = You must be logged in to do this.
+auth-token-invalid = The access token is not valid.
+auth-token-expired = The access token has expired. Refresh it and try again.
+auth-invalid-credentials = The email or password is incorrect.
+auth-refresh-token-invalid = The refresh token is not valid or has expired.
+auth-refresh-token-reused = This refresh token was already used. All sessions started from it have been signed out.
+auth-user-gone = The account behind this token no longer exists.
+
+## Accounts
+account-email-invalid = Enter a valid email address.
+account-email-taken = An account with this email already exists.
+account-password-too-short = The password must be at least { $min } characters long.
+account-password-too-long = The password must be at most { $max } characters long.
+account-name-empty = The name must not be empty.
+account-name-too-long = The name must be at most { $max } characters long.
+account-locale-unsupported = The locale { $value } is not supported.
+account-timezone-unknown = { $value } is not a known IANA time zone.

@@ -1,0 +1,14 @@
+//! Accounts and access: registration, login, token rotation, roles, and the rate limit on login attempts.
+
+pub mod loaders;
+pub mod model;
+mod password;
+mod rate_limit;
+mod repo;
+pub mod resolvers;
+mod service;
+mod tokens;
+
+pub use model::{Caller, NewUser, ProfileChange, Role, User};
+pub use service::{AccountsService, AuthSession, parse_new_user};
+pub use tokens::{TokenError, Tokens};

@@ -1,0 +1,238 @@
+//! The accounts part of the schema: `me`, `users`, and register / login / refresh / logout / updateMe.
+
+use std::sync::Arc;
+
+use async_graphql::{Context, Enum, ID, InputObject, Object, Result, SimpleObject, connection::Connection, dataloader::DataLoader};
+use chrono::{DateTime, Utc};
+
+use super::{AccountsService, AuthSession, ProfileChange, Role, User, loaders::UserLoader, model, parse_new_user};
+use crate::{
+    error::AppError,
+    graphql::{
+        connection::{ConnectionArgs, Cursor, TotalCount, build_connection, connection_cost},
+        errors::{GqlResultExt, to_graphql_error},
+        guards::{AdminOnly, LoggedIn, request_context, require_caller, require_self_or_admin},
+        node::{NodeType, global_id},
+    },
+};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Enum)]
+#[graphql(name = "Role", remote = "Role")]
+pub enum GqlRole {
+    User,
+    Admin,
+}
+
+/// A person with an account. `session_owner` marks the user a login or registration just proved to be the caller.
+#[derive(Clone, Debug)]
+pub struct UserNode {
+    user: User,
+    session_owner: bool,
+}
+
+impl From<User> for UserNode {
+    fn from(user: User) -> Self {
+        Self { user, session_owner: false }
+    }
+}
+
+impl UserNode {
+    pub async fn load(ctx: &Context<'_>, id: i32) -> Result<Option<Self>> {
+        let loader = ctx.data_unchecked::<DataLoader<UserLoader>>();
+        let user = loader.load_one(id).await.map_err(|error| to_graphql_error(unwrap_shared(error)))?;
+        Ok(user.map(Self::from))
+    }
+}
+
+/// DataLoader shares one error among every waiting field; each gets its own copy of what it needs.
+fn unwrap_shared(error: Arc<AppError>) -> AppError {
+    Arc::try_unwrap(error).unwrap_or_else(|shared| AppError::Internal(anyhow::anyhow!("{shared:#}")))
+}
+
+#[Object(name = "User")]
+impl UserNode {
+    pub async fn id(&self) -> ID {
+        global_id(NodeType::User, self.user.id)
+    }
+
+    /// The row id in the database.
+    async fn database_id(&self) -> i32 {
+        self.user.id
+    }
+
+    async fn name(&self) -> &str {
+        &self.user.name
+    }
+
+    /// Visible to the user and to admins only.
+    async fn email(&self, ctx: &Context<'_>) -> Result<&str> {
+        if !self.session_owner {
+            require_self_or_admin(ctx, self.user.id)?;
+        }
+        Ok(&self.user.email)
+    }
+
+    async fn role(&self) -> GqlRole {
+        self.user.role.into()
+    }
+
+    /// The locale the user chose for their answers, if any.
+    async fn locale(&self) -> Option<&str> {
+        self.user.locale.as_deref()
+    }
+
+    /// The IANA time zone the user chose, if any.
+    async fn timezone(&self) -> Option<&str> {
+        self.user.timezone.as_deref()
+    }
+
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.user.created_at
+    }
+}
+
+/// What login, registration and refresh return.
+#[derive(SimpleObject)]
+pub struct AuthPayload {
+    /// A short-lived token for `Authorization: Bearer …`.
+    access_token: String,
+    /// Exchange it with `refreshToken` for a new pair; it works once.
+    refresh_token: String,
+    /// When the access token stops working.
+    expires_at: DateTime<Utc>,
+    user: UserNode,
+}
+
+impl From<AuthSession> for AuthPayload {
+    fn from(session: AuthSession) -> Self {
+        Self {
+            access_token: session.access_token,
+            refresh_token: session.refresh_token,
+            expires_at: session.expires_at,
+            user: UserNode {
+                user: session.user,
+                session_owner: true,
+            },
+        }
+    }
+}
+
+#[derive(InputObject)]
+pub struct RegisterInput {
+    email: String,
+    /// At least 8 characters.
+    password: String,
+    name: String,
+    /// A supported locale code, such as `fr` (see `locales`).
+    locale: Option<String>,
+    /// An IANA time zone, such as `Europe/Paris`.
+    timezone: Option<String>,
+}
+
+#[derive(InputObject)]
+pub struct UpdateMeInput {
+    name: Option<String>,
+    locale: Option<String>,
+    timezone: Option<String>,
+}
+
+impl TryFrom<UpdateMeInput> for ProfileChange {
+    type Error = AppError;
+
+    fn try_from(input: UpdateMeInput) -> Result<Self, AppError> {
+        Ok(Self {
+            name: input.name.map(|name| model::DisplayName::parse("input.name", &name)).transpose()?,
+            locale: input
+                .locale
+                .map(|code| model::SupportedLocale::parse("input.locale", &code))
+                .transpose()?,
+            timezone: input
+                .timezone
+                .map(|zone| model::TimeZoneName::parse("input.timezone", &zone))
+                .transpose()?,
+        })
+    }
+}
+
+fn accounts<'a>(ctx: &Context<'a>) -> &'a AccountsService {
+    ctx.data_unchecked::<AccountsService>()
+}
+
+#[derive(Default)]
+pub struct AccountsQuery;
+
+#[Object]
+impl AccountsQuery {
+    /// The logged-in user, or null for an anonymous request.
+    async fn me(&self, ctx: &Context<'_>) -> Result<Option<UserNode>> {
+        match request_context(ctx).caller {
+            Some(caller) => UserNode::load(ctx, caller.user_id).await,
+            None => Ok(None),
+        }
+    }
+
+    /// Every account, oldest first (admins only).
+    #[graphql(guard = "AdminOnly", complexity = "connection_cost(first, last, child_complexity)")]
+    async fn users(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> Result<Connection<Cursor, UserNode, TotalCount>> {
+        let page = ConnectionArgs::new(first, after, last, before).parse::<i32>("users").gql()?;
+        let service = accounts(ctx).clone();
+        let page = service.list_users(&page).await.gql()?;
+        let total = TotalCount::new(move || {
+            let service = service.clone();
+            Box::pin(async move { service.count_users().await })
+        });
+        Ok(build_connection("users", page, |user| user.id, UserNode::from, total))
+    }
+}
+
+#[derive(Default)]
+pub struct AccountsMutation;
+
+#[Object]
+impl AccountsMutation {
+    /// Creates an account and logs it in.
+    async fn register(&self, ctx: &Context<'_>, input: RegisterInput) -> Result<AuthPayload> {
+        let new_user = parse_new_user(
+            "input.",
+            &input.email,
+            input.password,
+            &input.name,
+            Role::User,
+            input.locale.as_deref(),
+            input.timezone.as_deref(),
+        )
+        .gql()?;
+        Ok(accounts(ctx).register(new_user).await.gql()?.into())
+    }
+
+    /// Logs in. A wrong email and a wrong password get the same answer; repeated attempts are rate limited.
+    async fn login(&self, ctx: &Context<'_>, email: String, password: String) -> Result<AuthPayload> {
+        let address = request_context(ctx).client_address;
+        Ok(accounts(ctx).login(&email, &password, address).await.gql()?.into())
+    }
+
+    /// Trades a refresh token for a new pair. The old refresh token stops working; using it again signs out its session.
+    async fn refresh_token(&self, ctx: &Context<'_>, refresh_token: String) -> Result<AuthPayload> {
+        Ok(accounts(ctx).refresh(&refresh_token).await.gql()?.into())
+    }
+
+    /// Ends the session of this refresh token; false when it was unknown or already ended.
+    async fn logout(&self, ctx: &Context<'_>, refresh_token: String) -> Result<bool> {
+        accounts(ctx).logout(&refresh_token).await.gql()
+    }
+
+    /// Changes the logged-in user's name, locale or time zone.
+    #[graphql(guard = "LoggedIn")]
+    async fn update_me(&self, ctx: &Context<'_>, input: UpdateMeInput) -> Result<UserNode> {
+        let caller = require_caller(ctx)?;
+        let change = ProfileChange::try_from(input).gql()?;
+        Ok(accounts(ctx).update_profile(caller, change).await.gql()?.into())
+    }
+}

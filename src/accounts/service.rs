@@ -1,0 +1,233 @@
+//! Account use-cases, in plain async Rust.
+
+use std::{net::IpAddr, num::NonZeroU32, time::Duration};
+
+use chrono::{DateTime, Utc};
+use sea_orm::{DatabaseConnection, TransactionTrait};
+
+use super::{
+    model::{Caller, DisplayName, Email, NewUser, Password, ProfileChange, Role, User},
+    password,
+    rate_limit::LoginLimiter,
+    repo,
+    tokens::{self, TokenError, Tokens},
+};
+use crate::{
+    error::{AppError, AppResult, Message},
+    pagination::{KeysetPage, Page},
+};
+
+/// What a successful login, registration or refresh hands the client.
+#[derive(Clone, Debug)]
+pub struct AuthSession {
+    pub access_token: String,
+    pub refresh_token: String,
+    pub expires_at: DateTime<Utc>,
+    pub user: User,
+}
+
+#[derive(Clone)]
+pub struct AccountsService {
+    db: DatabaseConnection,
+    tokens: Tokens,
+    limiter: LoginLimiter,
+    refresh_ttl: Duration,
+}
+
+fn invalid_credentials() -> AppError {
+    AppError::Unauthenticated(Message::new("auth-invalid-credentials"))
+}
+
+fn invalid_refresh_token() -> AppError {
+    AppError::Unauthenticated(Message::new("auth-refresh-token-invalid"))
+}
+
+impl AccountsService {
+    pub fn new(db: DatabaseConnection, tokens: Tokens, login_attempts_per_minute: NonZeroU32, refresh_ttl: Duration) -> Self {
+        Self {
+            db,
+            tokens,
+            limiter: LoginLimiter::new(login_attempts_per_minute),
+            refresh_ttl,
+        }
+    }
+
+    /// Who an `Authorization: Bearer` token belongs to.
+    pub fn authenticate(&self, access_token: &str) -> Result<Caller, TokenError> {
+        self.tokens.verify_access(access_token)
+    }
+
+    #[tracing::instrument(skip_all, fields(user.email = %new_user.email.as_str()))]
+    pub async fn register(&self, new_user: NewUser) -> AppResult<AuthSession> {
+        let user = self.create_user(new_user, "input.email").await?;
+        self.start_session(user).await
+    }
+
+    /// Creates an account without logging in (the `user create` command and `register`).
+    pub async fn create_user(&self, new_user: NewUser, email_field: &str) -> AppResult<User> {
+        let password_hash = password::hash(&new_user.password).await?;
+        let row = repo::NewUserRow {
+            email: new_user.email.as_str().to_string(),
+            name: new_user.name.into_inner(),
+            password_hash,
+            role: new_user.role,
+            locale: new_user.locale.map(|locale| locale.into_inner()),
+            timezone: new_user.timezone.map(|zone| zone.into_inner()),
+        };
+        repo::insert_user(&self.db, row, Utc::now())
+            .await
+            .map_err(|error| AppError::from_db_conflict(error, email_field, Message::new("account-email-taken")))
+    }
+
+    /// Logs in; a wrong email and a wrong password fail alike, in about the same time.
+    #[tracing::instrument(skip_all)]
+    pub async fn login(&self, email: &str, password: &str, address: Option<IpAddr>) -> AppResult<AuthSession> {
+        let normalized = email.trim().to_lowercase();
+        self.limiter
+            .check(&normalized, address)
+            .map_err(|retry_after_secs| AppError::RateLimited { retry_after_secs })?;
+        let account = match Email::parse("email", &normalized) {
+            Ok(email) => repo::find_credentials(&self.db, email.as_str()).await?,
+            Err(_) => None,
+        };
+        let (user, hash) = match account {
+            Some((user, hash)) => (Some(user), Some(hash)),
+            None => (None, None),
+        };
+        let matched = password::verify(password, hash).await?;
+        match user {
+            Some(user) if matched => self.start_session(user).await,
+            _ => Err(invalid_credentials()),
+        }
+    }
+
+    /// Exchanges a refresh token for a new pair; a token used twice revokes its whole family.
+    #[tracing::instrument(skip_all)]
+    pub async fn refresh(&self, refresh_token: &str) -> AppResult<AuthSession> {
+        let now = Utc::now();
+        let Some(stored) = repo::find_refresh_token(&self.db, &tokens::hash_refresh_token(refresh_token)).await? else {
+            return Err(invalid_refresh_token());
+        };
+        if stored.used_at.is_some() || stored.revoked_at.is_some() {
+            return Err(self.revoke_reused_family(&stored.family_id, now).await);
+        }
+        if stored.expires_at <= now {
+            return Err(invalid_refresh_token());
+        }
+        let user = repo::find_user(&self.db, stored.user_id)
+            .await?
+            .ok_or_else(|| AppError::Unauthenticated(Message::new("auth-user-gone")))?;
+        let replacement = tokens::new_refresh_token();
+        let txn = self.db.begin().await?;
+        if !repo::claim_refresh_token(&txn, stored.id, now).await? {
+            txn.rollback().await?;
+            return Err(self.revoke_reused_family(&stored.family_id, now).await);
+        }
+        repo::insert_refresh_token(
+            &txn,
+            user.id,
+            &stored.family_id,
+            tokens::hash_refresh_token(&replacement),
+            now,
+            now + self.refresh_ttl,
+        )
+        .await?;
+        txn.commit().await?;
+        self.session(user, replacement, now)
+    }
+
+    async fn revoke_reused_family(&self, family_id: &str, now: DateTime<Utc>) -> AppError {
+        tracing::warn!(family_id, "refresh token reused; revoking its family");
+        match repo::revoke_family(&self.db, family_id, now).await {
+            Ok(_) => AppError::Unauthenticated(Message::new("auth-refresh-token-reused")),
+            Err(error) => error.into(),
+        }
+    }
+
+    /// Ends the session the refresh token belongs to; false when it was unknown or already ended.
+    pub async fn logout(&self, refresh_token: &str) -> AppResult<bool> {
+        let Some(stored) = repo::find_refresh_token(&self.db, &tokens::hash_refresh_token(refresh_token)).await? else {
+            return Ok(false);
+        };
+        Ok(repo::revoke_family(&self.db, &stored.family_id, Utc::now()).await? > 0)
+    }
+
+    pub async fn user(&self, id: i32) -> AppResult<Option<User>> {
+        Ok(repo::find_user(&self.db, id).await?)
+    }
+
+    pub async fn users_by_ids(&self, ids: &[i32]) -> AppResult<Vec<User>> {
+        Ok(repo::find_users(&self.db, ids).await?)
+    }
+
+    pub async fn update_profile(&self, caller: Caller, change: ProfileChange) -> AppResult<User> {
+        let row = repo::ProfileRow {
+            name: change.name.map(DisplayName::into_inner),
+            locale: change.locale.map(|locale| locale.into_inner()),
+            timezone: change.timezone.map(|zone| zone.into_inner()),
+        };
+        repo::update_profile(&self.db, caller.user_id, row, Utc::now())
+            .await?
+            .ok_or_else(|| AppError::Unauthenticated(Message::new("auth-user-gone")))
+    }
+
+    pub async fn list_users(&self, page: &KeysetPage<i32>) -> AppResult<Page<User>> {
+        Ok(repo::list_users(&self.db, page).await?)
+    }
+
+    pub async fn count_users(&self) -> AppResult<u64> {
+        Ok(repo::count_users(&self.db).await?)
+    }
+
+    async fn start_session(&self, user: User) -> AppResult<AuthSession> {
+        let now = Utc::now();
+        let refresh_token = tokens::new_refresh_token();
+        let family_id = uuid::Uuid::new_v4().to_string();
+        repo::insert_refresh_token(
+            &self.db,
+            user.id,
+            &family_id,
+            tokens::hash_refresh_token(&refresh_token),
+            now,
+            now + self.refresh_ttl,
+        )
+        .await?;
+        self.session(user, refresh_token, now)
+    }
+
+    fn session(&self, user: User, refresh_token: String, now: DateTime<Utc>) -> AppResult<AuthSession> {
+        let caller = Caller {
+            user_id: user.id,
+            role: user.role,
+        };
+        let (access_token, expires_at) = self.tokens.issue_access(caller, now)?;
+        Ok(AuthSession {
+            access_token,
+            refresh_token,
+            expires_at,
+            user,
+        })
+    }
+}
+
+/// Parses the raw fields of a registration; `field_prefix` names the input argument (`input`).
+pub fn parse_new_user(
+    field_prefix: &str,
+    email: &str,
+    password_raw: String,
+    name: &str,
+    role: Role,
+    locale: Option<&str>,
+    timezone: Option<&str>,
+) -> AppResult<NewUser> {
+    use super::model::{SupportedLocale, TimeZoneName};
+    let field = |name: &str| format!("{field_prefix}{name}");
+    Ok(NewUser {
+        email: Email::parse(&field("email"), email)?,
+        password: Password::parse(&field("password"), password_raw)?,
+        name: DisplayName::parse(&field("name"), name)?,
+        role,
+        locale: locale.map(|code| SupportedLocale::parse(&field("locale"), code)).transpose()?,
+        timezone: timezone.map(|zone| TimeZoneName::parse(&field("timezone"), zone)).transpose()?,
+    })
+}

@@ -1,0 +1,142 @@
+//! Builds the application from settings (database, migrations, services, schema, router) and runs it.
+
+use std::{future::Future, net::SocketAddr, num::NonZeroU32, sync::Arc};
+
+use anyhow::Context;
+use axum::Router;
+use sea_orm::DatabaseConnection;
+use secrecy::{ExposeSecret, SecretString};
+use tokio::net::TcpListener;
+
+use crate::{
+    accounts::{AccountsService, Tokens},
+    config::Settings,
+    db,
+    graphql::{self, GraphqlLimits, Services},
+    http::{self, AppState, HttpOptions},
+    telemetry,
+};
+
+pub struct App {
+    pub db: DatabaseConnection,
+    pub services: Services,
+    pub router: Router,
+}
+
+impl App {
+    pub async fn build(settings: &Settings) -> anyhow::Result<Self> {
+        let db = db::connect(&settings.database_url, settings.db_max_connections).await?;
+        if settings.migrate_on_start {
+            db::migrate_up(&db).await?;
+        }
+        let services = build_services(settings, db.clone()).await?;
+        let limits = GraphqlLimits {
+            max_depth: settings.max_depth,
+            max_complexity: settings.max_complexity,
+            max_aliases: settings.max_aliases,
+            execution_timeout: settings.execution_timeout,
+            introspection: settings.introspection,
+        };
+        let state = Arc::new(AppState {
+            schema: graphql::build_schema(&services, &limits),
+            services: services.clone(),
+            limits,
+            db: db.clone(),
+            metrics: telemetry::metrics_handle(),
+            body_limit_bytes: settings.body_limit_bytes,
+            max_batch: settings.max_batch,
+            default_locale: settings.default_locale.clone(),
+            trust_forwarded_for: settings.trust_forwarded_for,
+            sdl: graphql::sdl(),
+        });
+        let options = HttpOptions {
+            cors_origins: settings.cors_origins.clone(),
+            request_timeout: settings.request_timeout,
+        };
+        Ok(Self {
+            router: http::router(state, &options),
+            db,
+            services,
+        })
+    }
+
+    /// Serves until `shutdown` resolves, then stops accepting and lets in-flight requests finish.
+    pub async fn serve(self, listener: TcpListener, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+        let service = self.router.into_make_service_with_connect_info::<SocketAddr>();
+        axum::serve(listener, service)
+            .with_graceful_shutdown(shutdown)
+            .await
+            .context("serving HTTP")?;
+        self.db.close().await.context("closing the database pool")?;
+        Ok(())
+    }
+}
+
+pub async fn build_services(settings: &Settings, db: DatabaseConnection) -> anyhow::Result<Services> {
+    let secret = jwt_secret(settings).await?;
+    let tokens = Tokens::new(secret.expose_secret().as_bytes(), settings.access_token_ttl);
+    let attempts = NonZeroU32::new(settings.login_attempts_per_minute).context("login attempts must be positive")?;
+    Ok(Services {
+        accounts: AccountsService::new(db, tokens, attempts, settings.refresh_token_ttl),
+    })
+}
+
+/// The configured secret, or in development one generated once and kept in a file only the owner can read.
+async fn jwt_secret(settings: &Settings) -> anyhow::Result<SecretString> {
+    if let Some(secret) = &settings.jwt_secret {
+        return Ok(secret.clone());
+    }
+    let path = &settings.jwt_secret_file;
+    match tokio::fs::read_to_string(path).await {
+        Ok(existing) if existing.trim().len() >= 32 => return Ok(SecretString::from(existing.trim().to_string())),
+        Ok(_) => anyhow::bail!("{} holds no usable secret; delete it to generate a new one", path.display()),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+        Err(error) => return Err(error).with_context(|| format!("reading {}", path.display())),
+    }
+    let bytes: [u8; 32] = rand::random();
+    let secret: String = bytes.iter().map(|byte| format!("{byte:02x}")).collect();
+    write_private(path, &secret).await?;
+    tracing::info!(path = %path.display(), "generated a development JWT secret");
+    Ok(SecretString::from(secret))
+}
+
+#[cfg(unix)]
+async fn write_private(path: &std::path::Path, contents: &str) -> anyhow::Result<()> {
+    use std::{io::Write, os::unix::fs::OpenOptionsExt};
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("creating {}", path.display()))?;
+    file.write_all(contents.as_bytes())?;
+    Ok(())
+}
+
+#[cfg(not(unix))]
+async fn write_private(path: &std::path::Path, contents: &str) -> anyhow::Result<()> {
+    tokio::fs::write(path, contents).await.with_context(|| format!("writing {}", path.display()))
+}
+
+/// Resolves on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let interrupt = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutdown signal received; finishing in-flight requests");
+}

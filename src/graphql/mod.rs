@@ -1,0 +1,159 @@
+//! The schema: one root per domain merged together, with limits, per-request loaders, and one execute path.
+
+pub mod connection;
+pub mod context;
+pub mod errors;
+pub mod guards;
+pub mod limits;
+pub mod node;
+
+use std::{collections::HashSet, sync::Mutex, time::{Duration, Instant}};
+
+use async_graphql::{
+    EmptySubscription, MergedObject, Request, Response, Schema,
+    dataloader::DataLoader,
+    parser::types::{DocumentOperations, OperationType},
+};
+use tracing::Instrument;
+
+use crate::{
+    accounts::{
+        AccountsService,
+        loaders::UserLoader,
+        resolvers::{AccountsMutation, AccountsQuery},
+    },
+    error::{ErrorCode, Message},
+};
+pub use context::RequestContext;
+
+#[derive(MergedObject, Default)]
+pub struct Query(node::NodeQuery, AccountsQuery);
+
+#[derive(MergedObject, Default)]
+pub struct Mutation(AccountsMutation);
+
+pub type AppSchema = Schema<Query, Mutation, EmptySubscription>;
+
+/// The domain services resolvers reach through the schema's data.
+#[derive(Clone)]
+pub struct Services {
+    pub accounts: AccountsService,
+}
+
+#[derive(Clone, Debug)]
+pub struct GraphqlLimits {
+    pub max_depth: usize,
+    pub max_complexity: usize,
+    pub max_aliases: usize,
+    pub execution_timeout: Duration,
+    pub introspection: bool,
+}
+
+fn builder() -> async_graphql::SchemaBuilder<Query, Mutation, EmptySubscription> {
+    Schema::build(Query::default(), Mutation::default(), EmptySubscription)
+}
+
+pub fn build_schema(services: &Services, limits: &GraphqlLimits) -> AppSchema {
+    let mut builder = builder()
+        .data(services.accounts.clone())
+        .limit_depth(limits.max_depth)
+        .limit_complexity(limits.max_complexity)
+        .extension(limits::AliasLimit { max: limits.max_aliases });
+    if !limits.introspection {
+        // Suggestions ("did you mean …") would leak the schema that disabling introspection hides.
+        builder = builder.disable_introspection().disable_suggestions();
+    }
+    builder.finish()
+}
+
+/// The schema as SDL, exactly as `schema.graphql` holds it.
+pub fn sdl() -> String {
+    builder().finish().sdl()
+}
+
+/// The kind of operation a request would run, once its document parses; `None` if it names no operation it has.
+pub fn operation_type(request: &mut Request) -> Option<OperationType> {
+    let name = request.operation_name.clone();
+    let document = request.parsed_query().ok()?;
+    match (&document.operations, name) {
+        (DocumentOperations::Single(operation), _) => Some(operation.node.ty),
+        (DocumentOperations::Multiple(operations), Some(name)) => operations.get(name.as_str()).map(|operation| operation.node.ty),
+        (DocumentOperations::Multiple(operations), None) if operations.len() == 1 => operations.values().next().map(|operation| operation.node.ty),
+        (DocumentOperations::Multiple(_), None) => None,
+    }
+}
+
+/// A response and whether the request failed as a whole, before any field ran (a 400 in GraphQL-over-HTTP terms).
+pub struct Executed {
+    pub response: Response,
+    pub request_failed: bool,
+}
+
+fn failed(error: async_graphql::ServerError, context: &RequestContext) -> Executed {
+    let mut errors = vec![error];
+    errors::localize(&mut errors, &context.locale, &context.request_id);
+    Executed {
+        response: Response::from_errors(errors),
+        request_failed: true,
+    }
+}
+
+/// Runs one GraphQL request with its per-request data, under the limits, and renders its errors for the caller.
+pub async fn execute(schema: &AppSchema, services: &Services, limits: &GraphqlLimits, mut request: Request, context: RequestContext) -> Executed {
+    if let Err(error) = request.parsed_query() {
+        let mut parse_error = errors::request_error(ErrorCode::GraphqlParseFailed, Message::new("error-parse-failed"));
+        parse_error.locations = error.locations.clone();
+        if let Some(extensions) = parse_error.extensions.as_mut() {
+            extensions.set("detail", error.message.clone());
+        }
+        return failed(parse_error, &context);
+    }
+
+    let operation = operation_label(request.operation_name.as_deref());
+    let span = tracing::info_span!("graphql", operation = %operation, request_id = %context.request_id);
+    let started = Instant::now();
+    let request = with_request_data(request, services, context.clone());
+    let outcome = tokio::time::timeout(limits.execution_timeout, schema.execute(request))
+        .instrument(span.clone())
+        .await;
+    let mut response = match outcome {
+        Ok(response) => response,
+        Err(_) => {
+            return failed(errors::request_error(ErrorCode::QueryTooComplex, Message::new("error-query-timeout")), &context);
+        }
+    };
+    errors::localize(&mut response.errors, &context.locale, &context.request_id);
+    let request_failed = response.data == async_graphql::Value::Null
+        && !response.errors.is_empty()
+        && response.errors.iter().all(|error| error.path.is_empty());
+
+    let elapsed = started.elapsed();
+    let codes: Vec<&str> = response.errors.iter().filter_map(errors::code_of).collect();
+    span.in_scope(|| tracing::info!(duration_ms = elapsed.as_secs_f64() * 1000.0, errors = ?codes, "graphql operation"));
+    metrics::counter!("graphql_operations_total", "operation" => operation.clone(), "outcome" => if codes.is_empty() { "ok" } else { "error" }).increment(1);
+    metrics::histogram!("graphql_operation_duration_seconds", "operation" => operation).record(elapsed.as_secs_f64());
+    Executed { response, request_failed }
+}
+
+/// Attaches what resolvers read per request: the caller's context and fresh DataLoaders.
+pub fn with_request_data(request: Request, services: &Services, context: RequestContext) -> Request {
+    request
+        .data(DataLoader::new(UserLoader(services.accounts.clone()), tokio::spawn))
+        .data(context)
+}
+
+/// Operation names label metrics; clients choose them, so only the first few hundred distinct names get their own label.
+fn operation_label(name: Option<&str>) -> String {
+    const MAX_LABELS: usize = 200;
+    static SEEN: Mutex<Option<HashSet<String>>> = Mutex::new(None);
+    let Some(name) = name.filter(|name| name.len() <= 64) else {
+        return if name.is_some() { "other".into() } else { "anonymous".into() };
+    };
+    let mut seen = SEEN.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let seen = seen.get_or_insert_with(HashSet::new);
+    if seen.contains(name) || (seen.len() < MAX_LABELS && seen.insert(name.to_string())) {
+        name.to_string()
+    } else {
+        "other".into()
+    }
+}

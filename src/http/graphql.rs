@@ -1,0 +1,302 @@
+//! GraphQL over HTTP (the GraphQL-over-HTTP specification): negotiation, CSRF, limits, status codes, encoding.
+
+use std::{net::SocketAddr, sync::Arc};
+
+use async_graphql::{BatchRequest, Request as GqlRequest, parser::types::OperationType};
+use axum::{
+    body::{Body, Bytes},
+    extract::{ConnectInfo, FromRequestParts, Request, State, WebSocketUpgrade},
+    http::{HeaderMap, HeaderValue, Method, StatusCode, header, request::Parts},
+    response::{IntoResponse, Response},
+};
+use serde_json::{Map, Value as Json};
+
+use super::{AppState, middleware::RequestId, ws};
+use crate::{
+    accounts::TokenError,
+    error::{ErrorCode, Message},
+    graphql::{self, Executed, RequestContext, errors},
+};
+
+const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json; charset=utf-8";
+const JSON: &str = "application/json; charset=utf-8";
+
+/// The media type the client asked the answer in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Format {
+    GraphqlResponseJson,
+    Json,
+}
+
+impl Format {
+    fn content_type(self) -> &'static str {
+        match self {
+            Self::GraphqlResponseJson => GRAPHQL_RESPONSE_JSON,
+            Self::Json => JSON,
+        }
+    }
+
+    /// Picks the best acceptable type by q-value; no `Accept` means `application/json`, as the spec asks.
+    fn negotiate(headers: &HeaderMap) -> Option<Self> {
+        let Some(accept) = headers.get(header::ACCEPT).and_then(|value| value.to_str().ok()) else {
+            return Some(Self::Json);
+        };
+        let mut best: Option<(f32, Self)> = None;
+        for entry in accept.split(',') {
+            let mut parts = entry.split(';').map(str::trim);
+            let media = parts.next().unwrap_or_default().to_ascii_lowercase();
+            let quality = parts
+                .find_map(|param| param.strip_prefix("q="))
+                .and_then(|q| q.parse::<f32>().ok())
+                .unwrap_or(1.0);
+            let format = match media.as_str() {
+                "application/graphql-response+json" => Self::GraphqlResponseJson,
+                "application/json" | "application/*" | "*/*" => Self::Json,
+                _ => continue,
+            };
+            let better = match best {
+                None => true,
+                Some((best_quality, best_format)) => {
+                    quality > best_quality || (quality == best_quality && format == Self::GraphqlResponseJson && best_format == Self::Json)
+                }
+            };
+            if quality > 0.0 && better {
+                best = Some((quality, format));
+            }
+        }
+        best.map(|(_, format)| format)
+    }
+}
+
+/// What the edge knows before running anything: the caller, the locale, the request id.
+pub(super) struct Edge {
+    format: Format,
+    pub(super) context: RequestContext,
+}
+
+fn error_response(format: Format, status: StatusCode, code: ErrorCode, message: Message, context: &RequestContext) -> Response {
+    let mut errors = vec![errors::request_error(code, message)];
+    errors::localize(&mut errors, &context.locale, &context.request_id);
+    let mut body = Map::new();
+    body.insert("errors".into(), serde_json::to_value(&errors).unwrap_or_default());
+    encode(format, status, Json::Object(body))
+}
+
+fn encode(format: Format, status: StatusCode, body: Json) -> Response {
+    let bytes = serde_json::to_vec(&body).unwrap_or_default();
+    let mut response = (status, Body::from(bytes)).into_response();
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(format.content_type()));
+    response
+}
+
+/// A response body per the spec: no `data` entry at all when the request failed before execution.
+fn response_json(executed: &Executed) -> Json {
+    let response = &executed.response;
+    let mut body = Map::new();
+    if !executed.request_failed {
+        body.insert("data".into(), serde_json::to_value(&response.data).unwrap_or_default());
+    }
+    if !response.errors.is_empty() {
+        body.insert("errors".into(), serde_json::to_value(&response.errors).unwrap_or_default());
+    }
+    if !response.extensions.is_empty() {
+        body.insert("extensions".into(), serde_json::to_value(&response.extensions).unwrap_or_default());
+    }
+    Json::Object(body)
+}
+
+fn client_address(parts: &Parts, trust_forwarded_for: bool) -> Option<std::net::IpAddr> {
+    let forwarded = trust_forwarded_for
+        .then(|| parts.headers.get("x-forwarded-for")?.to_str().ok()?.split(',').next()?.trim().parse().ok())
+        .flatten();
+    forwarded.or_else(|| parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|info| info.0.ip()))
+}
+
+/// Resolves who is calling; a token that is present but unusable is a 401, never silently anonymous.
+pub(super) fn edge(state: &AppState, parts: &Parts) -> Result<Edge, Response> {
+    let request_id = parts
+        .extensions
+        .get::<RequestId>()
+        .map(|id| id.0.clone())
+        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+    let mut context = RequestContext::anonymous(request_id, state.default_locale.clone());
+    context.client_address = client_address(parts, state.trust_forwarded_for);
+    let Some(format) = Format::negotiate(&parts.headers) else {
+        return Err(error_response(
+            Format::Json,
+            StatusCode::NOT_ACCEPTABLE,
+            ErrorCode::BadRequest,
+            Message::new("error-not-acceptable"),
+            &context,
+        ));
+    };
+    if let Some(authorization) = parts.headers.get(header::AUTHORIZATION) {
+        let token = authorization
+            .to_str()
+            .ok()
+            .and_then(|value| value.strip_prefix("Bearer ").or_else(|| value.strip_prefix("bearer ")))
+            .map(str::trim);
+        let verified = match token {
+            Some(token) => state.services.accounts.authenticate(token),
+            None => Err(TokenError::Invalid),
+        };
+        match verified {
+            Ok(caller) => context.caller = Some(caller),
+            Err(error) => {
+                let message_id = match error {
+                    TokenError::Expired => "auth-token-expired",
+                    TokenError::Invalid => "auth-token-invalid",
+                };
+                let mut response = error_response(
+                    format,
+                    StatusCode::UNAUTHORIZED,
+                    ErrorCode::Unauthenticated,
+                    Message::new(message_id),
+                    &context,
+                );
+                response
+                    .headers_mut()
+                    .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer error=\"invalid_token\""));
+                return Err(response);
+            }
+        }
+    }
+    Ok(Edge { format, context })
+}
+
+fn bad_request(edge: &Edge, status: StatusCode, message: Message) -> Response {
+    error_response(edge.format, status, ErrorCode::BadRequest, message, &edge.context)
+}
+
+fn respond(format: Format, executed: Executed) -> Response {
+    // application/json keeps 200 for every well-formed request; the newer type says 400 when nothing ran.
+    let status = if executed.request_failed && format == Format::GraphqlResponseJson {
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::OK
+    };
+    encode(format, status, response_json(&executed))
+}
+
+async fn run_one(state: &AppState, edge: Edge, request: GqlRequest) -> Response {
+    if request.query.trim().is_empty() {
+        return bad_request(&edge, StatusCode::BAD_REQUEST, Message::new("error-missing-query"));
+    }
+    let executed = graphql::execute(&state.schema, &state.services, &state.limits, request, edge.context).await;
+    respond(edge.format, executed)
+}
+
+pub async fn get_graphql(State(state): State<Arc<AppState>>, request: Request) -> Response {
+    let (mut parts, _body) = request.into_parts();
+    if parts.headers.contains_key(header::UPGRADE) {
+        return match WebSocketUpgrade::from_request_parts(&mut parts, &state).await {
+            Ok(upgrade) => ws::upgrade(state.clone(), &mut parts, upgrade).await,
+            Err(rejection) => rejection.into_response(),
+        };
+    }
+    let edge = match edge(&state, &parts) {
+        Ok(edge) => edge,
+        Err(response) => return response,
+    };
+    let mut request = match async_graphql::http::parse_query_string(parts.uri.query().unwrap_or_default()) {
+        Ok(request) => request,
+        Err(error) => {
+            return bad_request(
+                &edge,
+                StatusCode::BAD_REQUEST,
+                Message::new("error-invalid-json").arg("detail", error),
+            );
+        }
+    };
+    if matches!(graphql::operation_type(&mut request), Some(OperationType::Mutation | OperationType::Subscription)) {
+        let mut response = bad_request(&edge, StatusCode::METHOD_NOT_ALLOWED, Message::new("error-mutation-over-get"));
+        response.headers_mut().insert(header::ALLOW, HeaderValue::from_static("POST"));
+        return response;
+    }
+    run_one(&state, edge, request).await
+}
+
+/// Content types a browser sends cross-site without a CORS preflight; a POST with one of them could be forged.
+fn is_simple_content_type(content_type: Option<&str>) -> bool {
+    match content_type {
+        None => true,
+        Some(value) => {
+            let media = value.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+            matches!(media.as_str(), "text/plain" | "application/x-www-form-urlencoded" | "multipart/form-data")
+        }
+    }
+}
+
+fn has_preflight_header(headers: &HeaderMap) -> bool {
+    headers.contains_key("apollo-require-preflight") || headers.contains_key("x-apollo-operation-name") || headers.contains_key("graphql-preflight")
+}
+
+pub async fn post_graphql(State(state): State<Arc<AppState>>, request: Request) -> Response {
+    let (parts, body) = request.into_parts();
+    debug_assert_eq!(parts.method, Method::POST);
+    let edge = match edge(&state, &parts) {
+        Ok(edge) => edge,
+        Err(response) => return response,
+    };
+    let content_type = parts.headers.get(header::CONTENT_TYPE).and_then(|value| value.to_str().ok());
+    if is_simple_content_type(content_type) && !has_preflight_header(&parts.headers) {
+        return bad_request(&edge, StatusCode::BAD_REQUEST, Message::new("error-csrf"));
+    }
+    let is_json = content_type
+        .and_then(|value| value.split(';').next())
+        .is_some_and(|media| media.trim().eq_ignore_ascii_case("application/json"));
+    if !is_json {
+        return bad_request(&edge, StatusCode::UNSUPPORTED_MEDIA_TYPE, Message::new("error-unsupported-media-type"));
+    }
+    let too_large = || bad_request(&edge, StatusCode::PAYLOAD_TOO_LARGE, Message::new("error-body-too-large").arg("limit", state.body_limit_bytes));
+    let declared_length = parts
+        .headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.parse::<usize>().ok());
+    if declared_length.is_some_and(|length| length > state.body_limit_bytes) {
+        return too_large();
+    }
+    let bytes: Bytes = match axum::body::to_bytes(body, state.body_limit_bytes).await {
+        Ok(bytes) => bytes,
+        Err(_) => return too_large(),
+    };
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return bad_request(&edge, StatusCode::BAD_REQUEST, Message::new("error-missing-query"));
+    }
+    let batch = match serde_json::from_slice::<BatchRequest>(&bytes) {
+        Ok(batch) => batch,
+        Err(error) => {
+            return bad_request(
+                &edge,
+                StatusCode::BAD_REQUEST,
+                Message::new("error-invalid-json").arg("detail", error),
+            );
+        }
+    };
+    match batch {
+        BatchRequest::Single(request) => run_one(&state, edge, request).await,
+        BatchRequest::Batch(requests) => run_batch(&state, edge, requests).await,
+    }
+}
+
+async fn run_batch(state: &AppState, edge: Edge, requests: Vec<GqlRequest>) -> Response {
+    if requests.is_empty() || requests.iter().any(|request| request.query.trim().is_empty()) {
+        return bad_request(&edge, StatusCode::BAD_REQUEST, Message::new("error-missing-query"));
+    }
+    if requests.len() > state.max_batch {
+        return bad_request(
+            &edge,
+            StatusCode::BAD_REQUEST,
+            Message::new("error-batch-too-large").arg("limit", state.max_batch),
+        );
+    }
+    let mut results = Vec::with_capacity(requests.len());
+    for request in requests {
+        let executed = graphql::execute(&state.schema, &state.services, &state.limits, request, edge.context.clone()).await;
+        results.push(response_json(&executed));
+    }
+    encode(edge.format, StatusCode::OK, Json::Array(results))
+}

@@ -1,0 +1,80 @@
+//! The HTTP edge, and the only module that knows axum: routes, middleware, and the GraphQL transports.
+
+mod graphql;
+mod middleware;
+mod pages;
+mod ws;
+
+use std::{sync::Arc, time::Duration};
+
+use axum::{Router, routing::get};
+use metrics_exporter_prometheus::PrometheusHandle;
+use sea_orm::DatabaseConnection;
+use tower_http::{
+    compression::CompressionLayer,
+    cors::{AllowOrigin, CorsLayer},
+    timeout::TimeoutLayer,
+};
+
+use crate::{
+    config::CorsOrigins,
+    graphql::{AppSchema, GraphqlLimits, Services},
+};
+
+/// Everything a handler needs, shared by every request.
+pub struct AppState {
+    pub schema: AppSchema,
+    pub services: Services,
+    pub limits: GraphqlLimits,
+    pub db: DatabaseConnection,
+    pub metrics: PrometheusHandle,
+    pub body_limit_bytes: usize,
+    pub max_batch: usize,
+    pub default_locale: String,
+    pub trust_forwarded_for: bool,
+    pub sdl: String,
+}
+
+pub struct HttpOptions {
+    pub cors_origins: CorsOrigins,
+    pub request_timeout: Duration,
+}
+
+pub fn router(state: Arc<AppState>, options: &HttpOptions) -> Router {
+    Router::new()
+        .route("/graphql", get(graphql::get_graphql).post(graphql::post_graphql))
+        .route("/", get(pages::graphiql))
+        .route("/assets/graphiql/{file}", get(pages::graphiql_asset))
+        .route("/schema.graphql", get(pages::schema_sdl))
+        .route("/healthz", get(pages::healthz))
+        .route("/readyz", get(pages::readyz))
+        .route("/metrics", get(pages::metrics))
+        .fallback(pages::not_found)
+        .with_state(state)
+        .layer(TimeoutLayer::with_status_code(axum::http::StatusCode::REQUEST_TIMEOUT, options.request_timeout))
+        .layer(CompressionLayer::new())
+        .layer(cors(&options.cors_origins))
+        .layer(axum::middleware::from_fn(middleware::request_context))
+}
+
+fn cors(origins: &CorsOrigins) -> CorsLayer {
+    use axum::http::{HeaderName, Method, header};
+    let allow_origin = match origins {
+        CorsOrigins::Any => AllowOrigin::any(),
+        CorsOrigins::List(list) => AllowOrigin::list(list.iter().filter_map(|origin| origin.parse().ok())),
+    };
+    CorsLayer::new()
+        .allow_origin(allow_origin)
+        .allow_methods([Method::GET, Method::POST])
+        .allow_headers([
+            header::CONTENT_TYPE,
+            header::AUTHORIZATION,
+            header::ACCEPT,
+            header::ACCEPT_LANGUAGE,
+            HeaderName::from_static("apollo-require-preflight"),
+            HeaderName::from_static("x-apollo-operation-name"),
+            HeaderName::from_static("x-request-id"),
+        ])
+        .expose_headers([HeaderName::from_static("x-request-id")])
+        .max_age(Duration::from_secs(3600))
+}

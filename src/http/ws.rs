@@ -1,0 +1,94 @@
+//! GraphQL over WebSocket: `graphql-transport-ws` and the legacy `graphql-ws`, authenticated by `connection_init`.
+
+use std::sync::{Arc, Mutex};
+
+use async_graphql::{Data, Executor, Request, Response, futures_util::stream::BoxStream};
+use async_graphql_axum::{GraphQLProtocol, GraphQLWebSocket};
+use axum::{
+    extract::{FromRequestParts, WebSocketUpgrade},
+    http::{StatusCode, request::Parts},
+    response::{IntoResponse, Response as HttpResponse},
+};
+use futures_util::StreamExt;
+
+use super::{AppState, graphql::edge};
+use crate::{
+    error::{AppError, Message},
+    graphql::{self, RequestContext, errors},
+};
+
+/// Runs every operation of one connection with that connection's caller and locale.
+#[derive(Clone)]
+struct ConnectionExecutor {
+    state: Arc<AppState>,
+    context: Arc<Mutex<RequestContext>>,
+}
+
+impl ConnectionExecutor {
+    fn context(&self) -> RequestContext {
+        self.context.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).clone()
+    }
+}
+
+impl Executor for ConnectionExecutor {
+    async fn execute(&self, request: Request) -> Response {
+        let state = &self.state;
+        graphql::execute(&state.schema, &state.services, &state.limits, request, self.context())
+            .await
+            .response
+    }
+
+    fn execute_stream(&self, request: Request, session_data: Option<Arc<Data>>) -> BoxStream<'static, Response> {
+        let context = self.context();
+        let request = graphql::with_request_data(request, &self.state.services, context.clone());
+        self.state
+            .schema
+            .execute_stream_with_session_data(request, session_data.unwrap_or_default())
+            .map(move |mut response| {
+                errors::localize(&mut response.errors, &context.locale, &context.request_id);
+                response
+            })
+            .boxed()
+    }
+}
+
+/// Reads `Authorization` (or `authToken`) from the `connection_init` payload, as graphql-ws clients send it.
+fn bearer_token(payload: &serde_json::Value) -> Option<String> {
+    let object = payload.as_object()?;
+    let raw = ["Authorization", "authorization", "authToken", "token"]
+        .iter()
+        .find_map(|key| object.get(*key).and_then(|value| value.as_str()))
+        .or_else(|| object.get("headers")?.get("Authorization")?.as_str())?;
+    Some(raw.strip_prefix("Bearer ").unwrap_or(raw).trim().to_string())
+}
+
+pub async fn upgrade(state: Arc<AppState>, parts: &mut Parts, upgrade: WebSocketUpgrade) -> HttpResponse {
+    let Ok(protocol) = GraphQLProtocol::from_request_parts(parts, &()).await else {
+        return (StatusCode::BAD_REQUEST, "Use the graphql-transport-ws or graphql-ws sub-protocol.").into_response();
+    };
+    let context = match edge(&state, parts) {
+        Ok(edge) => edge.context,
+        Err(response) => return response,
+    };
+    let context = Arc::new(Mutex::new(context));
+    let executor = ConnectionExecutor {
+        state: state.clone(),
+        context: context.clone(),
+    };
+    upgrade
+        .protocols(async_graphql::http::ALL_WEBSOCKET_PROTOCOLS)
+        .on_upgrade(move |socket| async move {
+            GraphQLWebSocket::new(socket, executor, protocol)
+                .on_connection_init(move |payload| async move {
+                    if let Some(token) = bearer_token(&payload) {
+                        let caller = state.services.accounts.authenticate(&token).map_err(|_| {
+                            errors::to_graphql_error(AppError::Unauthenticated(Message::new("auth-token-invalid")))
+                        })?;
+                        context.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).caller = Some(caller);
+                    }
+                    Ok(Data::default())
+                })
+                .serve()
+                .await;
+        })
+}

@@ -1,0 +1,24 @@
+//! alx-backend: a GraphQL API server. Read `app.rs` first, then `http/`, `graphql/`, and one domain folder.
+
+/// Accounts, sessions and roles.
+pub mod accounts;
+/// Builds and runs the whole application.
+pub mod app;
+/// The command line.
+pub mod cli;
+/// Typed settings from defaults, `alx-backend.toml` and the environment.
+pub mod config;
+/// Database connection and migrations.
+pub mod db;
+/// Shared error kinds and their codes.
+pub mod error;
+/// The GraphQL schema and its execution.
+pub mod graphql;
+/// The HTTP edge: routes, middleware, transports.
+pub mod http;
+/// Translations and locale negotiation.
+pub mod i18n;
+/// Keyset pages as plain data.
+pub mod pagination;
+/// Logs and metrics.
+pub mod telemetry;

@@ -1,0 +1,81 @@
+use std::process::ExitCode;
+
+use alx_backend::{
+    accounts::{Role, parse_new_user},
+    app::{self, App},
+    cli::{Cli, Command, MigrateAction, UserAction},
+    config::Settings,
+    db, graphql, telemetry,
+};
+use anyhow::Context;
+use clap::Parser;
+use migration::{Migrator, MigratorTrait};
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if let Some(Command::Schema) = cli.command {
+        print!("{}", graphql::sdl());
+        return ExitCode::SUCCESS;
+    }
+    let settings = match Settings::load() {
+        Ok(settings) => settings,
+        Err(error) => {
+            eprintln!("error: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    telemetry::init_logging(settings.log_format, &settings.log);
+    match run(cli.command.unwrap_or(Command::Serve), settings).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
+    match command {
+        Command::Serve => {
+            let listener = tokio::net::TcpListener::bind(settings.listen)
+                .await
+                .with_context(|| format!("cannot listen on {} (ALX_LISTEN)", settings.listen))?;
+            let app = App::build(&settings).await?;
+            tracing::info!(address = %listener.local_addr()?, "serving GraphQL at /graphql, GraphiQL at /");
+            app.serve(listener, app::shutdown_signal()).await
+        }
+        Command::Migrate { action } => {
+            let db = db::connect(&settings.database_url, 1).await?;
+            match action {
+                MigrateAction::Up => Migrator::up(&db, None).await?,
+                MigrateAction::Down => Migrator::down(&db, Some(1)).await?,
+                MigrateAction::Status => Migrator::status(&db).await?,
+                MigrateAction::Fresh => Migrator::fresh(&db).await?,
+            }
+            Ok(())
+        }
+        Command::User {
+            action: UserAction::Create { email, name, password, admin },
+        } => {
+            let db = db::connect(&settings.database_url, 1).await?;
+            db::migrate_up(&db).await?;
+            let services = app::build_services(&settings, db).await?;
+            let role = if admin { Role::Admin } else { Role::User };
+            let new_user = parse_new_user("", &email, password, &name, role, None, None).map_err(describe)?;
+            let user = services.accounts.create_user(new_user, "email").await.map_err(describe)?;
+            println!("created user {} <{}> with role {:?}", user.id, user.email, user.role);
+            Ok(())
+        }
+        Command::Schema => unreachable!("handled before settings are loaded"),
+    }
+}
+
+/// A command-line error in the same words the API uses.
+fn describe(error: alx_backend::error::AppError) -> anyhow::Error {
+    let message = alx_backend::i18n::translate(alx_backend::i18n::DEFAULT_LOCALE, &error.message());
+    match error.field() {
+        Some(field) => anyhow::anyhow!("{field}: {message}"),
+        None => anyhow::anyhow!("{message}"),
+    }
+}
