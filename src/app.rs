@@ -61,7 +61,11 @@ impl App {
     }
 
     /// Serves until `shutdown` resolves, then stops accepting and lets in-flight requests finish.
-    pub async fn serve(self, listener: TcpListener, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+    pub async fn serve(
+        self,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
         let service = self.router.into_make_service_with_connect_info::<SocketAddr>();
         axum::serve(listener, service)
             .with_graceful_shutdown(shutdown)
@@ -89,7 +93,10 @@ async fn jwt_secret(settings: &Settings) -> anyhow::Result<SecretString> {
     let path = &settings.jwt_secret_file;
     match tokio::fs::read_to_string(path).await {
         Ok(existing) if existing.trim().len() >= 32 => return Ok(SecretString::from(existing.trim().to_string())),
-        Ok(_) => anyhow::bail!("{} holds no usable secret; delete it to generate a new one", path.display()),
+        Ok(_) => anyhow::bail!(
+            "{} holds no usable secret; delete it to generate a new one",
+            path.display()
+        ),
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
         Err(error) => return Err(error).with_context(|| format!("reading {}", path.display())),
     }
@@ -115,7 +122,9 @@ async fn write_private(path: &std::path::Path, contents: &str) -> anyhow::Result
 
 #[cfg(not(unix))]
 async fn write_private(path: &std::path::Path, contents: &str) -> anyhow::Result<()> {
-    tokio::fs::write(path, contents).await.with_context(|| format!("writing {}", path.display()))
+    tokio::fs::write(path, contents)
+        .await
+        .with_context(|| format!("writing {}", path.display()))
 }
 
 /// Resolves on SIGINT or SIGTERM.

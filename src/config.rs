@@ -165,7 +165,11 @@ impl Settings {
     fn from_figment(figment: Figment) -> Result<Self, ConfigError> {
         let raw: RawSettings = figment.extract().map_err(|error| {
             let key = error.path.join(".");
-            let setting = if key.is_empty() { "configuration".into() } else { env_name(&key) };
+            let setting = if key.is_empty() {
+                "configuration".into()
+            } else {
+                env_name(&key)
+            };
             ConfigError {
                 setting,
                 reason: error.kind.to_string(),
@@ -175,13 +179,18 @@ impl Settings {
     }
 
     fn from_raw(raw: RawSettings) -> Result<Self, ConfigError> {
-        if !(raw.database_url.starts_with("sqlite:") || raw.database_url.starts_with("postgres://") || raw.database_url.starts_with("postgresql://")) {
+        if !(raw.database_url.starts_with("sqlite:")
+            || raw.database_url.starts_with("postgres://")
+            || raw.database_url.starts_with("postgresql://"))
+        {
             return Err(invalid("database_url", "expected a sqlite://… or postgres://… URL"));
         }
-        let listen = raw
-            .listen
-            .parse()
-            .map_err(|_| invalid("listen", format!("`{}` is not an address and port such as 127.0.0.1:8080", raw.listen)))?;
+        let listen = raw.listen.parse().map_err(|_| {
+            invalid(
+                "listen",
+                format!("`{}` is not an address and port such as 127.0.0.1:8080", raw.listen),
+            )
+        })?;
         let production = raw.env == Environment::Production;
         let jwt_secret = match raw.jwt_secret {
             Some(secret) if secret.len() < 32 => {
@@ -197,8 +206,14 @@ impl Settings {
             Some("*") => CorsOrigins::Any,
             Some(list) => {
                 let origins = comma_list(list);
-                if let Some(bad) = origins.iter().find(|origin| !(origin.starts_with("http://") || origin.starts_with("https://"))) {
-                    return Err(invalid("cors_origins", format!("`{bad}` is not an origin such as https://app.example.com")));
+                if let Some(bad) = origins
+                    .iter()
+                    .find(|origin| !(origin.starts_with("http://") || origin.starts_with("https://")))
+                {
+                    return Err(invalid(
+                        "cors_origins",
+                        format!("`{bad}` is not an origin such as https://app.example.com"),
+                    ));
                 }
                 CorsOrigins::List(origins)
             }
@@ -229,7 +244,9 @@ impl Settings {
             env: raw.env,
             jwt_secret,
             jwt_secret_file: raw.jwt_secret_file,
-            log_format: raw.log_format.unwrap_or(if production { LogFormat::Json } else { LogFormat::Pretty }),
+            log_format: raw
+                .log_format
+                .unwrap_or(if production { LogFormat::Json } else { LogFormat::Pretty }),
             log: raw.log,
             cors_origins,
             blocked_phone_numbers: comma_list(&raw.blocked_phone_numbers),

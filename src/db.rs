@@ -30,8 +30,12 @@ pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<Database
                 .synchronous(sea_orm::sqlx::sqlite::SqliteSynchronous::Normal)
         });
     }
-    let db = Database::connect(options).await.context("cannot connect to the database")?;
-    db.execute_unprepared("SELECT 1").await.context("the database does not answer")?;
+    let db = Database::connect(options)
+        .await
+        .context("cannot connect to the database")?;
+    db.execute_unprepared("SELECT 1")
+        .await
+        .context("the database does not answer")?;
     Ok(db)
 }
 

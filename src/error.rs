@@ -112,10 +112,14 @@ impl AppError {
     /// The sentence the client reads; internal errors say only that something failed.
     pub fn message(&self) -> Message {
         match self {
-            Self::BadUserInput { message, .. } | Self::Unauthenticated(message) | Self::Refused { message, .. } => message.clone(),
+            Self::BadUserInput { message, .. } | Self::Unauthenticated(message) | Self::Refused { message, .. } => {
+                message.clone()
+            }
             Self::Forbidden => Message::new("error-forbidden"),
             Self::NotFound { .. } => Message::new("error-not-found"),
-            Self::RateLimited { retry_after_secs } => Message::new("error-rate-limited").arg("seconds", retry_after_secs),
+            Self::RateLimited { retry_after_secs } => {
+                Message::new("error-rate-limited").arg("seconds", retry_after_secs)
+            }
             Self::Internal(_) => Message::new("error-internal"),
         }
     }

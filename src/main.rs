@@ -56,14 +56,24 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             Ok(())
         }
         Command::User {
-            action: UserAction::Create { email, name, password, admin },
+            action:
+                UserAction::Create {
+                    email,
+                    name,
+                    password,
+                    admin,
+                },
         } => {
             let db = db::connect(&settings.database_url, 1).await?;
             db::migrate_up(&db).await?;
             let services = app::build_services(&settings, db).await?;
             let role = if admin { Role::Admin } else { Role::User };
             let new_user = parse_new_user("", &email, password, &name, role, None, None).map_err(describe)?;
-            let user = services.accounts.create_user(new_user, "email").await.map_err(describe)?;
+            let user = services
+                .accounts
+                .create_user(new_user, "email")
+                .await
+                .map_err(describe)?;
             println!("created user {} <{}> with role {:?}", user.id, user.email, user.role);
             Ok(())
         }

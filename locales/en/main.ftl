@@ -14,6 +14,7 @@ error-parse-failed = The GraphQL query could not be parsed.
 error-validation-failed = The GraphQL query is not valid against the schema.
 error-query-too-complex = The query is too complex. Ask for fewer or less deeply nested fields.
 error-query-too-deep = The query is nested too deeply.
+error-introspection-disabled = Introspection is disabled on this server. Download the schema from /schema.graphql instead.
 error-too-many-aliases = The query uses more than { $limit } aliases.
 error-query-timeout = The query took too long to run and was stopped.
 error-invalid-argument = The value given for { $field } is not valid.

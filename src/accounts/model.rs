@@ -51,9 +51,14 @@ pub struct Email(String);
 impl Email {
     pub fn parse(field: &str, raw: &str) -> Result<Self, AppError> {
         let normalized = raw.trim().to_lowercase();
-        let valid = email_address::EmailAddress::parse_with_options(&normalized, email_address::Options::default().without_display_text())
-            .is_ok()
-            && normalized.rsplit_once('@').is_some_and(|(_, domain)| domain.contains('.'));
+        let valid = email_address::EmailAddress::parse_with_options(
+            &normalized,
+            email_address::Options::default().without_display_text(),
+        )
+        .is_ok()
+            && normalized
+                .rsplit_once('@')
+                .is_some_and(|(_, domain)| domain.contains('.'));
         if valid {
             Ok(Self(normalized))
         } else {
@@ -178,7 +183,10 @@ mod tests {
 
     #[test]
     fn emails_are_normalised_and_checked() {
-        assert_eq!(Email::parse("email", "  Ada@Example.COM ").expect("valid").as_str(), "ada@example.com");
+        assert_eq!(
+            Email::parse("email", "  Ada@Example.COM ").expect("valid").as_str(),
+            "ada@example.com"
+        );
         for bad in ["", "ada", "ada@", "@example.com", "ada@localhost", "a b@example.com"] {
             assert!(Email::parse("email", bad).is_err(), "{bad:?} should be refused");
         }
@@ -193,7 +201,12 @@ mod tests {
 
     #[test]
     fn time_zones_must_be_iana_names() {
-        assert_eq!(TimeZoneName::parse("timezone", "Europe/Paris").expect("valid").into_inner(), "Europe/Paris");
+        assert_eq!(
+            TimeZoneName::parse("timezone", "Europe/Paris")
+                .expect("valid")
+                .into_inner(),
+            "Europe/Paris"
+        );
         assert!(TimeZoneName::parse("timezone", "Mars/Olympus").is_err());
     }
 }

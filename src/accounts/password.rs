@@ -8,7 +8,8 @@ use argon2::{Argon2, PasswordHash, PasswordHasher, PasswordVerifier};
 use super::model::Password;
 
 /// Verified against when the email is unknown, so that a wrong email costs as long as a wrong password.
-static DUMMY_HASH: LazyLock<String> = LazyLock::new(|| hash_blocking("not a real password").expect("hashing a constant works"));
+static DUMMY_HASH: LazyLock<String> =
+    LazyLock::new(|| hash_blocking("not a real password").expect("hashing a constant works"));
 
 fn hash_blocking(password: &str) -> anyhow::Result<String> {
     Argon2::default()
@@ -30,7 +31,8 @@ pub async fn verify(password: &str, stored: Option<String>) -> anyhow::Result<bo
     tokio::task::spawn_blocking(move || {
         let known = stored.is_some();
         let stored = stored.unwrap_or_else(|| DUMMY_HASH.clone());
-        let parsed = PasswordHash::new(&stored).map_err(|error| anyhow::anyhow!("stored hash is malformed: {error}"))?;
+        let parsed =
+            PasswordHash::new(&stored).map_err(|error| anyhow::anyhow!("stored hash is malformed: {error}"))?;
         Ok(Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok() && known)
     })
     .await

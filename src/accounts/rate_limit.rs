@@ -15,7 +15,8 @@ pub struct LoginLimiter {
 
 impl LoginLimiter {
     pub fn new(attempts_per_minute: NonZeroU32) -> Self {
-        let per_address = attempts_per_minute.saturating_mul(NonZeroU32::new(ATTEMPTS_PER_ADDRESS_FACTOR).expect("non-zero"));
+        let per_address =
+            attempts_per_minute.saturating_mul(NonZeroU32::new(ATTEMPTS_PER_ADDRESS_FACTOR).expect("non-zero"));
         Self {
             by_email: Arc::new(RateLimiter::keyed(Quota::per_minute(attempts_per_minute))),
             by_address: Arc::new(RateLimiter::keyed(Quota::per_minute(per_address))),

@@ -90,7 +90,12 @@ pub struct ProfileRow {
     pub timezone: Option<String>,
 }
 
-pub async fn update_profile(db: &impl ConnectionTrait, id: i32, change: ProfileRow, now: DateTime<Utc>) -> Result<Option<User>, DbErr> {
+pub async fn update_profile(
+    db: &impl ConnectionTrait,
+    id: i32,
+    change: ProfileRow,
+    now: DateTime<Utc>,
+) -> Result<Option<User>, DbErr> {
     let Some(model) = users::Entity::find_by_id(id).one(db).await? else {
         return Ok(None);
     };
@@ -153,7 +158,10 @@ pub async fn insert_refresh_token(
     Ok(())
 }
 
-pub async fn find_refresh_token(db: &impl ConnectionTrait, token_hash: &str) -> Result<Option<refresh_tokens::Model>, DbErr> {
+pub async fn find_refresh_token(
+    db: &impl ConnectionTrait,
+    token_hash: &str,
+) -> Result<Option<refresh_tokens::Model>, DbErr> {
     refresh_tokens::Entity::find()
         .filter(refresh_tokens::Column::TokenHash.eq(token_hash))
         .one(db)

@@ -2,7 +2,9 @@
 
 use std::sync::Arc;
 
-use async_graphql::{Context, Enum, ID, InputObject, Object, Result, SimpleObject, connection::Connection, dataloader::DataLoader};
+use async_graphql::{
+    Context, Enum, ID, InputObject, Object, Result, SimpleObject, connection::Connection, dataloader::DataLoader,
+};
 use chrono::{DateTime, Utc};
 
 use super::{AccountsService, AuthSession, ProfileChange, Role, User, loaders::UserLoader, model, parse_new_user};
@@ -32,14 +34,20 @@ pub struct UserNode {
 
 impl From<User> for UserNode {
     fn from(user: User) -> Self {
-        Self { user, session_owner: false }
+        Self {
+            user,
+            session_owner: false,
+        }
     }
 }
 
 impl UserNode {
     pub async fn load(ctx: &Context<'_>, id: i32) -> Result<Option<Self>> {
         let loader = ctx.data_unchecked::<DataLoader<UserLoader>>();
-        let user = loader.load_one(id).await.map_err(|error| to_graphql_error(unwrap_shared(error)))?;
+        let user = loader
+            .load_one(id)
+            .await
+            .map_err(|error| to_graphql_error(unwrap_shared(error)))?;
         Ok(user.map(Self::from))
     }
 }
@@ -141,7 +149,10 @@ impl TryFrom<UpdateMeInput> for ProfileChange {
 
     fn try_from(input: UpdateMeInput) -> Result<Self, AppError> {
         Ok(Self {
-            name: input.name.map(|name| model::DisplayName::parse("input.name", &name)).transpose()?,
+            name: input
+                .name
+                .map(|name| model::DisplayName::parse("input.name", &name))
+                .transpose()?,
             locale: input
                 .locale
                 .map(|code| model::SupportedLocale::parse("input.locale", &code))
@@ -181,7 +192,9 @@ impl AccountsQuery {
         last: Option<i32>,
         before: Option<String>,
     ) -> Result<Connection<Cursor, UserNode, TotalCount>> {
-        let page = ConnectionArgs::new(first, after, last, before).parse::<i32>("users").gql()?;
+        let page = ConnectionArgs::new(first, after, last, before)
+            .parse::<i32>("users")
+            .gql()?;
         let service = accounts(ctx).clone();
         let page = service.list_users(&page).await.gql()?;
         let total = TotalCount::new(move || {

@@ -43,7 +43,12 @@ fn invalid_refresh_token() -> AppError {
 }
 
 impl AccountsService {
-    pub fn new(db: DatabaseConnection, tokens: Tokens, login_attempts_per_minute: NonZeroU32, refresh_ttl: Duration) -> Self {
+    pub fn new(
+        db: DatabaseConnection,
+        tokens: Tokens,
+        login_attempts_per_minute: NonZeroU32,
+        refresh_ttl: Duration,
+    ) -> Self {
         Self {
             db,
             tokens,
@@ -227,7 +232,11 @@ pub fn parse_new_user(
         password: Password::parse(&field("password"), password_raw)?,
         name: DisplayName::parse(&field("name"), name)?,
         role,
-        locale: locale.map(|code| SupportedLocale::parse(&field("locale"), code)).transpose()?,
-        timezone: timezone.map(|zone| TimeZoneName::parse(&field("timezone"), zone)).transpose()?,
+        locale: locale
+            .map(|code| SupportedLocale::parse(&field("locale"), code))
+            .transpose()?,
+        timezone: timezone
+            .map(|zone| TimeZoneName::parse(&field("timezone"), zone))
+            .transpose()?,
     })
 }

@@ -60,10 +60,13 @@ impl Tokens {
     }
 
     pub fn verify_access(&self, token: &str) -> Result<Caller, TokenError> {
-        let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation).map_err(|error| match error.kind() {
-            ErrorKind::ExpiredSignature => TokenError::Expired,
-            _ => TokenError::Invalid,
-        })?;
+        let data =
+            jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation).map_err(|error| {
+                match error.kind() {
+                    ErrorKind::ExpiredSignature => TokenError::Expired,
+                    _ => TokenError::Invalid,
+                }
+            })?;
         let user_id = data.claims.sub.parse().map_err(|_| TokenError::Invalid)?;
         let role = match data.claims.role.as_str() {
             "ADMIN" => Role::Admin,
@@ -104,7 +107,10 @@ mod tests {
     #[test]
     fn a_token_round_trips_to_its_caller() {
         let tokens = Tokens::new(SECRET, Duration::from_secs(60));
-        let caller = Caller { user_id: 7, role: Role::Admin };
+        let caller = Caller {
+            user_id: 7,
+            role: Role::Admin,
+        };
         let (token, _) = tokens.issue_access(caller, Utc::now()).expect("issue");
         assert_eq!(tokens.verify_access(&token), Ok(caller));
     }
@@ -112,8 +118,13 @@ mod tests {
     #[test]
     fn an_old_token_is_expired_and_another_key_is_invalid() {
         let tokens = Tokens::new(SECRET, Duration::from_secs(60));
-        let caller = Caller { user_id: 7, role: Role::User };
-        let (old, _) = tokens.issue_access(caller, Utc::now() - chrono::Duration::hours(1)).expect("issue");
+        let caller = Caller {
+            user_id: 7,
+            role: Role::User,
+        };
+        let (old, _) = tokens
+            .issue_access(caller, Utc::now() - chrono::Duration::hours(1))
+            .expect("issue");
         assert_eq!(tokens.verify_access(&old), Err(TokenError::Expired));
         let other = Tokens::new(b"another secret that is long enough", Duration::from_secs(60));
         let (foreign, _) = other.issue_access(caller, Utc::now()).expect("issue");

@@ -82,7 +82,12 @@ pub struct ConnectionArgs {
 
 impl ConnectionArgs {
     pub fn new(first: Option<i32>, after: Option<String>, last: Option<i32>, before: Option<String>) -> Self {
-        Self { first, after, last, before }
+        Self {
+            first,
+            after,
+            last,
+            before,
+        }
     }
 
     /// Checks sizes against the cap (above it is an error, not a silent clamp) and decodes the cursors of `list`.
@@ -92,11 +97,16 @@ impl ConnectionArgs {
         }
         let size = |field: &str, value: i32| {
             if value < 0 {
-                Err(AppError::bad_input(field, Message::new("error-page-size-negative").arg("field", field)))
+                Err(AppError::bad_input(
+                    field,
+                    Message::new("error-page-size-negative").arg("field", field),
+                ))
             } else if value > MAX_PAGE_SIZE {
                 Err(AppError::bad_input(
                     field,
-                    Message::new("error-page-size-too-large").arg("field", field).arg("max", MAX_PAGE_SIZE),
+                    Message::new("error-page-size-too-large")
+                        .arg("field", field)
+                        .arg("max", MAX_PAGE_SIZE),
                 ))
             } else {
                 Ok(value as u64)
@@ -108,8 +118,16 @@ impl ConnectionArgs {
             (None, None) => (DEFAULT_PAGE_SIZE as u64, self.before.is_some() && self.after.is_none()),
         };
         Ok(KeysetPage {
-            after: self.after.as_deref().map(|cursor| decode_cursor(list, "after", cursor)).transpose()?,
-            before: self.before.as_deref().map(|cursor| decode_cursor(list, "before", cursor)).transpose()?,
+            after: self
+                .after
+                .as_deref()
+                .map(|cursor| decode_cursor(list, "after", cursor))
+                .transpose()?,
+            before: self
+                .before
+                .as_deref()
+                .map(|cursor| decode_cursor(list, "before", cursor))
+                .transpose()?,
             limit,
             from_end,
         })

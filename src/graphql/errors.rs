@@ -76,12 +76,18 @@ fn classify(error: &ServerError) -> (ErrorCode, Message) {
     } else if !error.path.is_empty() {
         // With a path, the error came from resolving a field: a value that does not fit its argument's type.
         if text.starts_with("Failed to parse") || text.starts_with("Invalid value") {
-            (ErrorCode::BadUserInput, Message::new("error-invalid-argument").arg("field", argument_name(error)))
+            (
+                ErrorCode::BadUserInput,
+                Message::new("error-invalid-argument").arg("field", argument_name(error)),
+            )
         } else {
             (ErrorCode::InternalServerError, Message::new("error-internal"))
         }
     } else {
-        (ErrorCode::GraphqlValidationFailed, Message::new("error-validation-failed"))
+        (
+            ErrorCode::GraphqlValidationFailed,
+            Message::new("error-validation-failed"),
+        )
     }
 }
 
@@ -123,7 +129,10 @@ pub fn localize(errors: &mut [ServerError], locale: &str, request_id: &str) {
             }
             _ => {
                 let original = std::mem::take(&mut error.message);
-                let (code, message) = classify(&ServerError { message: original.clone(), ..error.clone() });
+                let (code, message) = classify(&ServerError {
+                    message: original.clone(),
+                    ..error.clone()
+                });
                 let extensions = error.extensions.get_or_insert_with(Default::default);
                 if code == ErrorCode::InternalServerError {
                     extensions.set(INTERNAL_KEY, original);
@@ -132,7 +141,11 @@ pub fn localize(errors: &mut [ServerError], locale: &str, request_id: &str) {
                 }
                 extensions.set("code", code.as_str());
                 extensions.set("messageId", message.id);
-                let args = message.args.iter().map(|(name, value)| (name.to_string(), value.clone())).collect();
+                let args = message
+                    .args
+                    .iter()
+                    .map(|(name, value)| (name.to_string(), value.clone()))
+                    .collect();
                 (code.as_str().to_string(), message.id.to_string(), args)
             }
         };

@@ -1,4 +1,5 @@
-//! Limits async-graphql does not have: aliases per operation, checked as soon as a document parses.
+//! Limits async-graphql does not have, checked as soon as a document parses: aliases per operation, and
+//! introspection refused with an error (async-graphql's own switch silently answers null).
 
 use std::sync::Arc;
 
@@ -11,23 +12,21 @@ use async_graphql::{
 use super::errors::request_error;
 use crate::error::{ErrorCode, Message};
 
-/// Refuses documents with more than `max` aliases, on every transport.
-pub struct AliasLimit {
-    pub max: usize,
+/// Applies the document limits on every transport.
+#[derive(Clone, Copy)]
+pub struct DocumentLimits {
+    pub max_aliases: usize,
+    pub introspection: bool,
 }
 
-impl ExtensionFactory for AliasLimit {
+impl ExtensionFactory for DocumentLimits {
     fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(AliasLimitExtension { max: self.max })
+        Arc::new(*self)
     }
 }
 
-struct AliasLimitExtension {
-    max: usize,
-}
-
 #[async_graphql::async_trait::async_trait]
-impl Extension for AliasLimitExtension {
+impl Extension for DocumentLimits {
     async fn parse_query(
         &self,
         ctx: &ExtensionContext<'_>,
@@ -36,10 +35,16 @@ impl Extension for AliasLimitExtension {
         next: NextParseQuery<'_>,
     ) -> ServerResult<ExecutableDocument> {
         let document = next.run(ctx, query, variables).await?;
-        if count_aliases(&document) > self.max {
+        if count_aliases(&document) > self.max_aliases {
             return Err(request_error(
                 ErrorCode::QueryTooComplex,
-                Message::new("error-too-many-aliases").arg("limit", self.max),
+                Message::new("error-too-many-aliases").arg("limit", self.max_aliases),
+            ));
+        }
+        if !self.introspection && asks_for_introspection(&document) {
+            return Err(request_error(
+                ErrorCode::GraphqlValidationFailed,
+                Message::new("error-introspection-disabled"),
             ));
         }
         Ok(document)
@@ -61,12 +66,37 @@ pub fn count_aliases(document: &ExecutableDocument) -> usize {
     operations + fragments
 }
 
+/// Whether any selection, fragments included, names `__schema` or `__type` (`__typename` stays allowed).
+fn asks_for_introspection(document: &ExecutableDocument) -> bool {
+    document
+        .operations
+        .iter()
+        .any(|(_, operation)| introspects(&operation.node.selection_set.node))
+        || document
+            .fragments
+            .values()
+            .any(|fragment| introspects(&fragment.node.selection_set.node))
+}
+
+fn introspects(selection_set: &SelectionSet) -> bool {
+    selection_set.items.iter().any(|selection| match &selection.node {
+        Selection::Field(field) => {
+            matches!(field.node.name.node.as_str(), "__schema" | "__type")
+                || introspects(&field.node.selection_set.node)
+        }
+        Selection::InlineFragment(fragment) => introspects(&fragment.node.selection_set.node),
+        Selection::FragmentSpread(_) => false,
+    })
+}
+
 fn count_in(selection_set: &SelectionSet) -> usize {
     selection_set
         .items
         .iter()
         .map(|selection| match &selection.node {
-            Selection::Field(field) => usize::from(field.node.alias.is_some()) + count_in(&field.node.selection_set.node),
+            Selection::Field(field) => {
+                usize::from(field.node.alias.is_some()) + count_in(&field.node.selection_set.node)
+            }
             Selection::InlineFragment(fragment) => count_in(&fragment.node.selection_set.node),
             Selection::FragmentSpread(_) => 0,
         })
@@ -84,5 +114,15 @@ mod tests {
         )
         .expect("parses");
         assert_eq!(count_aliases(&document), 4);
+    }
+
+    #[test]
+    fn introspection_is_found_inside_fragments_but_typename_is_not_introspection() {
+        let hidden =
+            async_graphql::parser::parse_query("{ ...F } fragment F on Query { __type(name: \"User\") { name } }")
+                .expect("parses");
+        assert!(asks_for_introspection(&hidden));
+        let plain = async_graphql::parser::parse_query("{ __typename me { __typename } }").expect("parses");
+        assert!(!asks_for_introspection(&plain));
     }
 }

@@ -7,7 +7,11 @@ pub mod guards;
 pub mod limits;
 pub mod node;
 
-use std::{collections::HashSet, sync::Mutex, time::{Duration, Instant}};
+use std::{
+    collections::HashSet,
+    sync::Mutex,
+    time::{Duration, Instant},
+};
 
 use async_graphql::{
     EmptySubscription, MergedObject, Request, Response, Schema,
@@ -58,7 +62,10 @@ pub fn build_schema(services: &Services, limits: &GraphqlLimits) -> AppSchema {
         .data(services.accounts.clone())
         .limit_depth(limits.max_depth)
         .limit_complexity(limits.max_complexity)
-        .extension(limits::AliasLimit { max: limits.max_aliases });
+        .extension(limits::DocumentLimits {
+            max_aliases: limits.max_aliases,
+            introspection: limits.introspection,
+        });
     if !limits.introspection {
         // Suggestions ("did you mean …") would leak the schema that disabling introspection hides.
         builder = builder.disable_introspection().disable_suggestions();
@@ -77,8 +84,12 @@ pub fn operation_type(request: &mut Request) -> Option<OperationType> {
     let document = request.parsed_query().ok()?;
     match (&document.operations, name) {
         (DocumentOperations::Single(operation), _) => Some(operation.node.ty),
-        (DocumentOperations::Multiple(operations), Some(name)) => operations.get(name.as_str()).map(|operation| operation.node.ty),
-        (DocumentOperations::Multiple(operations), None) if operations.len() == 1 => operations.values().next().map(|operation| operation.node.ty),
+        (DocumentOperations::Multiple(operations), Some(name)) => {
+            operations.get(name.as_str()).map(|operation| operation.node.ty)
+        }
+        (DocumentOperations::Multiple(operations), None) if operations.len() == 1 => {
+            operations.values().next().map(|operation| operation.node.ty)
+        }
         (DocumentOperations::Multiple(_), None) => None,
     }
 }
@@ -99,9 +110,20 @@ fn failed(error: async_graphql::ServerError, context: &RequestContext) -> Execut
 }
 
 /// Runs one GraphQL request with its per-request data, under the limits, and renders its errors for the caller.
-pub async fn execute(schema: &AppSchema, services: &Services, limits: &GraphqlLimits, mut request: Request, context: RequestContext) -> Executed {
+pub async fn execute(
+    schema: &AppSchema,
+    services: &Services,
+    limits: &GraphqlLimits,
+    mut request: Request,
+    context: RequestContext,
+) -> Executed {
     if let Err(error) = request.parsed_query() {
-        let mut parse_error = errors::request_error(ErrorCode::GraphqlParseFailed, Message::new("error-parse-failed"));
+        // The parser stops at its own nesting limit; that document is too deep, not malformed.
+        let mut parse_error = if error.message.contains("recursion limit") {
+            errors::request_error(ErrorCode::QueryTooComplex, Message::new("error-query-too-deep"))
+        } else {
+            errors::request_error(ErrorCode::GraphqlParseFailed, Message::new("error-parse-failed"))
+        };
         parse_error.locations = error.locations.clone();
         if let Some(extensions) = parse_error.extensions.as_mut() {
             extensions.set("detail", error.message.clone());
@@ -119,7 +141,10 @@ pub async fn execute(schema: &AppSchema, services: &Services, limits: &GraphqlLi
     let mut response = match outcome {
         Ok(response) => response,
         Err(_) => {
-            return failed(errors::request_error(ErrorCode::QueryTooComplex, Message::new("error-query-timeout")), &context);
+            return failed(
+                errors::request_error(ErrorCode::QueryTooComplex, Message::new("error-query-timeout")),
+                &context,
+            );
         }
     };
     errors::localize(&mut response.errors, &context.locale, &context.request_id);
@@ -129,10 +154,15 @@ pub async fn execute(schema: &AppSchema, services: &Services, limits: &GraphqlLi
 
     let elapsed = started.elapsed();
     let codes: Vec<&str> = response.errors.iter().filter_map(errors::code_of).collect();
-    span.in_scope(|| tracing::info!(duration_ms = elapsed.as_secs_f64() * 1000.0, errors = ?codes, "graphql operation"));
+    span.in_scope(
+        || tracing::info!(duration_ms = elapsed.as_secs_f64() * 1000.0, errors = ?codes, "graphql operation"),
+    );
     metrics::counter!("graphql_operations_total", "operation" => operation.clone(), "outcome" => if codes.is_empty() { "ok" } else { "error" }).increment(1);
     metrics::histogram!("graphql_operation_duration_seconds", "operation" => operation).record(elapsed.as_secs_f64());
-    Executed { response, request_failed }
+    Executed {
+        response,
+        request_failed,
+    }
 }
 
 /// Attaches what resolvers read per request: the caller's context and fresh DataLoaders.
@@ -147,7 +177,11 @@ fn operation_label(name: Option<&str>) -> String {
     const MAX_LABELS: usize = 200;
     static SEEN: Mutex<Option<HashSet<String>>> = Mutex::new(None);
     let Some(name) = name.filter(|name| name.len() <= 64) else {
-        return if name.is_some() { "other".into() } else { "anonymous".into() };
+        return if name.is_some() {
+            "other".into()
+        } else {
+            "anonymous".into()
+        };
     };
     let mut seen = SEEN.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
     let seen = seen.get_or_insert_with(HashSet::new);

@@ -56,13 +56,19 @@ pub fn parse_id_of(field: &str, id: &str, expected: NodeType) -> Result<i32, App
     } else {
         Err(AppError::bad_input(
             field,
-            Message::new("error-wrong-id-type").arg("field", field).arg("expected", expected.name()),
+            Message::new("error-wrong-id-type")
+                .arg("field", field)
+                .arg("expected", expected.name()),
         ))
     }
 }
 
 #[derive(Interface)]
-#[graphql(field(name = "id", ty = "ID", desc = "A global, opaque id: pass it to `node` to get this object back."))]
+#[graphql(field(
+    name = "id",
+    ty = "ID",
+    desc = "A global, opaque id: pass it to `node` to get this object back."
+))]
 pub enum Node {
     User(UserNode),
 }

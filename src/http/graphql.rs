@@ -57,7 +57,8 @@ impl Format {
             let better = match best {
                 None => true,
                 Some((best_quality, best_format)) => {
-                    quality > best_quality || (quality == best_quality && format == Self::GraphqlResponseJson && best_format == Self::Json)
+                    quality > best_quality
+                        || (quality == best_quality && format == Self::GraphqlResponseJson && best_format == Self::Json)
                 }
             };
             if quality > 0.0 && better {
@@ -74,7 +75,13 @@ pub(super) struct Edge {
     pub(super) context: RequestContext,
 }
 
-fn error_response(format: Format, status: StatusCode, code: ErrorCode, message: Message, context: &RequestContext) -> Response {
+fn error_response(
+    format: Format,
+    status: StatusCode,
+    code: ErrorCode,
+    message: Message,
+    context: &RequestContext,
+) -> Response {
     let mut errors = vec![errors::request_error(code, message)];
     errors::localize(&mut errors, &context.locale, &context.request_id);
     let mut body = Map::new();
@@ -99,23 +106,46 @@ fn response_json(executed: &Executed) -> Json {
         body.insert("data".into(), serde_json::to_value(&response.data).unwrap_or_default());
     }
     if !response.errors.is_empty() {
-        body.insert("errors".into(), serde_json::to_value(&response.errors).unwrap_or_default());
+        body.insert(
+            "errors".into(),
+            serde_json::to_value(&response.errors).unwrap_or_default(),
+        );
     }
     if !response.extensions.is_empty() {
-        body.insert("extensions".into(), serde_json::to_value(&response.extensions).unwrap_or_default());
+        body.insert(
+            "extensions".into(),
+            serde_json::to_value(&response.extensions).unwrap_or_default(),
+        );
     }
     Json::Object(body)
 }
 
 fn client_address(parts: &Parts, trust_forwarded_for: bool) -> Option<std::net::IpAddr> {
     let forwarded = trust_forwarded_for
-        .then(|| parts.headers.get("x-forwarded-for")?.to_str().ok()?.split(',').next()?.trim().parse().ok())
+        .then(|| {
+            parts
+                .headers
+                .get("x-forwarded-for")?
+                .to_str()
+                .ok()?
+                .split(',')
+                .next()?
+                .trim()
+                .parse()
+                .ok()
+        })
         .flatten();
-    forwarded.or_else(|| parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|info| info.0.ip()))
+    forwarded.or_else(|| {
+        parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|info| info.0.ip())
+    })
 }
 
 /// Resolves who is calling; a token that is present but unusable is a 401, never silently anonymous.
-pub(super) fn edge(state: &AppState, parts: &Parts) -> Result<Edge, Response> {
+/// Refusals are boxed: a `Response` is large and this is the rare path.
+pub(super) fn edge(state: &AppState, parts: &Parts) -> Result<Edge, Box<Response>> {
     let request_id = parts
         .extensions
         .get::<RequestId>()
@@ -124,13 +154,13 @@ pub(super) fn edge(state: &AppState, parts: &Parts) -> Result<Edge, Response> {
     let mut context = RequestContext::anonymous(request_id, state.default_locale.clone());
     context.client_address = client_address(parts, state.trust_forwarded_for);
     let Some(format) = Format::negotiate(&parts.headers) else {
-        return Err(error_response(
+        return Err(Box::new(error_response(
             Format::Json,
             StatusCode::NOT_ACCEPTABLE,
             ErrorCode::BadRequest,
             Message::new("error-not-acceptable"),
             &context,
-        ));
+        )));
     };
     if let Some(authorization) = parts.headers.get(header::AUTHORIZATION) {
         let token = authorization
@@ -156,10 +186,11 @@ pub(super) fn edge(state: &AppState, parts: &Parts) -> Result<Edge, Response> {
                     Message::new(message_id),
                     &context,
                 );
-                response
-                    .headers_mut()
-                    .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer error=\"invalid_token\""));
-                return Err(response);
+                response.headers_mut().insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Bearer error=\"invalid_token\""),
+                );
+                return Err(Box::new(response));
             }
         }
     }
@@ -198,7 +229,7 @@ pub async fn get_graphql(State(state): State<Arc<AppState>>, request: Request) -
     }
     let edge = match edge(&state, &parts) {
         Ok(edge) => edge,
-        Err(response) => return response,
+        Err(response) => return *response,
     };
     let mut request = match async_graphql::http::parse_query_string(parts.uri.query().unwrap_or_default()) {
         Ok(request) => request,
@@ -210,9 +241,18 @@ pub async fn get_graphql(State(state): State<Arc<AppState>>, request: Request) -
             );
         }
     };
-    if matches!(graphql::operation_type(&mut request), Some(OperationType::Mutation | OperationType::Subscription)) {
-        let mut response = bad_request(&edge, StatusCode::METHOD_NOT_ALLOWED, Message::new("error-mutation-over-get"));
-        response.headers_mut().insert(header::ALLOW, HeaderValue::from_static("POST"));
+    if matches!(
+        graphql::operation_type(&mut request),
+        Some(OperationType::Mutation | OperationType::Subscription)
+    ) {
+        let mut response = bad_request(
+            &edge,
+            StatusCode::METHOD_NOT_ALLOWED,
+            Message::new("error-mutation-over-get"),
+        );
+        response
+            .headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static("POST"));
         return response;
     }
     run_one(&state, edge, request).await
@@ -224,13 +264,18 @@ fn is_simple_content_type(content_type: Option<&str>) -> bool {
         None => true,
         Some(value) => {
             let media = value.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
-            matches!(media.as_str(), "text/plain" | "application/x-www-form-urlencoded" | "multipart/form-data")
+            matches!(
+                media.as_str(),
+                "text/plain" | "application/x-www-form-urlencoded" | "multipart/form-data"
+            )
         }
     }
 }
 
 fn has_preflight_header(headers: &HeaderMap) -> bool {
-    headers.contains_key("apollo-require-preflight") || headers.contains_key("x-apollo-operation-name") || headers.contains_key("graphql-preflight")
+    headers.contains_key("apollo-require-preflight")
+        || headers.contains_key("x-apollo-operation-name")
+        || headers.contains_key("graphql-preflight")
 }
 
 pub async fn post_graphql(State(state): State<Arc<AppState>>, request: Request) -> Response {
@@ -238,9 +283,12 @@ pub async fn post_graphql(State(state): State<Arc<AppState>>, request: Request) 
     debug_assert_eq!(parts.method, Method::POST);
     let edge = match edge(&state, &parts) {
         Ok(edge) => edge,
-        Err(response) => return response,
+        Err(response) => return *response,
     };
-    let content_type = parts.headers.get(header::CONTENT_TYPE).and_then(|value| value.to_str().ok());
+    let content_type = parts
+        .headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok());
     if is_simple_content_type(content_type) && !has_preflight_header(&parts.headers) {
         return bad_request(&edge, StatusCode::BAD_REQUEST, Message::new("error-csrf"));
     }
@@ -248,9 +296,19 @@ pub async fn post_graphql(State(state): State<Arc<AppState>>, request: Request) 
         .and_then(|value| value.split(';').next())
         .is_some_and(|media| media.trim().eq_ignore_ascii_case("application/json"));
     if !is_json {
-        return bad_request(&edge, StatusCode::UNSUPPORTED_MEDIA_TYPE, Message::new("error-unsupported-media-type"));
+        return bad_request(
+            &edge,
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Message::new("error-unsupported-media-type"),
+        );
     }
-    let too_large = || bad_request(&edge, StatusCode::PAYLOAD_TOO_LARGE, Message::new("error-body-too-large").arg("limit", state.body_limit_bytes));
+    let too_large = || {
+        bad_request(
+            &edge,
+            StatusCode::PAYLOAD_TOO_LARGE,
+            Message::new("error-body-too-large").arg("limit", state.body_limit_bytes),
+        )
+    };
     let declared_length = parts
         .headers
         .get(header::CONTENT_LENGTH)
@@ -295,7 +353,14 @@ async fn run_batch(state: &AppState, edge: Edge, requests: Vec<GqlRequest>) -> R
     }
     let mut results = Vec::with_capacity(requests.len());
     for request in requests {
-        let executed = graphql::execute(&state.schema, &state.services, &state.limits, request, edge.context.clone()).await;
+        let executed = graphql::execute(
+            &state.schema,
+            &state.services,
+            &state.limits,
+            request,
+            edge.context.clone(),
+        )
+        .await;
         results.push(response_json(&executed));
     }
     encode(edge.format, StatusCode::OK, Json::Array(results))

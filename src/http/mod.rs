@@ -51,7 +51,10 @@ pub fn router(state: Arc<AppState>, options: &HttpOptions) -> Router {
         .route("/metrics", get(pages::metrics))
         .fallback(pages::not_found)
         .with_state(state)
-        .layer(TimeoutLayer::with_status_code(axum::http::StatusCode::REQUEST_TIMEOUT, options.request_timeout))
+        .layer(TimeoutLayer::with_status_code(
+            axum::http::StatusCode::REQUEST_TIMEOUT,
+            options.request_timeout,
+        ))
         .layer(CompressionLayer::new())
         .layer(cors(&options.cors_origins))
         .layer(axum::middleware::from_fn(middleware::request_context))

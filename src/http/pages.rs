@@ -18,11 +18,23 @@ pub async fn graphiql() -> Html<&'static str> {
 /// GraphiQL's assets ship inside the binary, so the IDE works with no internet.
 pub async fn graphiql_asset(Path(file): Path<String>) -> Response {
     let (body, content_type): (&'static [u8], &str) = match file.as_str() {
-        "graphiql.min.js" => (include_bytes!("../../assets/graphiql/graphiql.min.js"), "text/javascript"),
+        "graphiql.min.js" => (
+            include_bytes!("../../assets/graphiql/graphiql.min.js"),
+            "text/javascript",
+        ),
         "graphiql.min.css" => (include_bytes!("../../assets/graphiql/graphiql.min.css"), "text/css"),
-        "react.production.min.js" => (include_bytes!("../../assets/graphiql/react.production.min.js"), "text/javascript"),
-        "react-dom.production.min.js" => (include_bytes!("../../assets/graphiql/react-dom.production.min.js"), "text/javascript"),
-        "graphql-ws.min.js" => (include_bytes!("../../assets/graphiql/graphql-ws.min.js"), "text/javascript"),
+        "react.production.min.js" => (
+            include_bytes!("../../assets/graphiql/react.production.min.js"),
+            "text/javascript",
+        ),
+        "react-dom.production.min.js" => (
+            include_bytes!("../../assets/graphiql/react-dom.production.min.js"),
+            "text/javascript",
+        ),
+        "graphql-ws.min.js" => (
+            include_bytes!("../../assets/graphiql/graphql-ws.min.js"),
+            "text/javascript",
+        ),
         _ => return StatusCode::NOT_FOUND.into_response(),
     };
     (
@@ -52,7 +64,11 @@ pub async fn readyz(State(state): State<Arc<AppState>>) -> Response {
     }
     match migration::Migrator::get_pending_migrations_read_only(&state.db).await {
         Ok(pending) if pending.is_empty() => "ready".into_response(),
-        Ok(pending) => (StatusCode::SERVICE_UNAVAILABLE, format!("{} migrations pending", pending.len())).into_response(),
+        Ok(pending) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("{} migrations pending", pending.len()),
+        )
+            .into_response(),
         Err(error) => {
             tracing::warn!(%error, "readiness: cannot read migrations");
             (StatusCode::SERVICE_UNAVAILABLE, "cannot read migrations").into_response()

@@ -26,7 +26,10 @@ struct ConnectionExecutor {
 
 impl ConnectionExecutor {
     fn context(&self) -> RequestContext {
-        self.context.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).clone()
+        self.context
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
     }
 }
 
@@ -64,11 +67,15 @@ fn bearer_token(payload: &serde_json::Value) -> Option<String> {
 
 pub async fn upgrade(state: Arc<AppState>, parts: &mut Parts, upgrade: WebSocketUpgrade) -> HttpResponse {
     let Ok(protocol) = GraphQLProtocol::from_request_parts(parts, &()).await else {
-        return (StatusCode::BAD_REQUEST, "Use the graphql-transport-ws or graphql-ws sub-protocol.").into_response();
+        return (
+            StatusCode::BAD_REQUEST,
+            "Use the graphql-transport-ws or graphql-ws sub-protocol.",
+        )
+            .into_response();
     };
     let context = match edge(&state, parts) {
         Ok(edge) => edge.context,
-        Err(response) => return response,
+        Err(response) => return *response,
     };
     let context = Arc::new(Mutex::new(context));
     let executor = ConnectionExecutor {

@@ -22,7 +22,14 @@ pub const SUPPORTED_LOCALES: &[&str] = &["en"];
 
 /// Renders `message` in `locale` (a supported BCP 47 code), falling back to English for a missing translation.
 pub fn translate(locale: &str, message: &Message) -> String {
-    translate_id(locale, message.id, message.args.iter().map(|(name, value)| (name.to_string(), value.clone())))
+    translate_id(
+        locale,
+        message.id,
+        message
+            .args
+            .iter()
+            .map(|(name, value)| (name.to_string(), value.clone())),
+    )
 }
 
 /// Renders the message `id` with `args`; an unknown id renders as itself, which the catalogue test forbids.

@@ -1,0 +1,182 @@
+//! `TestApp`: one running server and its database, with helpers that speak the domain.
+
+use std::net::SocketAddr;
+
+use alx_backend::{
+    accounts::{Role, parse_new_user},
+    app::App,
+    config::Settings,
+};
+use reqwest::{Client, Response, StatusCode};
+use sea_orm::{ConnectionTrait, Database};
+use secrecy::SecretString;
+use serde_json::{Value, json};
+use tokio::sync::oneshot;
+
+pub const JWT_SECRET: &str = "integration-test-secret-that-is-long-enough";
+pub const PASSWORD: &str = "correct horse battery";
+
+pub struct TestApp {
+    pub address: SocketAddr,
+    pub client: Client,
+    pub app_services: alx_backend::graphql::Services,
+    shutdown: Option<oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+    _dir: tempfile::TempDir,
+}
+
+/// A fresh database URL: a new SQLite file, or a new PostgreSQL database beside `TEST_DATABASE_URL`.
+async fn fresh_database(dir: &tempfile::TempDir) -> String {
+    match std::env::var("TEST_DATABASE_URL") {
+        Ok(admin_url) if !admin_url.is_empty() => {
+            let name = format!("test_{}", uuid::Uuid::new_v4().simple());
+            let admin = Database::connect(&admin_url)
+                .await
+                .expect("TEST_DATABASE_URL is reachable");
+            admin
+                .execute_unprepared(&format!("CREATE DATABASE {name}"))
+                .await
+                .expect("create test database");
+            admin.close().await.expect("close admin connection");
+            let base = admin_url.rsplit_once('/').map(|(base, _)| base).unwrap_or(&admin_url);
+            format!("{base}/{name}")
+        }
+        _ => format!("sqlite://{}", dir.path().join("test.db").display()),
+    }
+}
+
+impl TestApp {
+    pub async fn spawn() -> Self {
+        Self::spawn_with(|_| {}).await
+    }
+
+    pub async fn spawn_with(configure: impl FnOnce(&mut Settings)) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut settings = Settings::development();
+        settings.database_url = fresh_database(&dir).await;
+        settings.jwt_secret = Some(SecretString::from(JWT_SECRET.to_string()));
+        settings.jwt_secret_file = dir.path().join("jwt-secret");
+        settings.db_max_connections = 5;
+        configure(&mut settings);
+        let app = App::build(&settings).await.expect("app builds");
+        let app_services = app.services.clone();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind port 0");
+        let address = listener.local_addr().expect("local address");
+        let (shutdown, signal) = oneshot::channel::<()>();
+        let server = tokio::spawn(app.serve(listener, async move {
+            let _ = signal.await;
+        }));
+        Self {
+            address,
+            client: Client::new(),
+            app_services,
+            shutdown: Some(shutdown),
+            server: Some(server),
+            _dir: dir,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.address)
+    }
+
+    /// POSTs a GraphQL request as a browser-safe JSON request and returns status and body.
+    pub async fn gql_as(&self, token: Option<&str>, query: &str, variables: Value) -> (StatusCode, Value) {
+        let mut request = self
+            .client
+            .post(self.url("/graphql"))
+            .header("content-type", "application/json")
+            .header("accept", "application/graphql-response+json")
+            .json(&json!({ "query": query, "variables": variables }));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.expect("request sent");
+        read(response).await
+    }
+
+    pub async fn gql(&self, query: &str, variables: Value) -> (StatusCode, Value) {
+        self.gql_as(None, query, variables).await
+    }
+
+    /// Registers a user through the API and returns its AuthPayload.
+    pub async fn register(&self, email: &str) -> Value {
+        let (_, body) = self
+            .gql(
+                "mutation($input: RegisterInput!) { register(input: $input) { accessToken refreshToken expiresAt user { id databaseId email role } } }",
+                json!({ "input": { "email": email, "password": PASSWORD, "name": "Test User" } }),
+            )
+            .await;
+        assert_no_errors(&body);
+        body["data"]["register"].clone()
+    }
+
+    /// Creates an admin the way `alx-backend user create --admin` does, then logs in through the API.
+    pub async fn login_as_admin(&self) -> Value {
+        let new_user = parse_new_user(
+            "",
+            "admin@example.com",
+            PASSWORD.into(),
+            "Admin",
+            Role::Admin,
+            None,
+            None,
+        )
+        .expect("valid admin");
+        self.app_services
+            .accounts
+            .create_user(new_user, "email")
+            .await
+            .expect("admin created");
+        self.login("admin@example.com", PASSWORD).await.1["data"]["login"].clone()
+    }
+
+    pub async fn login(&self, email: &str, password: &str) -> (StatusCode, Value) {
+        self.gql(
+            "mutation($email: String!, $password: String!) { login(email: $email, password: $password) { accessToken refreshToken user { id email role } } }",
+            json!({ "email": email, "password": password }),
+        )
+        .await
+    }
+
+    /// The server still answers a trivial query after whatever the test sent.
+    pub async fn assert_still_serving(&self) {
+        let (status, body) = self.gql("{ __typename }", json!({})).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(body["data"]["__typename"], "Query");
+    }
+
+    pub fn trigger_shutdown(&mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+    }
+
+    pub async fn wait_stopped(mut self) -> anyhow::Result<()> {
+        self.server.take().expect("server running").await.expect("server task")
+    }
+}
+
+pub async fn read(response: Response) -> (StatusCode, Value) {
+    let status = response.status();
+    let text = response.text().await.expect("body");
+    let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+    (status, body)
+}
+
+pub fn assert_no_errors(body: &Value) {
+    assert!(body.get("errors").is_none(), "unexpected errors: {body:#}");
+}
+
+/// The first error's `extensions.code`.
+pub fn error_code(body: &Value) -> &str {
+    body["errors"][0]["extensions"]["code"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no error code in {body:#}"))
+}
+
+pub fn error_field(body: &Value) -> &str {
+    body["errors"][0]["extensions"]["field"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no error field in {body:#}"))
+}

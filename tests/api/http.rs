@@ -1,0 +1,461 @@
+//! GraphQL over HTTP: negotiation, status codes, CSRF, limits, and the non-GraphQL routes.
+
+use reqwest::StatusCode;
+use serde_json::json;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::helpers::{TestApp, error_code, read};
+
+#[tokio::test]
+async fn a_query_answers_in_the_media_type_the_client_accepts() {
+    let app = TestApp::spawn().await;
+    for (accept, expected) in [
+        (
+            Some("application/graphql-response+json"),
+            "application/graphql-response+json",
+        ),
+        (Some("application/json"), "application/json"),
+        (Some("*/*"), "application/json"),
+        (None, "application/json"),
+        (
+            Some("application/json;q=0.5, application/graphql-response+json"),
+            "application/graphql-response+json",
+        ),
+    ] {
+        let mut request = app
+            .client
+            .post(app.url("/graphql"))
+            .header("content-type", "application/json")
+            .body(r#"{"query":"{ __typename }"}"#);
+        if let Some(accept) = accept {
+            request = request.header("accept", accept);
+        }
+        let response = request.send().await.expect("sent");
+        assert_eq!(response.status(), StatusCode::OK);
+        let content_type = response.headers()["content-type"].to_str().expect("ascii").to_string();
+        assert!(content_type.starts_with(expected), "{accept:?} gave {content_type}");
+    }
+}
+
+#[tokio::test]
+async fn an_unacceptable_accept_header_is_406() {
+    let app = TestApp::spawn().await;
+    let response = app
+        .client
+        .post(app.url("/graphql"))
+        .header("content-type", "application/json")
+        .header("accept", "text/html")
+        .body(r#"{"query":"{ __typename }"}"#)
+        .send()
+        .await
+        .expect("sent");
+    let (status, body) = read(response).await;
+    assert_eq!(status, StatusCode::NOT_ACCEPTABLE);
+    assert_eq!(error_code(&body), "BAD_REQUEST");
+}
+
+#[tokio::test]
+async fn malformed_json_is_a_bad_request() {
+    let app = TestApp::spawn().await;
+    let response = app
+        .client
+        .post(app.url("/graphql"))
+        .header("content-type", "application/json")
+        .body(r#"{ "query": "{ __typename }""#)
+        .send()
+        .await
+        .expect("sent");
+    let (status, body) = read(response).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(error_code(&body), "BAD_REQUEST");
+    assert!(
+        body["errors"][0]["message"]
+            .as_str()
+            .expect("message")
+            .contains("not valid JSON")
+    );
+    app.assert_still_serving().await;
+}
+
+#[tokio::test]
+async fn a_query_that_is_not_a_string_is_a_bad_request() {
+    let app = TestApp::spawn().await;
+    for body in [
+        r#"{"query":{"obj":"ect"}}"#,
+        r#"{"query":0}"#,
+        r#"{"query":"{ __typename }","variables":"x"}"#,
+    ] {
+        let response = app
+            .client
+            .post(app.url("/graphql"))
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .expect("sent");
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{body}");
+    }
+    app.assert_still_serving().await;
+}
+
+#[tokio::test]
+async fn text_plain_without_a_preflight_header_is_refused_as_csrf() {
+    let app = TestApp::spawn().await;
+    for content_type in [
+        Some("text/plain"),
+        Some("application/x-www-form-urlencoded"),
+        Some("multipart/form-data; boundary=x"),
+        None,
+    ] {
+        let mut request = app
+            .client
+            .post(app.url("/graphql"))
+            .body(r#"{"query":"mutation { logout(refreshToken: \"x\") }"}"#);
+        if let Some(content_type) = content_type {
+            request = request.header("content-type", content_type);
+        }
+        let (status, body) = read(request.send().await.expect("sent")).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{content_type:?}");
+        assert_eq!(error_code(&body), "BAD_REQUEST");
+        assert_eq!(body["errors"][0]["extensions"]["messageId"], "error-csrf");
+    }
+    app.assert_still_serving().await;
+}
+
+#[tokio::test]
+async fn a_wrong_content_type_with_a_preflight_header_is_415() {
+    let app = TestApp::spawn().await;
+    let response = app
+        .client
+        .post(app.url("/graphql"))
+        .header("content-type", "text/plain")
+        .header("apollo-require-preflight", "true")
+        .body(r#"{"query":"{ __typename }"}"#)
+        .send()
+        .await
+        .expect("sent");
+    let (status, body) = read(response).await;
+    assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    assert_eq!(error_code(&body), "BAD_REQUEST");
+}
+
+#[tokio::test]
+async fn an_empty_or_missing_query_is_a_bad_request() {
+    let app = TestApp::spawn().await;
+    for body in ["", r#"{}"#, r#"{"query":""}"#, r#"{"query":"   "}"#, r#"[]"#] {
+        let response = app
+            .client
+            .post(app.url("/graphql"))
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .expect("sent");
+        let (status, json) = read(response).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body:?}");
+        assert_eq!(error_code(&json), "BAD_REQUEST");
+    }
+    app.assert_still_serving().await;
+}
+
+#[tokio::test]
+async fn a_two_mebibyte_body_is_refused_before_it_is_read_whole() {
+    let app = TestApp::spawn().await;
+    let padding = "x".repeat(2 * 1024 * 1024);
+    let body = serde_json::to_string(&json!({ "query": format!("{{ __typename }} # {padding}") })).expect("json");
+    let response = app
+        .client
+        .post(app.url("/graphql"))
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .expect("sent");
+    let (status, json) = read(response).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(error_code(&json), "BAD_REQUEST");
+    app.assert_still_serving().await;
+}
+
+#[tokio::test]
+async fn get_runs_queries_but_never_mutations() {
+    let app = TestApp::spawn().await;
+    let response = app
+        .client
+        .get(app.url("/graphql"))
+        .query(&[
+            ("query", "query Q($n: String!) { __type(name: $n) { name } }"),
+            ("variables", r#"{"n":"Query"}"#),
+        ])
+        .send()
+        .await
+        .expect("sent");
+    let (status, body) = read(response).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["data"]["__type"]["name"], "Query");
+
+    let response = app
+        .client
+        .get(app.url("/graphql"))
+        .query(&[("query", "mutation { logout(refreshToken: \"x\") }")])
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(response.headers()["allow"], "POST");
+    let (status, body) = read(response).await;
+    assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(error_code(&body), "BAD_REQUEST");
+    app.assert_still_serving().await;
+}
+
+#[tokio::test]
+async fn parse_and_validation_failures_are_400_without_data_for_graphql_response_json() {
+    let app = TestApp::spawn().await;
+    let (status, body) = app.gql("{", json!({})).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(error_code(&body), "GRAPHQL_PARSE_FAILED");
+    assert!(body.get("data").is_none());
+    assert!(body["errors"][0]["extensions"]["detail"].is_string());
+
+    let (status, body) = app.gql("{ noSuchField }", json!({})).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(error_code(&body), "GRAPHQL_VALIDATION_FAILED");
+    assert!(body.get("data").is_none());
+}
+
+#[tokio::test]
+async fn validation_failures_are_200_for_plain_json_clients() {
+    let app = TestApp::spawn().await;
+    let response = app
+        .client
+        .post(app.url("/graphql"))
+        .header("content-type", "application/json")
+        .header("accept", "application/json")
+        .body(r#"{"query":"{ noSuchField }"}"#)
+        .send()
+        .await
+        .expect("sent");
+    let (status, body) = read(response).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(error_code(&body), "GRAPHQL_VALIDATION_FAILED");
+}
+
+#[tokio::test]
+async fn an_unknown_operation_name_fails_validation() {
+    let app = TestApp::spawn().await;
+    let response = app
+        .client
+        .post(app.url("/graphql"))
+        .header("content-type", "application/json")
+        .header("accept", "application/graphql-response+json")
+        .json(&json!({ "query": "query A { __typename } query B { __typename }", "operationName": "C" }))
+        .send()
+        .await
+        .expect("sent");
+    let (status, body) = read(response).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(error_code(&body), "GRAPHQL_VALIDATION_FAILED");
+    app.assert_still_serving().await;
+}
+
+#[tokio::test]
+async fn variables_of_the_wrong_type_are_refused_with_a_code() {
+    let app = TestApp::spawn().await;
+    let (status, body) = app
+        .gql(
+            "query($ids: [ID!]!) { nodes(ids: $ids) { id } }",
+            json!({ "ids": 42.5 }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body:#}");
+    assert!(
+        ["GRAPHQL_VALIDATION_FAILED", "BAD_USER_INPUT"].contains(&error_code(&body)),
+        "{body:#}"
+    );
+    app.assert_still_serving().await;
+}
+
+#[tokio::test]
+async fn batches_run_each_operation_and_are_capped() {
+    let app = TestApp::spawn_with(|settings| settings.max_batch = 2).await;
+    let response = app
+        .client
+        .post(app.url("/graphql"))
+        .header("content-type", "application/json")
+        .body(r#"[{"query":"{ __typename }"},{"query":"{ me { id } }"}]"#)
+        .send()
+        .await
+        .expect("sent");
+    let (status, body) = read(response).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body[0]["data"]["__typename"], "Query");
+    assert_eq!(body[1]["data"]["me"], serde_json::Value::Null);
+
+    let response = app
+        .client
+        .post(app.url("/graphql"))
+        .header("content-type", "application/json")
+        .body(r#"[{"query":"{ __typename }"},{"query":"{ __typename }"},{"query":"{ __typename }"}]"#)
+        .send()
+        .await
+        .expect("sent");
+    let (status, body) = read(response).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(error_code(&body), "BAD_REQUEST");
+}
+
+#[tokio::test]
+async fn every_response_carries_a_request_id_and_a_sane_client_id_is_echoed() {
+    let app = TestApp::spawn().await;
+    let response = app
+        .client
+        .get(app.url("/healthz"))
+        .header("x-request-id", "client-chosen-42")
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(response.headers()["x-request-id"], "client-chosen-42");
+    let response = app
+        .client
+        .get(app.url("/healthz"))
+        .header("x-request-id", "bad id\twith spaces")
+        .send()
+        .await
+        .expect("sent");
+    let generated = response.headers()["x-request-id"].to_str().expect("ascii");
+    assert_eq!(generated.len(), 36, "a fresh UUID replaces an unsafe id");
+}
+
+#[tokio::test]
+async fn cors_preflight_allows_the_configured_origin_only() {
+    let app = TestApp::spawn_with(|settings| {
+        settings.cors_origins = alx_backend::config::CorsOrigins::List(vec!["https://app.example.com".into()]);
+    })
+    .await;
+    let preflight = |origin: &'static str| {
+        app.client
+            .request(reqwest::Method::OPTIONS, app.url("/graphql"))
+            .header("origin", origin)
+            .header("access-control-request-method", "POST")
+            .header("access-control-request-headers", "content-type, authorization")
+            .send()
+    };
+    let allowed = preflight("https://app.example.com").await.expect("sent");
+    assert_eq!(
+        allowed.headers()["access-control-allow-origin"],
+        "https://app.example.com"
+    );
+    let refused = preflight("https://evil.example.com").await.expect("sent");
+    assert!(refused.headers().get("access-control-allow-origin").is_none());
+}
+
+#[tokio::test]
+async fn responses_are_gzip_compressed_when_asked() {
+    let app = TestApp::spawn().await;
+    let response = app
+        .client
+        .get(app.url("/schema.graphql"))
+        .header("accept-encoding", "gzip")
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(response.headers()["content-encoding"], "gzip");
+}
+
+#[tokio::test]
+async fn graphiql_and_its_assets_are_served_from_the_binary() {
+    let app = TestApp::spawn().await;
+    let page = app
+        .client
+        .get(app.url("/"))
+        .send()
+        .await
+        .expect("sent")
+        .text()
+        .await
+        .expect("html");
+    assert!(page.contains("GraphiQL.createFetcher"));
+    assert!(!page.contains("https://"), "no CDN in the page");
+    for asset in [
+        "graphiql.min.js",
+        "graphiql.min.css",
+        "react.production.min.js",
+        "react-dom.production.min.js",
+        "graphql-ws.min.js",
+    ] {
+        assert!(page.contains(asset), "{asset} is referenced");
+        let response = app
+            .client
+            .get(app.url(&format!("/assets/graphiql/{asset}")))
+            .send()
+            .await
+            .expect("sent");
+        assert_eq!(response.status(), StatusCode::OK, "{asset}");
+    }
+    let missing = app
+        .client
+        .get(app.url("/assets/graphiql/nope.js"))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn health_readiness_and_metrics_answer() {
+    let app = TestApp::spawn().await;
+    app.assert_still_serving().await;
+    let health = app.client.get(app.url("/healthz")).send().await.expect("sent");
+    assert_eq!(health.status(), StatusCode::OK);
+    let ready = app.client.get(app.url("/readyz")).send().await.expect("sent");
+    assert_eq!(ready.status(), StatusCode::OK);
+    let metrics = app
+        .client
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .expect("sent")
+        .text()
+        .await
+        .expect("text");
+    assert!(metrics.contains("http_requests_total"), "{metrics}");
+    assert!(metrics.contains("graphql_operations_total"), "{metrics}");
+    assert!(metrics.contains("db_pool_connections"), "{metrics}");
+}
+
+#[tokio::test]
+async fn readiness_fails_while_migrations_are_pending() {
+    let app = TestApp::spawn_with(|settings| settings.migrate_on_start = false).await;
+    let ready = app.client.get(app.url("/readyz")).send().await.expect("sent");
+    assert_eq!(ready.status(), StatusCode::SERVICE_UNAVAILABLE);
+}
+
+#[tokio::test]
+async fn shutdown_finishes_the_request_in_flight_then_stops_accepting() {
+    let mut app = TestApp::spawn().await;
+    let body = r#"{"query":"{ __typename }"}"#;
+    let mut stream = tokio::net::TcpStream::connect(app.address).await.expect("connect");
+    let head = format!(
+        "POST /graphql HTTP/1.1\r\nhost: test\r\ncontent-type: application/json\r\ncontent-length: {}\r\nexpect: 100-continue\r\nconnection: close\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).await.expect("head");
+    // "100 Continue" arrives only once the handler reads the body: from here on the request is in flight.
+    let mut interim = Vec::new();
+    while !interim.ends_with(b"\r\n\r\n") {
+        interim.push(stream.read_u8().await.expect("interim response"));
+    }
+    assert!(String::from_utf8_lossy(&interim).starts_with("HTTP/1.1 100"));
+    let address = app.address;
+    app.trigger_shutdown();
+    stream.write_all(body.as_bytes()).await.expect("body");
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).await.expect("answer");
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(answer.contains(r#""__typename":"Query""#), "{answer}");
+    app.wait_stopped().await.expect("clean exit");
+    assert!(
+        tokio::net::TcpStream::connect(address).await.is_err(),
+        "no longer accepting"
+    );
+}

@@ -1,0 +1,9 @@
+//! The API as clients see it: the real app on 127.0.0.1:0, a fresh database per test (SQLite, or PostgreSQL
+//! when `TEST_DATABASE_URL` is set).
+
+mod accounts;
+mod helpers;
+mod http;
+mod protections;
+mod schema;
+mod websocket;

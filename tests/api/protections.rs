@@ -1,0 +1,71 @@
+//! Depth, complexity, alias and introspection limits.
+
+use reqwest::StatusCode;
+use serde_json::json;
+
+use crate::helpers::{TestApp, error_code};
+
+#[tokio::test]
+async fn a_two_hundred_level_nested_query_is_too_complex() {
+    let app = TestApp::spawn().await;
+    let query = format!(
+        "{{ {}__typename{} }}",
+        "__schema { types { fields { type { ofType { ".repeat(40),
+        " } } } } }".repeat(40)
+    );
+    let (status, body) = app.gql(&query, json!({})).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body:#}");
+    assert_eq!(error_code(&body), "QUERY_TOO_COMPLEX");
+    app.assert_still_serving().await;
+}
+
+#[tokio::test]
+async fn a_query_deeper_than_the_limit_is_too_complex() {
+    let app = TestApp::spawn_with(|settings| settings.max_depth = 3).await;
+    let (status, body) = app.gql("{ __schema { types { fields { name } } } }", json!({})).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(error_code(&body), "QUERY_TOO_COMPLEX");
+}
+
+#[tokio::test]
+async fn an_alias_flood_is_too_complex() {
+    let app = TestApp::spawn().await;
+    let aliases: String = (0..500).map(|i| format!("a{i}: __typename ")).collect();
+    let (status, body) = app.gql(&format!("{{ {aliases} }}"), json!({})).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(error_code(&body), "QUERY_TOO_COMPLEX");
+    assert_eq!(body["errors"][0]["extensions"]["messageId"], "error-too-many-aliases");
+    app.assert_still_serving().await;
+}
+
+#[tokio::test]
+async fn connection_cost_counts_the_page_size() {
+    let app = TestApp::spawn_with(|settings| settings.max_complexity = 50).await;
+    let admin = app.login_as_admin().await;
+    let token = admin["accessToken"].as_str().expect("token");
+    let (status, body) = app
+        .gql_as(Some(token), "{ users(first: 10) { nodes { id name } } }", json!({}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body:#}");
+    let (status, body) = app
+        .gql_as(Some(token), "{ users(first: 100) { nodes { id name } } }", json!({}))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(error_code(&body), "QUERY_TOO_COMPLEX");
+}
+
+#[tokio::test]
+async fn production_turns_introspection_and_suggestions_off() {
+    let app = TestApp::spawn_with(|settings| settings.introspection = false).await;
+    let (status, body) = app.gql("{ __schema { queryType { name } } }", json!({})).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(error_code(&body), "GRAPHQL_VALIDATION_FAILED");
+    assert_eq!(
+        body["errors"][0]["extensions"]["messageId"],
+        "error-introspection-disabled"
+    );
+    let (_, body) = app.gql("{ mee { id } }", json!({})).await;
+    let detail = body["errors"][0]["extensions"]["detail"].as_str().unwrap_or_default();
+    assert!(!detail.contains("Did you mean"), "{detail}");
+    app.assert_still_serving().await;
+}
