@@ -10,11 +10,14 @@ use tokio::net::TcpListener;
 
 use crate::{
     accounts::{AccountsService, Tokens},
+    clock::{self, Clock},
     config::Settings,
     db,
     graphql::{self, GraphqlLimits, Services},
     http::{self, AppState, HttpOptions},
+    i18n::{self, Formatters},
     telemetry,
+    welcome::WelcomeService,
 };
 
 pub struct App {
@@ -25,11 +28,22 @@ pub struct App {
 
 impl App {
     pub async fn build(settings: &Settings) -> anyhow::Result<Self> {
+        Self::build_with_clock(settings, clock::system_clock()).await
+    }
+
+    /// As `build`, with the clock the services read (tests fix it).
+    pub async fn build_with_clock(settings: &Settings, clock: Clock) -> anyhow::Result<Self> {
         let db = db::connect(&settings.database_url, settings.db_max_connections).await?;
         if settings.migrate_on_start {
             db::migrate_up(&db).await?;
         }
-        let services = build_services(settings, db.clone()).await?;
+        let default_locale = i18n::supported_locale(&settings.default_locale).with_context(|| {
+            format!(
+                "invalid setting ALX_DEFAULT_LOCALE: `{}` is not a shipped locale",
+                settings.default_locale
+            )
+        })?;
+        let services = build_services(settings, db.clone(), clock).await?;
         let limits = GraphqlLimits {
             max_depth: settings.max_depth,
             max_complexity: settings.max_complexity,
@@ -45,7 +59,7 @@ impl App {
             metrics: telemetry::metrics_handle(),
             body_limit_bytes: settings.body_limit_bytes,
             max_batch: settings.max_batch,
-            default_locale: settings.default_locale.clone(),
+            default_locale,
             trust_forwarded_for: settings.trust_forwarded_for,
             sdl: graphql::sdl(),
         });
@@ -76,12 +90,13 @@ impl App {
     }
 }
 
-pub async fn build_services(settings: &Settings, db: DatabaseConnection) -> anyhow::Result<Services> {
+pub async fn build_services(settings: &Settings, db: DatabaseConnection, clock: Clock) -> anyhow::Result<Services> {
     let secret = jwt_secret(settings).await?;
     let tokens = Tokens::new(secret.expose_secret().as_bytes(), settings.access_token_ttl);
     let attempts = NonZeroU32::new(settings.login_attempts_per_minute).context("login attempts must be positive")?;
     Ok(Services {
         accounts: AccountsService::new(db, tokens, attempts, settings.refresh_token_ttl),
+        welcome: WelcomeService::new(Arc::new(Formatters::new()?), clock),
     })
 }
 

@@ -6,6 +6,8 @@ pub mod accounts;
 pub mod app;
 /// The command line.
 pub mod cli;
+/// The current time, injectable.
+pub mod clock;
 /// Typed settings from defaults, `alx-backend.toml` and the environment.
 pub mod config;
 /// Database connection and migrations.
@@ -22,3 +24,5 @@ pub mod i18n;
 pub mod pagination;
 /// Logs and metrics.
 pub mod telemetry;
+/// The welcome message: translated, localised time, the caller's name.
+pub mod welcome;

@@ -66,7 +66,7 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
         } => {
             let db = db::connect(&settings.database_url, 1).await?;
             db::migrate_up(&db).await?;
-            let services = app::build_services(&settings, db).await?;
+            let services = app::build_services(&settings, db, alx_backend::clock::system_clock()).await?;
             let role = if admin { Role::Admin } else { Role::User };
             let new_user = parse_new_user("", &email, password, &name, role, None, None).map_err(describe)?;
             let user = services

@@ -1,13 +1,11 @@
 ## Errors shown to API clients. Variables: { $field } names an argument.
 
-error-bad-request = The request could not be understood.
 error-invalid-json = The request body is not valid JSON: { $detail }
 error-unsupported-media-type = Send the GraphQL request as application/json.
 error-csrf = This request was blocked to prevent cross-site request forgery. Send it with Content-Type: application/json, or add the header apollo-require-preflight: true.
 error-body-too-large = The request body is larger than the limit of { $limit } bytes.
 error-missing-query = The request has no GraphQL query.
 error-batch-too-large = A batch may hold at most { $limit } operations.
-error-batch-not-allowed = Batched operations are only accepted over POST.
 error-mutation-over-get = Mutations and subscriptions can only be sent with POST.
 error-not-acceptable = This server answers with application/graphql-response+json or application/json.
 error-parse-failed = The GraphQL query could not be parsed.
@@ -47,3 +45,9 @@ account-name-empty = The name must not be empty.
 account-name-too-long = The name must be at most { $max } characters long.
 account-locale-unsupported = The locale { $value } is not supported.
 account-timezone-unknown = { $value } is not a known IANA time zone.
+
+## Welcome
+welcome-title = Welcome to alx-backend
+welcome-greeting = Hello, world!
+welcome-logged-in-as = You are logged in as { $name }.
+welcome-not-logged-in = You are not logged in.

@@ -42,6 +42,10 @@ impl From<User> for UserNode {
 }
 
 impl UserNode {
+    pub fn name(&self) -> &str {
+        &self.user.name
+    }
+
     pub async fn load(ctx: &Context<'_>, id: i32) -> Result<Option<Self>> {
         let loader = ctx.data_unchecked::<DataLoader<UserLoader>>();
         let user = loader
@@ -68,7 +72,8 @@ impl UserNode {
         self.user.id
     }
 
-    async fn name(&self) -> &str {
+    #[graphql(name = "name")]
+    async fn gql_name(&self) -> &str {
         &self.user.name
     }
 

@@ -27,11 +27,12 @@ use crate::{
         resolvers::{AccountsMutation, AccountsQuery},
     },
     error::{ErrorCode, Message},
+    welcome::{WelcomeService, resolvers::WelcomeQuery},
 };
 pub use context::RequestContext;
 
 #[derive(MergedObject, Default)]
-pub struct Query(node::NodeQuery, AccountsQuery);
+pub struct Query(node::NodeQuery, AccountsQuery, WelcomeQuery);
 
 #[derive(MergedObject, Default)]
 pub struct Mutation(AccountsMutation);
@@ -42,6 +43,7 @@ pub type AppSchema = Schema<Query, Mutation, EmptySubscription>;
 #[derive(Clone)]
 pub struct Services {
     pub accounts: AccountsService,
+    pub welcome: WelcomeService,
 }
 
 #[derive(Clone, Debug)]
@@ -60,6 +62,7 @@ fn builder() -> async_graphql::SchemaBuilder<Query, Mutation, EmptySubscription>
 pub fn build_schema(services: &Services, limits: &GraphqlLimits) -> AppSchema {
     let mut builder = builder()
         .data(services.accounts.clone())
+        .data(services.welcome.clone())
         .limit_depth(limits.max_depth)
         .limit_complexity(limits.max_complexity)
         .extension(limits::DocumentLimits {
@@ -98,14 +101,17 @@ pub fn operation_type(request: &mut Request) -> Option<OperationType> {
 pub struct Executed {
     pub response: Response,
     pub request_failed: bool,
+    /// The locale the response speaks, for `Content-Language`.
+    pub locale: &'static str,
 }
 
 fn failed(error: async_graphql::ServerError, context: &RequestContext) -> Executed {
     let mut errors = vec![error];
-    errors::localize(&mut errors, &context.locale, &context.request_id);
+    errors::localize(&mut errors, context.effective_locale(), &context.request_id);
     Executed {
         response: Response::from_errors(errors),
         request_failed: true,
+        locale: context.effective_locale(),
     }
 }
 
@@ -147,7 +153,7 @@ pub async fn execute(
             );
         }
     };
-    errors::localize(&mut response.errors, &context.locale, &context.request_id);
+    errors::localize(&mut response.errors, context.effective_locale(), &context.request_id);
     let request_failed = response.data == async_graphql::Value::Null
         && !response.errors.is_empty()
         && response.errors.iter().all(|error| error.path.is_empty());
@@ -162,6 +168,7 @@ pub async fn execute(
     Executed {
         response,
         request_failed,
+        locale: context.effective_locale(),
     }
 }
 

@@ -16,6 +16,7 @@ use crate::{
     accounts::TokenError,
     error::{ErrorCode, Message},
     graphql::{self, Executed, RequestContext, errors},
+    i18n,
 };
 
 const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json; charset=utf-8";
@@ -83,18 +84,20 @@ fn error_response(
     context: &RequestContext,
 ) -> Response {
     let mut errors = vec![errors::request_error(code, message)];
-    errors::localize(&mut errors, &context.locale, &context.request_id);
+    errors::localize(&mut errors, context.effective_locale(), &context.request_id);
     let mut body = Map::new();
     body.insert("errors".into(), serde_json::to_value(&errors).unwrap_or_default());
-    encode(format, status, Json::Object(body))
+    encode(format, status, Json::Object(body), context.effective_locale())
 }
 
-fn encode(format: Format, status: StatusCode, body: Json) -> Response {
+fn encode(format: Format, status: StatusCode, body: Json, locale: &'static str) -> Response {
     let bytes = serde_json::to_vec(&body).unwrap_or_default();
     let mut response = (status, Body::from(bytes)).into_response();
-    response
-        .headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static(format.content_type()));
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(format.content_type()));
+    headers.insert(header::CONTENT_LANGUAGE, HeaderValue::from_static(locale));
+    // Messages follow Accept-Language, so a shared cache must key on it.
+    headers.insert(header::VARY, HeaderValue::from_static("Accept-Language"));
     response
 }
 
@@ -143,15 +146,71 @@ fn client_address(parts: &Parts, trust_forwarded_for: bool) -> Option<std::net::
     })
 }
 
-/// Resolves who is calling; a token that is present but unusable is a 401, never silently anonymous.
-/// Refusals are boxed: a `Response` is large and this is the rare path.
-pub(super) fn edge(state: &AppState, parts: &Parts) -> Result<Edge, Box<Response>> {
+/// What a request says about its language and zone before we know who sent it.
+struct LocaleHints<'a> {
+    query_locale: Option<String>,
+    query_timezone: Option<String>,
+    accept_language: Option<&'a str>,
+}
+
+impl<'a> LocaleHints<'a> {
+    fn from_parts(parts: &'a Parts) -> Self {
+        let mut hints = Self {
+            query_locale: None,
+            query_timezone: None,
+            accept_language: parts
+                .headers
+                .get(header::ACCEPT_LANGUAGE)
+                .and_then(|value| value.to_str().ok()),
+        };
+        for (key, value) in form_urlencoded_pairs(parts.uri.query().unwrap_or_default()) {
+            match key.as_str() {
+                "locale" => hints.query_locale = Some(value),
+                "timezone" => hints.query_timezone = Some(value),
+                _ => {}
+            }
+        }
+        hints
+    }
+
+    /// The contract's chain: `?locale=` → the caller's saved locale → `Accept-Language` → the default.
+    fn locale(&self, saved: Option<&str>, default: &'static str) -> &'static str {
+        i18n::first_supported([self.query_locale.as_deref(), saved])
+            .or_else(|| self.accept_language.and_then(i18n::negotiate_accept_language))
+            .unwrap_or(default)
+    }
+
+    /// `?timezone=` → the caller's saved zone → UTC; invalid names are skipped.
+    fn timezone(&self, saved: Option<&str>) -> chrono_tz::Tz {
+        [self.query_timezone.as_deref(), saved]
+            .into_iter()
+            .flatten()
+            .find_map(i18n::parse_time_zone)
+            .unwrap_or(chrono_tz::UTC)
+    }
+
+    /// Whether the caller's saved settings could change the outcome (worth one database read).
+    fn needs_saved_settings(&self) -> bool {
+        self.query_locale.as_deref().and_then(i18n::supported_locale).is_none()
+            || self.query_timezone.as_deref().and_then(i18n::parse_time_zone).is_none()
+    }
+}
+
+fn form_urlencoded_pairs(query: &str) -> Vec<(String, String)> {
+    serde_urlencoded::from_str::<Vec<(String, String)>>(query).unwrap_or_default()
+}
+
+/// Resolves who is calling and in which language; a token that is present but unusable is a 401, never
+/// silently anonymous. Refusals are boxed: a `Response` is large and this is the rare path.
+pub(super) async fn edge(state: &AppState, parts: &Parts) -> Result<Edge, Box<Response>> {
     let request_id = parts
         .extensions
         .get::<RequestId>()
         .map(|id| id.0.clone())
         .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
-    let mut context = RequestContext::anonymous(request_id, state.default_locale.clone());
+    let hints = LocaleHints::from_parts(parts);
+    let mut context = RequestContext::new(request_id, hints.locale(None, state.default_locale));
+    context.timezone = hints.timezone(None);
     context.client_address = client_address(parts, state.trust_forwarded_for);
     let Some(format) = Format::negotiate(&parts.headers) else {
         return Err(Box::new(error_response(
@@ -194,6 +253,19 @@ pub(super) fn edge(state: &AppState, parts: &Parts) -> Result<Edge, Box<Response
             }
         }
     }
+    if let Some(caller) = context.caller
+        && hints.needs_saved_settings()
+    {
+        // A failed read only loses the caller's preferences; the request itself can still be served.
+        match state.services.accounts.user(caller.user_id).await {
+            Ok(Some(user)) => {
+                context.locale = hints.locale(user.locale.as_deref(), state.default_locale);
+                context.timezone = hints.timezone(user.timezone.as_deref());
+            }
+            Ok(None) => {}
+            Err(error) => tracing::warn!(%error, "could not read the caller's saved locale"),
+        }
+    }
     Ok(Edge { format, context })
 }
 
@@ -208,7 +280,7 @@ fn respond(format: Format, executed: Executed) -> Response {
     } else {
         StatusCode::OK
     };
-    encode(format, status, response_json(&executed))
+    encode(format, status, response_json(&executed), executed.locale)
 }
 
 async fn run_one(state: &AppState, edge: Edge, request: GqlRequest) -> Response {
@@ -227,7 +299,7 @@ pub async fn get_graphql(State(state): State<Arc<AppState>>, request: Request) -
             Err(rejection) => rejection.into_response(),
         };
     }
-    let edge = match edge(&state, &parts) {
+    let edge = match edge(&state, &parts).await {
         Ok(edge) => edge,
         Err(response) => return *response,
     };
@@ -281,7 +353,7 @@ fn has_preflight_header(headers: &HeaderMap) -> bool {
 pub async fn post_graphql(State(state): State<Arc<AppState>>, request: Request) -> Response {
     let (parts, body) = request.into_parts();
     debug_assert_eq!(parts.method, Method::POST);
-    let edge = match edge(&state, &parts) {
+    let edge = match edge(&state, &parts).await {
         Ok(edge) => edge,
         Err(response) => return *response,
     };
@@ -363,5 +435,10 @@ async fn run_batch(state: &AppState, edge: Edge, requests: Vec<GqlRequest>) -> R
         .await;
         results.push(response_json(&executed));
     }
-    encode(edge.format, StatusCode::OK, Json::Array(results))
+    encode(
+        edge.format,
+        StatusCode::OK,
+        Json::Array(results),
+        edge.context.effective_locale(),
+    )
 }

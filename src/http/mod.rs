@@ -30,7 +30,7 @@ pub struct AppState {
     pub metrics: PrometheusHandle,
     pub body_limit_bytes: usize,
     pub max_batch: usize,
-    pub default_locale: String,
+    pub default_locale: &'static str,
     pub trust_forwarded_for: bool,
     pub sdl: String,
 }

@@ -15,6 +15,7 @@ use super::{AppState, graphql::edge};
 use crate::{
     error::{AppError, Message},
     graphql::{self, RequestContext, errors},
+    i18n,
 };
 
 /// Runs every operation of one connection with that connection's caller and locale.
@@ -48,7 +49,7 @@ impl Executor for ConnectionExecutor {
             .schema
             .execute_stream_with_session_data(request, session_data.unwrap_or_default())
             .map(move |mut response| {
-                errors::localize(&mut response.errors, &context.locale, &context.request_id);
+                errors::localize(&mut response.errors, context.effective_locale(), &context.request_id);
                 response
             })
             .boxed()
@@ -65,6 +66,44 @@ fn bearer_token(payload: &serde_json::Value) -> Option<String> {
     Some(raw.strip_prefix("Bearer ").unwrap_or(raw).trim().to_string())
 }
 
+/// Applies `connection_init`: its token names the caller; its `locale` (then the caller's saved locale) outranks
+/// what the upgrade request's URL and `Accept-Language` gave. Browsers cannot set headers on a WebSocket, so the
+/// payload is where their clients say who they are.
+async fn init_connection(
+    state: &AppState,
+    context: &Mutex<RequestContext>,
+    payload: &serde_json::Value,
+) -> async_graphql::Result<()> {
+    let caller =
+        match bearer_token(payload) {
+            Some(token) => Some(state.services.accounts.authenticate(&token).map_err(|_| {
+                errors::to_graphql_error(AppError::Unauthenticated(Message::new("auth-token-invalid")))
+            })?),
+            None => None,
+        };
+    let saved = match caller {
+        Some(caller) => state.services.accounts.user(caller.user_id).await.ok().flatten(),
+        None => None,
+    };
+    let requested_locale = payload.get("locale").and_then(|value| value.as_str());
+    let requested_zone = payload.get("timezone").and_then(|value| value.as_str());
+    let mut context = context.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    context.caller = caller;
+    if let Some(locale) =
+        i18n::first_supported([requested_locale, saved.as_ref().and_then(|user| user.locale.as_deref())])
+    {
+        context.locale = locale;
+    }
+    if let Some(zone) = [requested_zone, saved.as_ref().and_then(|user| user.timezone.as_deref())]
+        .into_iter()
+        .flatten()
+        .find_map(i18n::parse_time_zone)
+    {
+        context.timezone = zone;
+    }
+    Ok(())
+}
+
 pub async fn upgrade(state: Arc<AppState>, parts: &mut Parts, upgrade: WebSocketUpgrade) -> HttpResponse {
     let Ok(protocol) = GraphQLProtocol::from_request_parts(parts, &()).await else {
         return (
@@ -73,7 +112,7 @@ pub async fn upgrade(state: Arc<AppState>, parts: &mut Parts, upgrade: WebSocket
         )
             .into_response();
     };
-    let context = match edge(&state, parts) {
+    let context = match edge(&state, parts).await {
         Ok(edge) => edge.context,
         Err(response) => return *response,
     };
@@ -87,12 +126,7 @@ pub async fn upgrade(state: Arc<AppState>, parts: &mut Parts, upgrade: WebSocket
         .on_upgrade(move |socket| async move {
             GraphQLWebSocket::new(socket, executor, protocol)
                 .on_connection_init(move |payload| async move {
-                    if let Some(token) = bearer_token(&payload) {
-                        let caller = state.services.accounts.authenticate(&token).map_err(|_| {
-                            errors::to_graphql_error(AppError::Unauthenticated(Message::new("auth-token-invalid")))
-                        })?;
-                        context.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).caller = Some(caller);
-                    }
+                    init_connection(&state, &context, &payload).await?;
                     Ok(Data::default())
                 })
                 .serve()

@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use alx_backend::{
     accounts::{Role, parse_new_user},
     app::App,
+    clock::{Clock, system_clock},
     config::Settings,
 };
 use reqwest::{Client, Response, StatusCode};
@@ -51,6 +52,15 @@ impl TestApp {
     }
 
     pub async fn spawn_with(configure: impl FnOnce(&mut Settings)) -> Self {
+        Self::spawn_inner(configure, system_clock()).await
+    }
+
+    /// An app whose services all read `clock`.
+    pub async fn spawn_with_clock(clock: Clock) -> Self {
+        Self::spawn_inner(|_| {}, clock).await
+    }
+
+    async fn spawn_inner(configure: impl FnOnce(&mut Settings), clock: Clock) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let mut settings = Settings::development();
         settings.database_url = fresh_database(&dir).await;
@@ -58,7 +68,7 @@ impl TestApp {
         settings.jwt_secret_file = dir.path().join("jwt-secret");
         settings.db_max_connections = 5;
         configure(&mut settings);
-        let app = App::build(&settings).await.expect("app builds");
+        let app = App::build_with_clock(&settings, clock).await.expect("app builds");
         let app_services = app.services.clone();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind port 0");
         let address = listener.local_addr().expect("local address");

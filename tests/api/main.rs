@@ -4,6 +4,7 @@
 mod accounts;
 mod helpers;
 mod http;
+mod i18n;
 mod protections;
 mod schema;
 mod websocket;

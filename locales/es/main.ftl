@@ -1,0 +1,53 @@
+## Errores que ven los clientes de la API. Variables: { $field } nombra un argumento.
+
+error-invalid-json = El cuerpo de la solicitud no es JSON válido: { $detail }
+error-unsupported-media-type = Envíe la solicitud GraphQL como application/json.
+error-csrf = Esta solicitud se bloqueó para evitar una falsificación de solicitud entre sitios. Envíela con Content-Type: application/json o añada la cabecera apollo-require-preflight: true.
+error-body-too-large = El cuerpo de la solicitud supera el límite de { $limit } bytes.
+error-missing-query = La solicitud no contiene ninguna consulta GraphQL.
+error-batch-too-large = Un lote puede contener como máximo { $limit } operaciones.
+error-mutation-over-get = Las mutaciones y suscripciones solo pueden enviarse con POST.
+error-not-acceptable = Este servidor responde con application/graphql-response+json o application/json.
+error-parse-failed = No se pudo analizar la consulta GraphQL.
+error-validation-failed = La consulta GraphQL no es válida para el esquema.
+error-query-too-complex = La consulta es demasiado compleja. Pida menos campos o campos menos anidados.
+error-query-too-deep = La consulta está anidada demasiado profundamente.
+error-introspection-disabled = La introspección está desactivada en este servidor. Descargue el esquema desde /schema.graphql.
+error-too-many-aliases = La consulta usa más de { $limit } alias.
+error-query-timeout = La consulta tardó demasiado y se detuvo.
+error-invalid-argument = El valor dado para { $field } no es válido.
+error-internal = Algo falló de nuestro lado. Indique el identificador de la solicitud al informar del problema.
+error-forbidden = No tiene permiso para hacer esto.
+error-not-found = No se encontró nada con ese identificador.
+error-rate-limited = Demasiados intentos. Vuelva a intentarlo en { $seconds } segundos.
+error-page-size-too-large = { $field } no puede ser mayor que { $max }.
+error-page-size-negative = { $field } no debe ser negativo.
+error-first-and-last = Use first o last, no ambos.
+error-invalid-cursor = El cursor dado para { $field } no es válido para esta lista.
+error-invalid-id = El identificador dado para { $field } no es válido.
+error-wrong-id-type = El identificador dado para { $field } no corresponde a un { $expected }.
+
+## Autenticación
+auth-required = Debe iniciar sesión para hacer esto.
+auth-token-invalid = El token de acceso no es válido.
+auth-token-expired = El token de acceso ha caducado. Renuévelo e inténtelo de nuevo.
+auth-invalid-credentials = El correo electrónico o la contraseña son incorrectos.
+auth-refresh-token-invalid = El token de renovación no es válido o ha caducado.
+auth-refresh-token-reused = Este token de renovación ya se usó. Se cerraron todas las sesiones iniciadas con él.
+auth-user-gone = La cuenta de este token ya no existe.
+
+## Cuentas
+account-email-invalid = Introduzca una dirección de correo electrónico válida.
+account-email-taken = Ya existe una cuenta con este correo electrónico.
+account-password-too-short = La contraseña debe tener al menos { $min } caracteres.
+account-password-too-long = La contraseña debe tener como máximo { $max } caracteres.
+account-name-empty = El nombre no debe estar vacío.
+account-name-too-long = El nombre debe tener como máximo { $max } caracteres.
+account-locale-unsupported = El idioma { $value } no está disponible.
+account-timezone-unknown = { $value } no es una zona horaria IANA conocida.
+
+## Bienvenida
+welcome-title = Bienvenido a alx-backend
+welcome-greeting = ¡Hola, mundo!
+welcome-logged-in-as = Ha iniciado sesión como { $name }.
+welcome-not-logged-in = No ha iniciado sesión.

@@ -1,0 +1,53 @@
+## Erreurs montrées aux clients de l'API. Variables : { $field } nomme un argument.
+
+error-invalid-json = Le corps de la requête n'est pas du JSON valide : { $detail }
+error-unsupported-media-type = Envoyez la requête GraphQL en application/json.
+error-csrf = Cette requête a été bloquée pour empêcher une falsification de requête intersite. Envoyez-la avec Content-Type: application/json, ou ajoutez l'en-tête apollo-require-preflight: true.
+error-body-too-large = Le corps de la requête dépasse la limite de { $limit } octets.
+error-missing-query = La requête ne contient pas de requête GraphQL.
+error-batch-too-large = Un lot peut contenir au plus { $limit } opérations.
+error-mutation-over-get = Les mutations et les abonnements ne peuvent être envoyés qu'en POST.
+error-not-acceptable = Ce serveur répond en application/graphql-response+json ou en application/json.
+error-parse-failed = La requête GraphQL n'a pas pu être analysée.
+error-validation-failed = La requête GraphQL n'est pas valide pour ce schéma.
+error-query-too-complex = La requête est trop complexe. Demandez moins de champs, ou des champs moins imbriqués.
+error-query-too-deep = La requête est trop profondément imbriquée.
+error-introspection-disabled = L'introspection est désactivée sur ce serveur. Téléchargez plutôt le schéma depuis /schema.graphql.
+error-too-many-aliases = La requête utilise plus de { $limit } alias.
+error-query-timeout = La requête a pris trop de temps et a été interrompue.
+error-invalid-argument = La valeur donnée pour { $field } n'est pas valide.
+error-internal = Une erreur s'est produite de notre côté. Indiquez l'identifiant de la requête en la signalant.
+error-forbidden = Vous n'avez pas le droit de faire ceci.
+error-not-found = Aucun élément ne correspond à cet identifiant.
+error-rate-limited = Trop de tentatives. Réessayez dans { $seconds } secondes.
+error-page-size-too-large = { $field } ne peut pas dépasser { $max }.
+error-page-size-negative = { $field } ne doit pas être négatif.
+error-first-and-last = Utilisez first ou last, pas les deux.
+error-invalid-cursor = Le curseur donné pour { $field } n'est pas valide pour cette liste.
+error-invalid-id = L'identifiant donné pour { $field } n'est pas valide.
+error-wrong-id-type = L'identifiant donné pour { $field } ne désigne pas un objet { $expected }.
+
+## Authentification
+auth-required = Vous devez être connecté pour faire ceci.
+auth-token-invalid = Le jeton d'accès n'est pas valide.
+auth-token-expired = Le jeton d'accès a expiré. Renouvelez-le et réessayez.
+auth-invalid-credentials = L'adresse e-mail ou le mot de passe est incorrect.
+auth-refresh-token-invalid = Le jeton de renouvellement n'est pas valide ou a expiré.
+auth-refresh-token-reused = Ce jeton de renouvellement a déjà été utilisé. Toutes les sessions qui en sont issues ont été fermées.
+auth-user-gone = Le compte associé à ce jeton n'existe plus.
+
+## Comptes
+account-email-invalid = Saisissez une adresse e-mail valide.
+account-email-taken = Un compte existe déjà avec cette adresse e-mail.
+account-password-too-short = Le mot de passe doit contenir au moins { $min } caractères.
+account-password-too-long = Le mot de passe doit contenir au plus { $max } caractères.
+account-name-empty = Le nom ne doit pas être vide.
+account-name-too-long = Le nom doit contenir au plus { $max } caractères.
+account-locale-unsupported = La langue { $value } n'est pas prise en charge.
+account-timezone-unknown = { $value } n'est pas un fuseau horaire IANA connu.
+
+## Accueil
+welcome-title = Bienvenue sur alx-backend
+welcome-greeting = Bonjour le monde !
+welcome-logged-in-as = Vous êtes connecté en tant que { $name }.
+welcome-not-logged-in = Vous n'êtes pas connecté.
