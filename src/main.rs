@@ -50,7 +50,11 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             match action {
                 MigrateAction::Up => Migrator::up(&db, None).await?,
                 MigrateAction::Down => Migrator::down(&db, Some(1)).await?,
-                MigrateAction::Status => Migrator::status(&db).await?,
+                MigrateAction::Status => {
+                    for migration in Migrator::get_migration_with_status(&db).await? {
+                        println!("{:<8} {}", format!("{:?}", migration.status()), migration.name());
+                    }
+                }
                 MigrateAction::Fresh => Migrator::fresh(&db).await?,
             }
             Ok(())

@@ -459,3 +459,77 @@ async fn shutdown_finishes_the_request_in_flight_then_stops_accepting() {
         "no longer accepting"
     );
 }
+
+#[tokio::test]
+async fn an_internal_error_is_masked_and_carries_the_request_id() {
+    let app = TestApp::spawn().await;
+    let session = app.register("ada@example.com").await;
+    // Break the database behind the server's back: the next refresh-token query fails in SQL.
+    let db = sea_orm::Database::connect(&app.database_url).await.expect("connect");
+    sea_orm::ConnectionTrait::execute_unprepared(&db, "DROP TABLE refresh_tokens")
+        .await
+        .expect("drop");
+    let response = app
+        .client
+        .post(app.url("/graphql"))
+        .header("content-type", "application/json")
+        .header("x-request-id", "trace-me-1")
+        .json(&json!({ "query": "mutation($t: String!) { logout(refreshToken: $t) }", "variables": { "t": session["refreshToken"] } }))
+        .send()
+        .await
+        .expect("sent");
+    let (status, body) = read(response).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(error_code(&body), "INTERNAL_SERVER_ERROR");
+    assert_eq!(body["errors"][0]["extensions"]["requestId"], "trace-me-1");
+    let text = body.to_string().to_lowercase();
+    for leak in ["refresh_tokens", "sql", "no such table", "relation", "src/"] {
+        assert!(!text.contains(leak), "{leak} leaked: {body}");
+    }
+    app.assert_still_serving().await;
+}
+
+#[tokio::test]
+async fn the_migrate_commands_apply_report_and_revert() {
+    let dir = tempfile::tempdir().expect("dir");
+    let database_url = format!("sqlite://{}", dir.path().join("migrate.db").display());
+    let run = |args: &[&str]| {
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_alx-backend"))
+            .args(args)
+            .env("DATABASE_URL", &database_url)
+            .current_dir(dir.path())
+            .output()
+            .expect("runs");
+        assert!(
+            output.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8_lossy(&output.stdout).into_owned() + &String::from_utf8_lossy(&output.stderr)
+    };
+    run(&["migrate", "up"]);
+    let status = run(&["migrate", "status"]);
+    assert!(
+        status.contains("create_users") && status.contains("Applied"),
+        "{status}"
+    );
+    run(&["migrate", "down"]);
+    let status = run(&["migrate", "status"]);
+    assert!(status.contains("Pending"), "{status}");
+    run(&["migrate", "fresh"]);
+    let status = run(&["migrate", "status"]);
+    assert!(!status.contains("Pending"), "{status}");
+}
+
+#[tokio::test]
+async fn an_invalid_setting_stops_start_up_with_one_line_naming_it() {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_alx-backend"))
+        .arg("serve")
+        .env("ALX_LISTEN", "not-an-address")
+        .output()
+        .expect("runs");
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("ALX_LISTEN"), "{stderr}");
+}
