@@ -2,14 +2,16 @@
 
 use std::{net::SocketAddr, sync::Arc};
 
-use async_graphql::{BatchRequest, Request as GqlRequest, parser::types::OperationType};
+use async_graphql::{BatchRequest, Request as GqlRequest, ServerError, parser::types::OperationType};
 use axum::{
     body::{Body, Bytes},
     extract::{ConnectInfo, FromRequestParts, Request, State, WebSocketUpgrade},
     http::{HeaderMap, HeaderValue, Method, StatusCode, header, request::Parts},
     response::{IntoResponse, Response},
 };
-use serde_json::{Map, Value as Json};
+use std::collections::BTreeMap;
+
+use serde::Serialize;
 
 use super::{AppState, middleware::RequestId, ws};
 use crate::{
@@ -85,13 +87,16 @@ fn error_response(
 ) -> Response {
     let mut errors = vec![errors::request_error(code, message)];
     errors::localize(&mut errors, context.effective_locale(), &context.request_id);
-    let mut body = Map::new();
-    body.insert("errors".into(), serde_json::to_value(&errors).unwrap_or_default());
-    encode(format, status, Json::Object(body), context.effective_locale())
+    let body = ResponseBody {
+        data: None,
+        errors: &errors,
+        extensions: &BTreeMap::new(),
+    };
+    encode(format, status, &body, context.effective_locale())
 }
 
-fn encode(format: Format, status: StatusCode, body: Json, locale: &'static str) -> Response {
-    let bytes = serde_json::to_vec(&body).unwrap_or_default();
+fn encode(format: Format, status: StatusCode, body: &impl Serialize, locale: &'static str) -> Response {
+    let bytes = serde_json::to_vec(body).unwrap_or_default();
     let mut response = (status, Body::from(bytes)).into_response();
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(format.content_type()));
@@ -101,26 +106,27 @@ fn encode(format: Format, status: StatusCode, body: Json, locale: &'static str) 
     response
 }
 
-/// A response body per the spec: no `data` entry at all when the request failed before execution.
-fn response_json(executed: &Executed) -> Json {
-    let response = &executed.response;
-    let mut body = Map::new();
-    if !executed.request_failed {
-        body.insert("data".into(), serde_json::to_value(&response.data).unwrap_or_default());
+/// A response body per the spec, serialised straight from async-graphql's types: no `data` entry at all when
+/// the request failed before execution.
+#[derive(Serialize)]
+struct ResponseBody<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    data: Option<&'a async_graphql::Value>,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    errors: &'a [ServerError],
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    extensions: &'a BTreeMap<String, async_graphql::Value>,
+}
+
+impl<'a> From<&'a Executed> for ResponseBody<'a> {
+    fn from(executed: &'a Executed) -> Self {
+        let response = &executed.response;
+        Self {
+            data: (!executed.request_failed).then_some(&response.data),
+            errors: &response.errors,
+            extensions: &response.extensions,
+        }
     }
-    if !response.errors.is_empty() {
-        body.insert(
-            "errors".into(),
-            serde_json::to_value(&response.errors).unwrap_or_default(),
-        );
-    }
-    if !response.extensions.is_empty() {
-        body.insert(
-            "extensions".into(),
-            serde_json::to_value(&response.extensions).unwrap_or_default(),
-        );
-    }
-    Json::Object(body)
 }
 
 fn client_address(parts: &Parts, trust_forwarded_for: bool) -> Option<std::net::IpAddr> {
@@ -280,7 +286,7 @@ fn respond(format: Format, executed: Executed) -> Response {
     } else {
         StatusCode::OK
     };
-    encode(format, status, response_json(&executed), executed.locale)
+    encode(format, status, &ResponseBody::from(&executed), executed.locale)
 }
 
 async fn run_one(state: &AppState, edge: Edge, request: GqlRequest) -> Response {
@@ -423,7 +429,7 @@ async fn run_batch(state: &AppState, edge: Edge, requests: Vec<GqlRequest>) -> R
             Message::new("error-batch-too-large").arg("limit", state.max_batch),
         );
     }
-    let mut results = Vec::with_capacity(requests.len());
+    let mut executed_all = Vec::with_capacity(requests.len());
     for request in requests {
         let executed = graphql::execute(
             &state.schema,
@@ -433,12 +439,8 @@ async fn run_batch(state: &AppState, edge: Edge, requests: Vec<GqlRequest>) -> R
             edge.context.clone(),
         )
         .await;
-        results.push(response_json(&executed));
+        executed_all.push(executed);
     }
-    encode(
-        edge.format,
-        StatusCode::OK,
-        Json::Array(results),
-        edge.context.effective_locale(),
-    )
+    let bodies: Vec<ResponseBody<'_>> = executed_all.iter().map(ResponseBody::from).collect();
+    encode(edge.format, StatusCode::OK, &bodies, edge.context.effective_locale())
 }
