@@ -10,6 +10,7 @@ use tokio::net::TcpListener;
 
 use crate::{
     accounts::{AccountsService, Tokens},
+    catalog::CatalogService,
     clock::{self, Clock},
     config::Settings,
     db,
@@ -22,6 +23,7 @@ use crate::{
 
 pub struct App {
     pub db: DatabaseConnection,
+    pub statements: db::StatementCounter,
     pub services: Services,
     pub router: Router,
 }
@@ -33,7 +35,7 @@ impl App {
 
     /// As `build`, with the clock the services read (tests fix it).
     pub async fn build_with_clock(settings: &Settings, clock: Clock) -> anyhow::Result<Self> {
-        let db = db::connect(&settings.database_url, settings.db_max_connections).await?;
+        let (db, statements) = db::connect(&settings.database_url, settings.db_max_connections).await?;
         if settings.migrate_on_start {
             db::migrate_up(&db).await?;
         }
@@ -70,6 +72,7 @@ impl App {
         Ok(Self {
             router: http::router(state, &options),
             db,
+            statements,
             services,
         })
     }
@@ -94,9 +97,12 @@ pub async fn build_services(settings: &Settings, db: DatabaseConnection, clock: 
     let secret = jwt_secret(settings).await?;
     let tokens = Tokens::new(secret.expose_secret().as_bytes(), settings.access_token_ttl);
     let attempts = NonZeroU32::new(settings.login_attempts_per_minute).context("login attempts must be positive")?;
+    let formatters = Arc::new(Formatters::new()?);
     Ok(Services {
-        accounts: AccountsService::new(db, tokens, attempts, settings.refresh_token_ttl),
-        welcome: WelcomeService::new(Arc::new(Formatters::new()?), clock),
+        accounts: AccountsService::new(db.clone(), tokens, attempts, settings.refresh_token_ttl),
+        catalog: CatalogService::new(db),
+        welcome: WelcomeService::new(formatters.clone(), clock),
+        formatters,
     })
 }
 

@@ -1,4 +1,4 @@
-//! The command line: `serve` (default), `migrate`, `schema`, `user create`.
+//! The command line: `serve` (default), `migrate`, `schema`, `seed`, `user create`.
 
 use clap::{Parser, Subcommand};
 
@@ -34,6 +34,8 @@ pub enum Command {
     },
     /// Print the GraphQL schema as SDL.
     Schema,
+    /// Add demo data (products incl. the four suitcases, an event, an admin and two users); safe to repeat.
+    Seed,
     /// Manage accounts.
     User {
         #[command(subcommand)]

@@ -1,13 +1,30 @@
 //! Connecting to SQLite or PostgreSQL with the settings each needs, and applying migrations.
 
-use std::time::Duration;
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::Duration,
+};
 
 use anyhow::Context;
 use migration::{Migrator, MigratorTrait};
 use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection};
 
+/// Counts the SQL statements this process ran through one pool, for the `db_statements_total` metric and for
+/// tests that prove a nested query costs a fixed number of statements.
+#[derive(Clone, Debug, Default)]
+pub struct StatementCounter(Arc<AtomicU64>);
+
+impl StatementCounter {
+    pub fn get(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
 /// Opens the pool. SQLite gets WAL (readers never wait for the writer), foreign keys, and a busy timeout.
-pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<DatabaseConnection> {
+pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<(DatabaseConnection, StatementCounter)> {
     let sqlite = url.starts_with("sqlite:");
     let url = if sqlite && !url.contains("mode=") {
         let separator = if url.contains('?') { '&' } else { '?' };
@@ -30,15 +47,92 @@ pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<Database
                 .synchronous(sea_orm::sqlx::sqlite::SqliteSynchronous::Normal)
         });
     }
-    let db = Database::connect(options)
+    let mut db = Database::connect(options)
         .await
         .context("cannot connect to the database")?;
+    let counter = StatementCounter::default();
+    let count = counter.0.clone();
+    db.set_metric_callback(move |_| {
+        count.fetch_add(1, Ordering::Relaxed);
+        metrics::counter!("db_statements_total").increment(1);
+    });
     db.execute_unprepared("SELECT 1")
         .await
         .context("the database does not answer")?;
-    Ok(db)
+    Ok((db, counter))
 }
 
 pub async fn migrate_up(db: &DatabaseConnection) -> anyhow::Result<()> {
     Migrator::up(db, None).await.context("applying migrations")
+}
+
+/// One keyset page of child rows (ordered by `id`) for every parent in `parents`, in a single statement:
+/// `ROW_NUMBER() OVER (PARTITION BY parent)` keeps `limit + 1` rows per parent, on SQLite and PostgreSQL alike.
+/// Rows come back grouped by parent, in id order; `KeysetPage::page_from` then trims each group.
+pub async fn page_per_parent<E>(
+    db: &impl ConnectionTrait,
+    parent: E::Column,
+    id: E::Column,
+    parents: &[i32],
+    page: &crate::pagination::KeysetPage<i32>,
+) -> Result<Vec<E::Model>, sea_orm::DbErr>
+where
+    E: sea_orm::EntityTrait,
+{
+    use sea_orm::{
+        ColumnTrait, FromQueryResult, IdenStatic, Iterable,
+        sea_query::{Alias, Asterisk, Expr, ExprTrait, Order, Query},
+    };
+    let direction = if page.from_end { "DESC" } else { "ASC" };
+    let mut ranked = Query::select();
+    ranked
+        .column(Asterisk)
+        .expr_as(
+            Expr::cust(format!(
+                "ROW_NUMBER() OVER (PARTITION BY \"{}\" ORDER BY \"{}\" {direction})",
+                parent.as_str(),
+                id.as_str()
+            )),
+            Alias::new("row_in_parent"),
+        )
+        .from(E::default())
+        .and_where(parent.is_in(parents.iter().copied()));
+    if let Some(after) = page.after {
+        ranked.and_where(id.gt(after));
+    }
+    if let Some(before) = page.before {
+        ranked.and_where(id.lt(before));
+    }
+    let mut select = Query::select();
+    select
+        .columns(E::Column::iter().map(|column| Alias::new(column.as_str())))
+        .from_subquery(ranked, Alias::new("ranked"))
+        .and_where(Expr::col(Alias::new("row_in_parent")).lte(page.limit as i64 + 1))
+        .order_by(Alias::new(parent.as_str()), Order::Asc)
+        .order_by(Alias::new(id.as_str()), Order::Asc);
+    let statement = db.get_database_backend().build(&select);
+    let rows = db.query_all_raw(statement).await?;
+    rows.iter()
+        .map(|row| E::Model::from_query_result(row, ""))
+        .collect()
+}
+
+/// Whether a failed statement may succeed if the whole transaction is tried again: PostgreSQL's serialisation
+/// failures and deadlocks, and SQLite's busy or locked database.
+pub fn is_transient(error: &sea_orm::DbErr) -> bool {
+    use sea_orm::{DbErr, RuntimeErr, sqlx};
+    let runtime = match error {
+        DbErr::Exec(runtime) | DbErr::Query(runtime) | DbErr::Conn(runtime) => runtime,
+        _ => return false,
+    };
+    let RuntimeErr::SqlxError(sqlx_error) = runtime else {
+        return false;
+    };
+    match sqlx_error.as_ref() {
+        sqlx::Error::Database(database) => {
+            matches!(database.code().as_deref(), Some("40001" | "40P01" | "5" | "6" | "517" | "261"))
+        }
+        sqlx::Error::PoolTimedOut => true,
+        _ => false,
+    }
 }

@@ -2,6 +2,8 @@
 
 /// Accounts, sessions and roles.
 pub mod accounts;
+/// Products, reservations and events.
+pub mod catalog;
 /// Builds and runs the whole application.
 pub mod app;
 /// The command line.
@@ -22,6 +24,8 @@ pub mod http;
 pub mod i18n;
 /// Keyset pages as plain data.
 pub mod pagination;
+/// Idempotent demo data.
+pub mod seed;
 /// Logs and metrics.
 pub mod telemetry;
 /// The welcome message: translated, localised time, the caller's name.

@@ -5,7 +5,7 @@ use alx_backend::{
     app::{self, App},
     cli::{Cli, Command, MigrateAction, UserAction},
     config::Settings,
-    db, graphql, telemetry,
+    db, graphql, seed, telemetry,
 };
 use anyhow::Context;
 use clap::Parser;
@@ -50,7 +50,7 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             app.serve(listener, app::shutdown_signal()).await
         }
         Command::Migrate { action } => {
-            let db = db::connect(&settings.database_url, 1).await?;
+            let (db, _) = db::connect(&settings.database_url, 1).await?;
             match action {
                 MigrateAction::Up => Migrator::up(&db, None).await?,
                 MigrateAction::Down => Migrator::down(&db, Some(1)).await?,
@@ -63,6 +63,22 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             }
             Ok(())
         }
+        Command::Seed => {
+            let (db, _) = db::connect(&settings.database_url, 1).await?;
+            db::migrate_up(&db).await?;
+            let services = app::build_services(&settings, db, alx_backend::clock::system_clock()).await?;
+            let seeded = seed::seed(&services).await.map_err(describe)?;
+            println!(
+                "seeded {} products and an event with {} seats; demo accounts (password `{}`):",
+                seeded.products,
+                seeded.event_seats,
+                seed::DEMO_PASSWORD
+            );
+            for user in seeded.users {
+                println!("  {:<20} {:?}", user.email, user.role);
+            }
+            Ok(())
+        }
         Command::User {
             action:
                 UserAction::Create {
@@ -72,7 +88,7 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
                     admin,
                 },
         } => {
-            let db = db::connect(&settings.database_url, 1).await?;
+            let (db, _) = db::connect(&settings.database_url, 1).await?;
             db::migrate_up(&db).await?;
             let services = app::build_services(&settings, db, alx_backend::clock::system_clock()).await?;
             let role = if admin { Role::Admin } else { Role::User };

@@ -1,7 +1,7 @@
 //! Keyset pages as plain data: what a list asks the repository for, and what it gets back.
 
 /// A validated request for one page of a list ordered by a key `K`.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct KeysetPage<K> {
     pub after: Option<K>,
     pub before: Option<K>,

@@ -1,4 +1,8 @@
 //! SeaORM entities: the tables as plain data, with no GraphQL and no behaviour.
 
+pub mod events;
+pub mod products;
 pub mod refresh_tokens;
+pub mod reservations;
+pub mod seat_reservations;
 pub mod users;

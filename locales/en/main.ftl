@@ -51,3 +51,16 @@ welcome-title = Welcome to alx-backend
 welcome-greeting = Hello, world!
 welcome-logged-in-as = You are logged in as { $name }.
 welcome-not-logged-in = You are not logged in.
+
+## Catalog
+price-usd = ${ $amount }
+catalog-product-name-empty = The product name must not be empty.
+catalog-price-negative = The price must not be negative.
+catalog-stock-negative = The stock must not be negative.
+catalog-stock-below-reserved = The stock cannot be lower than the { $reserved } units already reserved.
+catalog-quantity-not-positive = The quantity must be at least 1.
+catalog-out-of-stock = Only { $available } left in stock; { $requested } requested.
+catalog-product-has-reservations = This product has reservations; cancel them before deleting it.
+catalog-event-name-empty = The event name must not be empty.
+catalog-capacity-negative = The capacity must not be negative.
+catalog-capacity-below-taken = The capacity cannot be lower than the { $taken } seats already taken.

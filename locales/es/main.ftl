@@ -51,3 +51,16 @@ welcome-title = Bienvenido a alx-backend
 welcome-greeting = ¡Hola, mundo!
 welcome-logged-in-as = Ha iniciado sesión como { $name }.
 welcome-not-logged-in = No ha iniciado sesión.
+
+## Catálogo
+price-usd = { $amount } US$
+catalog-product-name-empty = El nombre del producto no debe estar vacío.
+catalog-price-negative = El precio no debe ser negativo.
+catalog-stock-negative = El stock no debe ser negativo.
+catalog-stock-below-reserved = El stock no puede ser menor que las { $reserved } unidades ya reservadas.
+catalog-quantity-not-positive = La cantidad debe ser al menos 1.
+catalog-out-of-stock = Solo quedan { $available } en stock; se pidieron { $requested }.
+catalog-product-has-reservations = Este producto tiene reservas; cancélelas antes de eliminarlo.
+catalog-event-name-empty = El nombre del evento no debe estar vacío.
+catalog-capacity-negative = La capacidad no debe ser negativa.
+catalog-capacity-below-taken = La capacidad no puede ser menor que las { $taken } plazas ya ocupadas.

@@ -51,3 +51,16 @@ welcome-title = Bienvenue sur alx-backend
 welcome-greeting = Bonjour le monde !
 welcome-logged-in-as = Vous êtes connecté en tant que { $name }.
 welcome-not-logged-in = Vous n'êtes pas connecté.
+
+## Catalogue
+price-usd = { $amount } $US
+catalog-product-name-empty = Le nom du produit ne doit pas être vide.
+catalog-price-negative = Le prix ne doit pas être négatif.
+catalog-stock-negative = Le stock ne doit pas être négatif.
+catalog-stock-below-reserved = Le stock ne peut pas être inférieur aux { $reserved } unités déjà réservées.
+catalog-quantity-not-positive = La quantité doit être d'au moins 1.
+catalog-out-of-stock = Il ne reste que { $available } en stock ; { $requested } demandés.
+catalog-product-has-reservations = Ce produit a des réservations ; annulez-les avant de le supprimer.
+catalog-event-name-empty = Le nom de l'événement ne doit pas être vide.
+catalog-capacity-negative = La capacité ne doit pas être négative.
+catalog-capacity-below-taken = La capacité ne peut pas être inférieure aux { $taken } places déjà prises.

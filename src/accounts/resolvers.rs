@@ -1,18 +1,22 @@
 //! The accounts part of the schema: `me`, `users`, and register / login / refresh / logout / updateMe.
 
-use std::sync::Arc;
-
 use async_graphql::{
-    Context, Enum, ID, InputObject, Object, Result, SimpleObject, connection::Connection, dataloader::DataLoader,
+    Context, Enum, ID, InputObject, Object, Result, SimpleObject,
+    connection::{Connection, EmptyFields},
 };
 use chrono::{DateTime, Utc};
 
 use super::{AccountsService, AuthSession, ProfileChange, Role, User, loaders::UserLoader, model, parse_new_user};
 use crate::{
+    catalog::{
+        loaders::{ParentPage, ReservationsByUser},
+        resolvers::ReservationNode,
+    },
     error::AppError,
     graphql::{
         connection::{ConnectionArgs, Cursor, TotalCount, build_connection, connection_cost},
-        errors::{GqlResultExt, to_graphql_error},
+        errors::GqlResultExt,
+        load_one, load_page,
         guards::{AdminOnly, LoggedIn, request_context, require_caller, require_self_or_admin},
         node::{NodeType, global_id},
     },
@@ -47,18 +51,8 @@ impl UserNode {
     }
 
     pub async fn load(ctx: &Context<'_>, id: i32) -> Result<Option<Self>> {
-        let loader = ctx.data_unchecked::<DataLoader<UserLoader>>();
-        let user = loader
-            .load_one(id)
-            .await
-            .map_err(|error| to_graphql_error(unwrap_shared(error)))?;
-        Ok(user.map(Self::from))
+        Ok(load_one::<UserLoader, _>(ctx, id).await?.map(Self::from))
     }
-}
-
-/// DataLoader shares one error among every waiting field; each gets its own copy of what it needs.
-fn unwrap_shared(error: Arc<AppError>) -> AppError {
-    Arc::try_unwrap(error).unwrap_or_else(|shared| AppError::Internal(anyhow::anyhow!("{shared:#}")))
 }
 
 #[Object(name = "User")]
@@ -101,6 +95,31 @@ impl UserNode {
 
     async fn created_at(&self) -> DateTime<Utc> {
         self.user.created_at
+    }
+
+    /// The user's reservations, oldest first (the user and admins only).
+    #[graphql(complexity = "connection_cost(first, last, child_complexity)")]
+    async fn reservations(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> Result<Connection<Cursor, ReservationNode, EmptyFields>> {
+        require_self_or_admin(ctx, self.user.id)?;
+        let page = ConnectionArgs::new(first, after, last, before)
+            .parse::<i32>("reservations")
+            .gql()?;
+        let page = load_page::<ReservationsByUser, _>(
+            ctx,
+            ParentPage {
+                parent: self.user.id,
+                page,
+            },
+        )
+        .await?;
+        Ok(build_connection("reservations", page, |row| row.id, ReservationNode, EmptyFields))
     }
 }
 

@@ -84,6 +84,14 @@ impl AccountsService {
             .map_err(|error| AppError::from_db_conflict(error, email_field, Message::new("account-email-taken")))
     }
 
+    /// The account with `new_user`'s email, created when there is none (the idempotent seed).
+    pub async fn ensure_user(&self, new_user: NewUser) -> AppResult<User> {
+        match repo::find_credentials(&self.db, new_user.email.as_str()).await? {
+            Some((user, _)) => Ok(user),
+            None => self.create_user(new_user, "email").await,
+        }
+    }
+
     /// Logs in; a wrong email and a wrong password fail alike, in about the same time.
     #[tracing::instrument(skip_all)]
     pub async fn login(&self, email: &str, password: &str, address: Option<IpAddr>) -> AppResult<AuthSession> {

@@ -9,13 +9,14 @@ pub mod node;
 
 use std::{
     collections::HashSet,
-    sync::Mutex,
+    hash::Hash,
+    sync::{Arc, Mutex},
     time::{Duration, Instant},
 };
 
 use async_graphql::{
     EmptySubscription, MergedObject, Request, Response, Schema,
-    dataloader::DataLoader,
+    dataloader::{DataLoader, Loader},
     parser::types::{DocumentOperations, OperationType},
 };
 use tracing::Instrument;
@@ -26,16 +27,26 @@ use crate::{
         loaders::UserLoader,
         resolvers::{AccountsMutation, AccountsQuery},
     },
-    error::{ErrorCode, Message},
+    catalog::{
+        CatalogService,
+        loaders::{
+            EventLoader, ParentPage, ProductLoader, ReservationLoader, ReservationsByProduct, ReservationsByUser,
+            SeatReservationLoader, SeatReservationsByEvent,
+        },
+        resolvers::{CatalogMutation, CatalogQuery},
+    },
+    error::{AppError, ErrorCode, Message},
+    i18n::Formatters,
+    pagination::Page,
     welcome::{WelcomeService, resolvers::WelcomeQuery},
 };
 pub use context::RequestContext;
 
 #[derive(MergedObject, Default)]
-pub struct Query(node::NodeQuery, AccountsQuery, WelcomeQuery);
+pub struct Query(node::NodeQuery, AccountsQuery, WelcomeQuery, CatalogQuery);
 
 #[derive(MergedObject, Default)]
-pub struct Mutation(AccountsMutation);
+pub struct Mutation(AccountsMutation, CatalogMutation);
 
 pub type AppSchema = Schema<Query, Mutation, EmptySubscription>;
 
@@ -43,7 +54,9 @@ pub type AppSchema = Schema<Query, Mutation, EmptySubscription>;
 #[derive(Clone)]
 pub struct Services {
     pub accounts: AccountsService,
+    pub catalog: CatalogService,
     pub welcome: WelcomeService,
+    pub formatters: Arc<Formatters>,
 }
 
 #[derive(Clone, Debug)]
@@ -62,7 +75,9 @@ fn builder() -> async_graphql::SchemaBuilder<Query, Mutation, EmptySubscription>
 pub fn build_schema(services: &Services, limits: &GraphqlLimits) -> AppSchema {
     let mut builder = builder()
         .data(services.accounts.clone())
+        .data(services.catalog.clone())
         .data(services.welcome.clone())
+        .data(services.formatters.clone())
         .limit_depth(limits.max_depth)
         .limit_complexity(limits.max_complexity)
         .extension(limits::DocumentLimits {
@@ -172,11 +187,51 @@ pub async fn execute(
     }
 }
 
-/// Attaches what resolvers read per request: the caller's context and fresh DataLoaders.
+/// Attaches what resolvers read per request: the caller's context and fresh DataLoaders (a loader's batch
+/// and cache live for one request, so no answer leaks between callers).
 pub fn with_request_data(request: Request, services: &Services, context: RequestContext) -> Request {
+    let catalog = &services.catalog;
     request
         .data(DataLoader::new(UserLoader(services.accounts.clone()), tokio::spawn))
+        .data(DataLoader::new(ProductLoader(catalog.clone()), tokio::spawn))
+        .data(DataLoader::new(ReservationLoader(catalog.clone()), tokio::spawn))
+        .data(DataLoader::new(EventLoader(catalog.clone()), tokio::spawn))
+        .data(DataLoader::new(SeatReservationLoader(catalog.clone()), tokio::spawn))
+        .data(DataLoader::new(ReservationsByProduct(catalog.clone()), tokio::spawn))
+        .data(DataLoader::new(ReservationsByUser(catalog.clone()), tokio::spawn))
+        .data(DataLoader::new(SeatReservationsByEvent(catalog.clone()), tokio::spawn))
         .data(context)
+}
+
+/// DataLoader shares one error among every waiting field; each gets its own copy of what it needs.
+fn shared_error(error: Arc<AppError>) -> async_graphql::Error {
+    errors::to_graphql_error(
+        Arc::try_unwrap(error).unwrap_or_else(|shared| AppError::Internal(anyhow::anyhow!("{shared:#}"))),
+    )
+}
+
+/// Loads one value through this request's DataLoader for `L`.
+pub async fn load_one<L, K>(ctx: &async_graphql::Context<'_>, key: K) -> async_graphql::Result<Option<L::Value>>
+where
+    L: Loader<K, Error = Arc<AppError>>,
+    K: Send + Sync + Hash + Eq + Clone + 'static,
+{
+    ctx.data_unchecked::<DataLoader<L>>()
+        .load_one(key)
+        .await
+        .map_err(shared_error)
+}
+
+/// Loads one parent's page of a child list; a parent with no children gets an empty page.
+pub async fn load_page<L, T>(ctx: &async_graphql::Context<'_>, key: ParentPage) -> async_graphql::Result<Page<T>>
+where
+    L: Loader<ParentPage, Value = Page<T>, Error = Arc<AppError>>,
+{
+    Ok(load_one::<L, ParentPage>(ctx, key).await?.unwrap_or(Page {
+        items: Vec::new(),
+        has_previous: false,
+        has_next: false,
+    }))
 }
 
 /// Operation names label metrics; clients choose them, so only the first few hundred distinct names get their own label.

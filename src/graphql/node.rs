@@ -6,6 +6,7 @@ use base64::{Engine, engine::general_purpose::STANDARD};
 use super::errors::GqlResultExt;
 use crate::{
     accounts::resolvers::UserNode,
+    catalog::resolvers::{self as catalog, EventNode, ProductNode, ReservationNode, SeatReservationNode},
     error::{AppError, Message},
 };
 
@@ -13,18 +14,30 @@ use crate::{
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum NodeType {
     User,
+    Product,
+    Reservation,
+    Event,
+    SeatReservation,
 }
 
 impl NodeType {
     fn name(self) -> &'static str {
         match self {
             Self::User => "User",
+            Self::Product => "Product",
+            Self::Reservation => "Reservation",
+            Self::Event => "Event",
+            Self::SeatReservation => "SeatReservation",
         }
     }
 
     fn from_name(name: &str) -> Option<Self> {
         match name {
             "User" => Some(Self::User),
+            "Product" => Some(Self::Product),
+            "Reservation" => Some(Self::Reservation),
+            "Event" => Some(Self::Event),
+            "SeatReservation" => Some(Self::SeatReservation),
             _ => None,
         }
     }
@@ -71,6 +84,10 @@ pub fn parse_id_of(field: &str, id: &str, expected: NodeType) -> Result<i32, App
 ))]
 pub enum Node {
     User(UserNode),
+    Product(ProductNode),
+    Reservation(ReservationNode),
+    Event(EventNode),
+    SeatReservation(SeatReservationNode),
 }
 
 #[derive(Default)]
@@ -105,6 +122,14 @@ impl NodeQuery {
 async fn load_node(ctx: &Context<'_>, node_type: NodeType, database_id: i32) -> Result<Option<Node>> {
     match node_type {
         NodeType::User => Ok(UserNode::load(ctx, database_id).await?.map(Node::User)),
+        NodeType::Product => Ok(catalog::load_product(ctx, database_id).await?.map(Node::Product)),
+        NodeType::Reservation => Ok(catalog::load_reservation(ctx, database_id)
+            .await?
+            .map(Node::Reservation)),
+        NodeType::Event => Ok(catalog::load_event(ctx, database_id).await?.map(Node::Event)),
+        NodeType::SeatReservation => Ok(catalog::load_seat_reservation(ctx, database_id)
+            .await?
+            .map(Node::SeatReservation)),
     }
 }
 

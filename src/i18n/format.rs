@@ -9,25 +9,32 @@ use icu_datetime::{
     fieldsets::YMDT,
     input::{DateTime as IcuDateTime, Time},
 };
+use icu_decimal::{DecimalFormatter, input::Decimal};
 use icu_locale_core::Locale;
 
 use super::{DEFAULT_LOCALE, SUPPORTED_LOCALES};
+use crate::error::Message;
 
 /// One formatter per shipped locale, built at start (building one loads and parses locale data).
 pub struct Formatters {
     date_time: HashMap<&'static str, FixedCalendarDateTimeFormatter<Gregorian, YMDT>>,
+    decimal: HashMap<&'static str, DecimalFormatter>,
 }
 
 impl Formatters {
     pub fn new() -> anyhow::Result<Self> {
         let mut date_time = HashMap::new();
+        let mut decimal = HashMap::new();
         for (code, _) in SUPPORTED_LOCALES {
             let locale: Locale = code.parse()?;
-            let formatter = FixedCalendarDateTimeFormatter::try_new(locale.into(), YMDT::medium())
+            let formatter = FixedCalendarDateTimeFormatter::try_new((&locale).into(), YMDT::medium())
                 .map_err(|error| anyhow::anyhow!("no date-time data for {code}: {error:?}"))?;
             date_time.insert(*code, formatter);
+            let formatter = DecimalFormatter::try_new((&locale).into(), Default::default())
+                .map_err(|error| anyhow::anyhow!("no number data for {code}: {error:?}"))?;
+            decimal.insert(*code, formatter);
         }
-        Ok(Self { date_time })
+        Ok(Self { date_time, decimal })
     }
 
     /// `instant` as wall-clock time in `zone`, medium date and medium time (en `Jan 21, 2020, 5:55:39 AM`).
@@ -44,6 +51,24 @@ impl Formatters {
             (Ok(date), Ok(time)) => formatter.format(&IcuDateTime { date, time }).to_string(),
             _ => local.to_rfc3339(),
         }
+    }
+}
+
+impl Formatters {
+    /// An amount of US dollars in cents, e.g. en `$50.00`, fr `50,00 $US`. ICU4X formats the number (digits,
+    /// separators); where the symbol goes is a translated pattern, because ICU4X's currency formatter is still
+    /// experimental.
+    pub fn usd(&self, locale: &str, cents: i64) -> String {
+        let formatter = self
+            .decimal
+            .get(locale)
+            .or_else(|| self.decimal.get(DEFAULT_LOCALE))
+            .expect("the default locale has a formatter");
+        let mut amount = Decimal::from(cents);
+        amount.multiply_pow10(-2);
+        amount.pad_end(-2);
+        let amount = formatter.format(&amount).to_string();
+        super::translate(locale, &Message::new("price-usd").arg("amount", amount))
     }
 }
 

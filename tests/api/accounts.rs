@@ -382,7 +382,7 @@ async fn node_and_nodes_resolve_users_by_global_id() {
     assert_eq!(body["data"]["nodes"][0]["id"], ada["user"]["id"]);
     assert_eq!(body["data"]["nodes"][1], Value::Null);
 
-    for bad in ["garbage", "UHJvZHVjdDox" /* Product:1 */, ""] {
+    for bad in ["garbage", "Q2F0OjE=" /* Cat:1 */, ""] {
         let (_, body) = app
             .gql("query($id: ID!) { node(id: $id) { id } }", json!({ "id": bad }))
             .await;

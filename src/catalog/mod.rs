@@ -1,0 +1,10 @@
+//! Things people reserve: products with stock, and events with seats. Reservations take stock atomically.
+
+pub mod loaders;
+pub mod model;
+mod repo;
+pub mod resolvers;
+mod service;
+
+pub use model::{Event, NewEvent, NewProduct, Product, Reservation, SeatReservation};
+pub use service::CatalogService;

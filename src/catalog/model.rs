@@ -1,0 +1,171 @@
+//! Catalog types; the `parse` constructors are the only way in, so a value that exists is a valid one.
+
+use chrono::{DateTime, Utc};
+
+use crate::error::{AppError, Message};
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Product {
+    pub id: i32,
+    pub name: String,
+    pub price_cents: i32,
+    pub initial_stock: i32,
+    pub reserved: i32,
+    pub created_at: DateTime<Utc>,
+}
+
+impl Product {
+    pub fn current_stock(&self) -> i32 {
+        self.initial_stock - self.reserved
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Reservation {
+    pub id: i32,
+    pub product_id: i32,
+    pub user_id: i32,
+    pub quantity: i32,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Event {
+    pub id: i32,
+    pub name: String,
+    pub starts_at: DateTime<Utc>,
+    pub capacity: i32,
+    pub available_seats: i32,
+    pub reservation_enabled: bool,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SeatReservation {
+    pub id: i32,
+    pub event_id: i32,
+    pub user_id: i32,
+    pub created_at: DateTime<Utc>,
+}
+
+fn name(field: &str, raw: &str, empty_message: &'static str) -> Result<String, AppError> {
+    let trimmed = raw.trim();
+    if trimmed.is_empty() || trimmed.chars().count() > 200 {
+        return Err(AppError::bad_input(field, Message::new(empty_message)));
+    }
+    Ok(trimmed.to_string())
+}
+
+fn non_negative(field: &str, value: i32, message: &'static str) -> Result<i32, AppError> {
+    if value < 0 {
+        Err(AppError::bad_input(field, Message::new(message)))
+    } else {
+        Ok(value)
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct NewProduct {
+    pub name: String,
+    pub price_cents: i32,
+    pub initial_stock: i32,
+}
+
+impl NewProduct {
+    pub fn parse(name: &str, price_cents: i32, initial_stock: i32) -> Result<Self, AppError> {
+        Ok(Self {
+            name: self::name("input.name", name, "catalog-product-name-empty")?,
+            price_cents: non_negative("input.priceCents", price_cents, "catalog-price-negative")?,
+            initial_stock: non_negative("input.initialStock", initial_stock, "catalog-stock-negative")?,
+        })
+    }
+}
+
+/// A validated change to a product; `None` keeps the field.
+#[derive(Clone, Debug, Default)]
+pub struct ProductChange {
+    pub name: Option<String>,
+    pub price_cents: Option<i32>,
+    pub initial_stock: Option<i32>,
+}
+
+impl ProductChange {
+    pub fn parse(name: Option<&str>, price_cents: Option<i32>, initial_stock: Option<i32>) -> Result<Self, AppError> {
+        Ok(Self {
+            name: name
+                .map(|value| self::name("input.name", value, "catalog-product-name-empty"))
+                .transpose()?,
+            price_cents: price_cents
+                .map(|value| non_negative("input.priceCents", value, "catalog-price-negative"))
+                .transpose()?,
+            initial_stock: initial_stock
+                .map(|value| non_negative("input.initialStock", value, "catalog-stock-negative"))
+                .transpose()?,
+        })
+    }
+}
+
+/// How many units one reservation takes: at least one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Quantity(i32);
+
+impl Quantity {
+    pub fn parse(field: &str, value: i32) -> Result<Self, AppError> {
+        if value < 1 {
+            Err(AppError::bad_input(field, Message::new("catalog-quantity-not-positive")))
+        } else {
+            Ok(Self(value))
+        }
+    }
+
+    pub fn get(self) -> i32 {
+        self.0
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct NewEvent {
+    pub name: String,
+    pub starts_at: DateTime<Utc>,
+    pub capacity: i32,
+    pub reservation_enabled: bool,
+}
+
+impl NewEvent {
+    pub fn parse(name: &str, starts_at: DateTime<Utc>, capacity: i32, reservation_enabled: bool) -> Result<Self, AppError> {
+        Ok(Self {
+            name: self::name("input.name", name, "catalog-event-name-empty")?,
+            starts_at,
+            capacity: non_negative("input.capacity", capacity, "catalog-capacity-negative")?,
+            reservation_enabled,
+        })
+    }
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct EventChange {
+    pub name: Option<String>,
+    pub starts_at: Option<DateTime<Utc>>,
+    pub capacity: Option<i32>,
+    pub reservation_enabled: Option<bool>,
+}
+
+impl EventChange {
+    pub fn parse(
+        name: Option<&str>,
+        starts_at: Option<DateTime<Utc>>,
+        capacity: Option<i32>,
+        reservation_enabled: Option<bool>,
+    ) -> Result<Self, AppError> {
+        Ok(Self {
+            name: name
+                .map(|value| self::name("input.name", value, "catalog-event-name-empty"))
+                .transpose()?,
+            starts_at,
+            capacity: capacity
+                .map(|value| non_negative("input.capacity", value, "catalog-capacity-negative"))
+                .transpose()?,
+            reservation_enabled,
+        })
+    }
+}

@@ -1,0 +1,360 @@
+//! SeaORM queries for products, reservations and events. Stock moves only through conditional updates.
+
+use chrono::{DateTime, Utc};
+use entity::{events, products, reservations, seat_reservations};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, PaginatorTrait, QueryFilter,
+    sea_query::{Expr, ExprTrait},
+};
+
+use super::model::{Event, EventChange, NewEvent, NewProduct, Product, ProductChange, Reservation, SeatReservation};
+use crate::{
+    db::page_per_parent,
+    pagination::{KeysetPage, Page},
+};
+
+fn product(model: products::Model) -> Product {
+    Product {
+        id: model.id,
+        name: model.name,
+        price_cents: model.price_cents,
+        initial_stock: model.initial_stock,
+        reserved: model.reserved,
+        created_at: model.created_at,
+    }
+}
+
+fn reservation(model: reservations::Model) -> Reservation {
+    Reservation {
+        id: model.id,
+        product_id: model.product_id,
+        user_id: model.user_id,
+        quantity: model.quantity,
+        created_at: model.created_at,
+    }
+}
+
+fn event(model: events::Model) -> Event {
+    Event {
+        id: model.id,
+        name: model.name,
+        starts_at: model.starts_at,
+        capacity: model.capacity,
+        available_seats: model.available_seats,
+        reservation_enabled: model.reservation_enabled,
+        created_at: model.created_at,
+    }
+}
+
+fn seat_reservation(model: seat_reservations::Model) -> SeatReservation {
+    SeatReservation {
+        id: model.id,
+        event_id: model.event_id,
+        user_id: model.user_id,
+        created_at: model.created_at,
+    }
+}
+
+/// Keyset paging by id for a whole table.
+macro_rules! page_by_id {
+    ($db:expr, $entity:ty, $column:expr, $page:expr, $map:expr) => {{
+        let mut cursor = <$entity>::find().cursor_by($column);
+        if let Some(after) = $page.after {
+            cursor.after(after);
+        }
+        if let Some(before) = $page.before {
+            cursor.before(before);
+        }
+        let probe = $page.limit + 1;
+        let rows = if $page.from_end {
+            cursor.last(probe).all($db).await?
+        } else {
+            cursor.first(probe).all($db).await?
+        };
+        Ok($page.page_from(rows.into_iter().map($map).collect()))
+    }};
+}
+
+pub async fn insert_product(db: &impl ConnectionTrait, new: NewProduct, now: DateTime<Utc>) -> Result<Product, DbErr> {
+    let model = products::ActiveModel {
+        name: Set(new.name),
+        price_cents: Set(new.price_cents),
+        initial_stock: Set(new.initial_stock),
+        reserved: Set(0),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    }
+    .insert(db)
+    .await?;
+    Ok(product(model))
+}
+
+pub async fn find_product(db: &impl ConnectionTrait, id: i32) -> Result<Option<Product>, DbErr> {
+    Ok(products::Entity::find_by_id(id).one(db).await?.map(product))
+}
+
+pub async fn find_product_by_name(db: &impl ConnectionTrait, name: &str) -> Result<Option<Product>, DbErr> {
+    Ok(products::Entity::find()
+        .filter(products::Column::Name.eq(name))
+        .one(db)
+        .await?
+        .map(product))
+}
+
+pub async fn find_products(db: &impl ConnectionTrait, ids: &[i32]) -> Result<Vec<Product>, DbErr> {
+    Ok(products::Entity::find()
+        .filter(products::Column::Id.is_in(ids.iter().copied()))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(product)
+        .collect())
+}
+
+pub async fn list_products(db: &impl ConnectionTrait, page: &KeysetPage<i32>) -> Result<Page<Product>, DbErr> {
+    page_by_id!(db, products::Entity, products::Column::Id, page, product)
+}
+
+pub async fn count_products(db: &impl ConnectionTrait) -> Result<u64, DbErr> {
+    products::Entity::find().count(db).await
+}
+
+/// Applies a change; a new stock below what is reserved changes nothing and returns `Ok(None)`.
+pub async fn update_product(
+    db: &impl ConnectionTrait,
+    id: i32,
+    change: ProductChange,
+    now: DateTime<Utc>,
+) -> Result<Option<Product>, DbErr> {
+    let mut update = products::Entity::update_many()
+        .col_expr(products::Column::UpdatedAt, Expr::value(now))
+        .filter(products::Column::Id.eq(id));
+    if let Some(name) = change.name {
+        update = update.col_expr(products::Column::Name, Expr::value(name));
+    }
+    if let Some(price) = change.price_cents {
+        update = update.col_expr(products::Column::PriceCents, Expr::value(price));
+    }
+    if let Some(stock) = change.initial_stock {
+        // Checked in the same statement, so a reservation landing meanwhile cannot be stranded above the stock.
+        update = update
+            .col_expr(products::Column::InitialStock, Expr::value(stock))
+            .filter(products::Column::Reserved.lte(stock));
+    }
+    if update.exec(db).await?.rows_affected == 0 {
+        return Ok(None);
+    }
+    find_product(db, id).await
+}
+
+pub async fn delete_product(db: &impl ConnectionTrait, id: i32) -> Result<u64, DbErr> {
+    Ok(products::Entity::delete_by_id(id).exec(db).await?.rows_affected)
+}
+
+pub async fn product_has_reservations(db: &impl ConnectionTrait, id: i32) -> Result<bool, DbErr> {
+    Ok(reservations::Entity::find()
+        .filter(reservations::Column::ProductId.eq(id))
+        .count(db)
+        .await?
+        > 0)
+}
+
+/// Takes `quantity` units if that many are left, in one conditional update: no read-then-write race.
+pub async fn take_stock(db: &impl ConnectionTrait, id: i32, quantity: i32, now: DateTime<Utc>) -> Result<bool, DbErr> {
+    let result = products::Entity::update_many()
+        .col_expr(
+            products::Column::Reserved,
+            Expr::col(products::Column::Reserved).add(quantity),
+        )
+        .col_expr(products::Column::UpdatedAt, Expr::value(now))
+        .filter(products::Column::Id.eq(id))
+        .filter(
+            Expr::col(products::Column::InitialStock)
+                .sub(Expr::col(products::Column::Reserved))
+                .gte(quantity),
+        )
+        .exec(db)
+        .await?;
+    Ok(result.rows_affected == 1)
+}
+
+pub async fn give_back_stock(db: &impl ConnectionTrait, id: i32, quantity: i32, now: DateTime<Utc>) -> Result<(), DbErr> {
+    products::Entity::update_many()
+        .col_expr(
+            products::Column::Reserved,
+            Expr::col(products::Column::Reserved).sub(quantity),
+        )
+        .col_expr(products::Column::UpdatedAt, Expr::value(now))
+        .filter(products::Column::Id.eq(id))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+pub async fn insert_reservation(
+    db: &impl ConnectionTrait,
+    product_id: i32,
+    user_id: i32,
+    quantity: i32,
+    now: DateTime<Utc>,
+) -> Result<Reservation, DbErr> {
+    let model = reservations::ActiveModel {
+        product_id: Set(product_id),
+        user_id: Set(user_id),
+        quantity: Set(quantity),
+        created_at: Set(now),
+        ..Default::default()
+    }
+    .insert(db)
+    .await?;
+    Ok(reservation(model))
+}
+
+pub async fn find_reservations(db: &impl ConnectionTrait, ids: &[i32]) -> Result<Vec<Reservation>, DbErr> {
+    Ok(reservations::Entity::find()
+        .filter(reservations::Column::Id.is_in(ids.iter().copied()))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(reservation)
+        .collect())
+}
+
+/// Deletes the reservation; false when another request deleted it first.
+pub async fn delete_reservation(db: &impl ConnectionTrait, id: i32) -> Result<bool, DbErr> {
+    Ok(reservations::Entity::delete_by_id(id).exec(db).await?.rows_affected == 1)
+}
+
+pub async fn reservations_per_product(
+    db: &impl ConnectionTrait,
+    product_ids: &[i32],
+    page: &KeysetPage<i32>,
+) -> Result<Vec<Reservation>, DbErr> {
+    let rows = page_per_parent::<reservations::Entity>(
+        db,
+        reservations::Column::ProductId,
+        reservations::Column::Id,
+        product_ids,
+        page,
+    )
+    .await?;
+    Ok(rows.into_iter().map(reservation).collect())
+}
+
+pub async fn reservations_per_user(
+    db: &impl ConnectionTrait,
+    user_ids: &[i32],
+    page: &KeysetPage<i32>,
+) -> Result<Vec<Reservation>, DbErr> {
+    let rows = page_per_parent::<reservations::Entity>(
+        db,
+        reservations::Column::UserId,
+        reservations::Column::Id,
+        user_ids,
+        page,
+    )
+    .await?;
+    Ok(rows.into_iter().map(reservation).collect())
+}
+
+pub async fn seat_reservations_per_event(
+    db: &impl ConnectionTrait,
+    event_ids: &[i32],
+    page: &KeysetPage<i32>,
+) -> Result<Vec<SeatReservation>, DbErr> {
+    let rows = page_per_parent::<seat_reservations::Entity>(
+        db,
+        seat_reservations::Column::EventId,
+        seat_reservations::Column::Id,
+        event_ids,
+        page,
+    )
+    .await?;
+    Ok(rows.into_iter().map(seat_reservation).collect())
+}
+
+pub async fn find_seat_reservations(db: &impl ConnectionTrait, ids: &[i32]) -> Result<Vec<SeatReservation>, DbErr> {
+    Ok(seat_reservations::Entity::find()
+        .filter(seat_reservations::Column::Id.is_in(ids.iter().copied()))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(seat_reservation)
+        .collect())
+}
+
+pub async fn insert_event(db: &impl ConnectionTrait, new: NewEvent, now: DateTime<Utc>) -> Result<Event, DbErr> {
+    let model = events::ActiveModel {
+        name: Set(new.name),
+        starts_at: Set(new.starts_at),
+        capacity: Set(new.capacity),
+        available_seats: Set(new.capacity),
+        reservation_enabled: Set(new.reservation_enabled),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    }
+    .insert(db)
+    .await?;
+    Ok(event(model))
+}
+
+pub async fn find_event_by_name(db: &impl ConnectionTrait, name: &str) -> Result<Option<Event>, DbErr> {
+    Ok(events::Entity::find()
+        .filter(events::Column::Name.eq(name))
+        .one(db)
+        .await?
+        .map(event))
+}
+
+pub async fn find_events(db: &impl ConnectionTrait, ids: &[i32]) -> Result<Vec<Event>, DbErr> {
+    Ok(events::Entity::find()
+        .filter(events::Column::Id.is_in(ids.iter().copied()))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(event)
+        .collect())
+}
+
+pub async fn list_events(db: &impl ConnectionTrait, page: &KeysetPage<i32>) -> Result<Page<Event>, DbErr> {
+    page_by_id!(db, events::Entity, events::Column::Id, page, event)
+}
+
+pub async fn count_events(db: &impl ConnectionTrait) -> Result<u64, DbErr> {
+    events::Entity::find().count(db).await
+}
+
+/// Applies a change; a capacity below the seats already taken changes nothing and returns `Ok(None)`.
+pub async fn update_event(
+    db: &impl ConnectionTrait,
+    id: i32,
+    change: EventChange,
+    now: DateTime<Utc>,
+) -> Result<Option<Event>, DbErr> {
+    let mut update = events::Entity::update_many()
+        .col_expr(events::Column::UpdatedAt, Expr::value(now))
+        .filter(events::Column::Id.eq(id));
+    if let Some(name) = change.name {
+        update = update.col_expr(events::Column::Name, Expr::value(name));
+    }
+    if let Some(starts_at) = change.starts_at {
+        update = update.col_expr(events::Column::StartsAt, Expr::value(starts_at));
+    }
+    if let Some(enabled) = change.reservation_enabled {
+        update = update.col_expr(events::Column::ReservationEnabled, Expr::value(enabled));
+    }
+    if let Some(capacity) = change.capacity {
+        // Seats taken = capacity - available; the new capacity keeps them taken and must hold them all.
+        let taken = Expr::col(events::Column::Capacity).sub(Expr::col(events::Column::AvailableSeats));
+        update = update
+            .col_expr(events::Column::AvailableSeats, Expr::value(capacity).sub(taken.clone()))
+            .col_expr(events::Column::Capacity, Expr::value(capacity))
+            .filter(taken.lte(capacity));
+    }
+    if update.exec(db).await?.rows_affected == 0 {
+        return Ok(None);
+    }
+    Ok(find_events(db, &[id]).await?.pop())
+}

@@ -1,0 +1,391 @@
+//! The catalog part of the schema: products, reservations, events, and their admin mutations.
+
+use std::sync::Arc;
+
+use async_graphql::{
+    Context, ID, InputObject, Object, Result,
+    connection::{Connection, EmptyFields},
+};
+use chrono::{DateTime, Utc};
+
+use super::{
+    CatalogService, Event, NewEvent, NewProduct, Product, Reservation, SeatReservation,
+    loaders::{
+        EventLoader, ParentPage, ProductLoader, ReservationLoader, ReservationsByProduct, SeatReservationLoader,
+        SeatReservationsByEvent,
+    },
+    model::{EventChange, ProductChange, Quantity},
+};
+use crate::{
+    accounts::resolvers::UserNode,
+    graphql::{
+        connection::{ConnectionArgs, Cursor, TotalCount, build_connection, connection_cost},
+        errors::GqlResultExt,
+        guards::{AdminOnly, LoggedIn, request_context, require_caller, require_self_or_admin},
+        load_one, load_page,
+        node::{NodeType, global_id, parse_id_of},
+    },
+    i18n::Formatters,
+};
+
+fn catalog<'a>(ctx: &Context<'a>) -> &'a CatalogService {
+    ctx.data_unchecked::<CatalogService>()
+}
+
+/// Something for sale, with a stock that reservations take from.
+pub struct ProductNode(pub Product);
+
+#[Object(name = "Product")]
+impl ProductNode {
+    pub async fn id(&self) -> ID {
+        global_id(NodeType::Product, self.0.id)
+    }
+
+    async fn database_id(&self) -> i32 {
+        self.0.id
+    }
+
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+
+    /// The price in US cents.
+    async fn price_cents(&self) -> i32 {
+        self.0.price_cents
+    }
+
+    /// The price formatted for the request's locale, e.g. `$50.00` or `50,00 $US`.
+    async fn price(&self, ctx: &Context<'_>) -> String {
+        let locale = request_context(ctx).effective_locale();
+        ctx.data_unchecked::<Arc<Formatters>>()
+            .usd(locale, i64::from(self.0.price_cents))
+    }
+
+    async fn initial_stock(&self) -> i32 {
+        self.0.initial_stock
+    }
+
+    /// Units still available: the initial stock less every confirmed reservation.
+    async fn current_stock(&self) -> i32 {
+        self.0.current_stock()
+    }
+
+    /// Reservations of this product, oldest first (admins only).
+    #[graphql(guard = "AdminOnly", complexity = "connection_cost(first, last, child_complexity)")]
+    async fn reservations(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> Result<Connection<Cursor, ReservationNode, EmptyFields>> {
+        let page = ConnectionArgs::new(first, after, last, before)
+            .parse::<i32>("reservations")
+            .gql()?;
+        let page = load_page::<ReservationsByProduct, _>(ctx, ParentPage { parent: self.0.id, page }).await?;
+        Ok(build_connection("reservations", page, |row| row.id, ReservationNode, EmptyFields))
+    }
+
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+}
+
+/// Units of a product held for a user.
+pub struct ReservationNode(pub Reservation);
+
+#[Object(name = "Reservation")]
+impl ReservationNode {
+    pub async fn id(&self) -> ID {
+        global_id(NodeType::Reservation, self.0.id)
+    }
+
+    async fn database_id(&self) -> i32 {
+        self.0.id
+    }
+
+    async fn product(&self, ctx: &Context<'_>) -> Result<Option<ProductNode>> {
+        Ok(load_one::<ProductLoader, _>(ctx, self.0.product_id).await?.map(ProductNode))
+    }
+
+    async fn user(&self, ctx: &Context<'_>) -> Result<Option<UserNode>> {
+        UserNode::load(ctx, self.0.user_id).await
+    }
+
+    async fn quantity(&self) -> i32 {
+        self.0.quantity
+    }
+
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+}
+
+/// Something that happens at a time, with a number of seats.
+pub struct EventNode(pub Event);
+
+#[Object(name = "Event")]
+impl EventNode {
+    pub async fn id(&self) -> ID {
+        global_id(NodeType::Event, self.0.id)
+    }
+
+    async fn database_id(&self) -> i32 {
+        self.0.id
+    }
+
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+
+    async fn starts_at(&self) -> DateTime<Utc> {
+        self.0.starts_at
+    }
+
+    async fn capacity(&self) -> i32 {
+        self.0.capacity
+    }
+
+    async fn available_seats(&self) -> i32 {
+        self.0.available_seats
+    }
+
+    /// Whether seats can be reserved; turns false by itself when the last seat goes.
+    async fn reservation_enabled(&self) -> bool {
+        self.0.reservation_enabled
+    }
+
+    /// Seats taken, oldest first (admins only).
+    #[graphql(guard = "AdminOnly", complexity = "connection_cost(first, last, child_complexity)")]
+    async fn seat_reservations(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> Result<Connection<Cursor, SeatReservationNode, EmptyFields>> {
+        let page = ConnectionArgs::new(first, after, last, before)
+            .parse::<i32>("seatReservations")
+            .gql()?;
+        let page = load_page::<SeatReservationsByEvent, _>(ctx, ParentPage { parent: self.0.id, page }).await?;
+        Ok(build_connection("seatReservations", page, |row| row.id, SeatReservationNode, EmptyFields))
+    }
+}
+
+/// A seat at an event, held for a user.
+pub struct SeatReservationNode(pub SeatReservation);
+
+#[Object(name = "SeatReservation")]
+impl SeatReservationNode {
+    pub async fn id(&self) -> ID {
+        global_id(NodeType::SeatReservation, self.0.id)
+    }
+
+    async fn database_id(&self) -> i32 {
+        self.0.id
+    }
+
+    async fn event(&self, ctx: &Context<'_>) -> Result<Option<EventNode>> {
+        Ok(load_one::<EventLoader, _>(ctx, self.0.event_id).await?.map(EventNode))
+    }
+
+    async fn user(&self, ctx: &Context<'_>) -> Result<Option<UserNode>> {
+        UserNode::load(ctx, self.0.user_id).await
+    }
+
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+}
+
+#[derive(InputObject)]
+pub struct CreateProductInput {
+    name: String,
+    /// US cents; not negative.
+    price_cents: i32,
+    initial_stock: i32,
+}
+
+#[derive(InputObject)]
+pub struct UpdateProductInput {
+    name: Option<String>,
+    price_cents: Option<i32>,
+    /// Not below the units already reserved.
+    initial_stock: Option<i32>,
+}
+
+#[derive(InputObject)]
+pub struct CreateEventInput {
+    name: String,
+    starts_at: DateTime<Utc>,
+    capacity: i32,
+    #[graphql(default = true)]
+    reservation_enabled: bool,
+}
+
+#[derive(InputObject)]
+pub struct UpdateEventInput {
+    name: Option<String>,
+    starts_at: Option<DateTime<Utc>>,
+    /// Not below the seats already taken; available seats follow.
+    capacity: Option<i32>,
+    reservation_enabled: Option<bool>,
+}
+
+#[derive(Default)]
+pub struct CatalogQuery;
+
+#[Object]
+impl CatalogQuery {
+    /// Every product, oldest first.
+    #[graphql(complexity = "connection_cost(first, last, child_complexity)")]
+    async fn products(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> Result<Connection<Cursor, ProductNode, TotalCount>> {
+        let page = ConnectionArgs::new(first, after, last, before)
+            .parse::<i32>("products")
+            .gql()?;
+        let service = catalog(ctx).clone();
+        let page = service.list_products(&page).await.gql()?;
+        let total = TotalCount::new(move || {
+            let service = service.clone();
+            Box::pin(async move { service.count_products().await })
+        });
+        Ok(build_connection("products", page, |product| product.id, ProductNode, total))
+    }
+
+    /// A product by its global id; null when it does not exist.
+    async fn product(&self, ctx: &Context<'_>, id: ID) -> Result<Option<ProductNode>> {
+        let id = parse_id_of("id", &id, NodeType::Product).gql()?;
+        Ok(load_one::<ProductLoader, _>(ctx, id).await?.map(ProductNode))
+    }
+
+    /// Every event, oldest first.
+    #[graphql(complexity = "connection_cost(first, last, child_complexity)")]
+    async fn events(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> Result<Connection<Cursor, EventNode, TotalCount>> {
+        let page = ConnectionArgs::new(first, after, last, before)
+            .parse::<i32>("events")
+            .gql()?;
+        let service = catalog(ctx).clone();
+        let page = service.list_events(&page).await.gql()?;
+        let total = TotalCount::new(move || {
+            let service = service.clone();
+            Box::pin(async move { service.count_events().await })
+        });
+        Ok(build_connection("events", page, |event| event.id, EventNode, total))
+    }
+
+    /// An event by its global id; null when it does not exist.
+    async fn event(&self, ctx: &Context<'_>, id: ID) -> Result<Option<EventNode>> {
+        let id = parse_id_of("id", &id, NodeType::Event).gql()?;
+        Ok(load_one::<EventLoader, _>(ctx, id).await?.map(EventNode))
+    }
+}
+
+#[derive(Default)]
+pub struct CatalogMutation;
+
+#[Object]
+impl CatalogMutation {
+    /// Takes `quantity` units of a product for the caller, atomically: `OUT_OF_STOCK` when fewer are left.
+    #[graphql(guard = "LoggedIn")]
+    async fn reserve_product(
+        &self,
+        ctx: &Context<'_>,
+        product_id: ID,
+        #[graphql(default = 1)] quantity: i32,
+    ) -> Result<ReservationNode> {
+        let caller = require_caller(ctx)?;
+        let product_id = parse_id_of("productId", &product_id, NodeType::Product).gql()?;
+        let quantity = Quantity::parse("quantity", quantity).gql()?;
+        Ok(ReservationNode(catalog(ctx).reserve(caller, product_id, quantity).await.gql()?))
+    }
+
+    /// Cancels a reservation (its owner or an admin) and gives its units back; returns what was cancelled.
+    #[graphql(guard = "LoggedIn")]
+    async fn cancel_reservation(&self, ctx: &Context<'_>, id: ID) -> Result<ReservationNode> {
+        let caller = require_caller(ctx)?;
+        let id = parse_id_of("id", &id, NodeType::Reservation).gql()?;
+        Ok(ReservationNode(catalog(ctx).cancel_reservation(caller, id).await.gql()?))
+    }
+
+    #[graphql(guard = "AdminOnly")]
+    async fn create_product(&self, ctx: &Context<'_>, input: CreateProductInput) -> Result<ProductNode> {
+        let new = NewProduct::parse(&input.name, input.price_cents, input.initial_stock).gql()?;
+        Ok(ProductNode(catalog(ctx).create_product(new).await.gql()?))
+    }
+
+    #[graphql(guard = "AdminOnly")]
+    async fn update_product(&self, ctx: &Context<'_>, id: ID, input: UpdateProductInput) -> Result<ProductNode> {
+        let id = parse_id_of("id", &id, NodeType::Product).gql()?;
+        let change = ProductChange::parse(input.name.as_deref(), input.price_cents, input.initial_stock).gql()?;
+        Ok(ProductNode(catalog(ctx).update_product(id, change).await.gql()?))
+    }
+
+    /// Deletes a product that has no reservations (cancel them first); returns its id.
+    #[graphql(guard = "AdminOnly")]
+    async fn delete_product(&self, ctx: &Context<'_>, id: ID) -> Result<ID> {
+        let database_id = parse_id_of("id", &id, NodeType::Product).gql()?;
+        catalog(ctx).delete_product(database_id).await.gql()?;
+        Ok(id)
+    }
+
+    #[graphql(guard = "AdminOnly")]
+    async fn create_event(&self, ctx: &Context<'_>, input: CreateEventInput) -> Result<EventNode> {
+        let new = NewEvent::parse(&input.name, input.starts_at, input.capacity, input.reservation_enabled).gql()?;
+        Ok(EventNode(catalog(ctx).create_event(new).await.gql()?))
+    }
+
+    #[graphql(guard = "AdminOnly")]
+    async fn update_event(&self, ctx: &Context<'_>, id: ID, input: UpdateEventInput) -> Result<EventNode> {
+        let id = parse_id_of("id", &id, NodeType::Event).gql()?;
+        let change = EventChange::parse(
+            input.name.as_deref(),
+            input.starts_at,
+            input.capacity,
+            input.reservation_enabled,
+        )
+        .gql()?;
+        Ok(EventNode(catalog(ctx).update_event(id, change).await.gql()?))
+    }
+}
+
+/// Loads nodes for `node`/`nodes`.
+pub async fn load_product(ctx: &Context<'_>, id: i32) -> Result<Option<ProductNode>> {
+    Ok(load_one::<ProductLoader, _>(ctx, id).await?.map(ProductNode))
+}
+
+/// A reservation names its user: only that user and admins may load it.
+pub async fn load_reservation(ctx: &Context<'_>, id: i32) -> Result<Option<ReservationNode>> {
+    let Some(reservation) = load_one::<ReservationLoader, _>(ctx, id).await? else {
+        return Ok(None);
+    };
+    require_self_or_admin(ctx, reservation.user_id)?;
+    Ok(Some(ReservationNode(reservation)))
+}
+
+pub async fn load_seat_reservation(ctx: &Context<'_>, id: i32) -> Result<Option<SeatReservationNode>> {
+    let Some(seat) = load_one::<SeatReservationLoader, _>(ctx, id).await? else {
+        return Ok(None);
+    };
+    require_self_or_admin(ctx, seat.user_id)?;
+    Ok(Some(SeatReservationNode(seat)))
+}
+
+pub async fn load_event(ctx: &Context<'_>, id: i32) -> Result<Option<EventNode>> {
+    Ok(load_one::<EventLoader, _>(ctx, id).await?.map(EventNode))
+}

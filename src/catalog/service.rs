@@ -1,0 +1,245 @@
+//! Catalog use-cases: reservations take and give back stock atomically; admins manage products and events.
+
+use std::{collections::HashMap, future::Future};
+
+use chrono::Utc;
+use sea_orm::{DatabaseConnection, DbErr, TransactionTrait};
+
+use super::{
+    model::{Event, EventChange, NewEvent, NewProduct, Product, ProductChange, Quantity, Reservation, SeatReservation},
+    repo,
+};
+use crate::{
+    accounts::Caller,
+    db::is_transient,
+    error::{AppError, AppResult, ErrorCode, Message},
+    pagination::{KeysetPage, Page},
+};
+
+/// How often a transaction that lost a race (deadlock, serialisation failure, busy SQLite) is tried again
+/// before the error reaches the client.
+const TRANSIENT_RETRIES: usize = 8;
+
+#[derive(Clone)]
+pub struct CatalogService {
+    db: DatabaseConnection,
+}
+
+async fn retry_transient<T, F, Fut>(mut attempt: F) -> AppResult<T>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<AppResult<T>, DbErr>>,
+{
+    let mut tries = 0;
+    loop {
+        match attempt().await {
+            Ok(outcome) => return outcome,
+            Err(error) if is_transient(&error) && tries < TRANSIENT_RETRIES => {
+                tries += 1;
+                tracing::debug!(%error, tries, "retrying a transaction that lost a race");
+                tokio::task::yield_now().await;
+            }
+            Err(error) => return Err(error.into()),
+        }
+    }
+}
+
+/// Groups per-parent rows (already in parent, then id order) into one page per parent.
+fn pages_by_parent<T>(
+    parents: &[i32],
+    rows: Vec<T>,
+    parent_of: impl Fn(&T) -> i32,
+    page: &KeysetPage<i32>,
+) -> HashMap<i32, Page<T>> {
+    let mut grouped: HashMap<i32, Vec<T>> = parents.iter().map(|parent| (*parent, Vec::new())).collect();
+    for row in rows {
+        grouped.entry(parent_of(&row)).or_default().push(row);
+    }
+    grouped
+        .into_iter()
+        .map(|(parent, rows)| (parent, page.page_from(rows)))
+        .collect()
+}
+
+impl CatalogService {
+    pub fn new(db: DatabaseConnection) -> Self {
+        Self { db }
+    }
+
+    pub async fn create_product(&self, new: NewProduct) -> AppResult<Product> {
+        Ok(repo::insert_product(&self.db, new, Utc::now()).await?)
+    }
+
+    /// The product named `name`, created from `new` when there is none (the idempotent seed).
+    pub async fn ensure_product(&self, new: NewProduct) -> AppResult<Product> {
+        match repo::find_product_by_name(&self.db, &new.name).await? {
+            Some(existing) => Ok(existing),
+            None => self.create_product(new).await,
+        }
+    }
+
+    pub async fn update_product(&self, id: i32, change: ProductChange) -> AppResult<Product> {
+        match repo::update_product(&self.db, id, change, Utc::now()).await? {
+            Some(product) => Ok(product),
+            // The update's only condition besides the id is the stock covering what is reserved.
+            None => match repo::find_product(&self.db, id).await? {
+                None => Err(AppError::NotFound { field: Some("id".into()) }),
+                Some(product) => Err(AppError::bad_input(
+                    "input.initialStock",
+                    Message::new("catalog-stock-below-reserved").arg("reserved", product.reserved),
+                )),
+            },
+        }
+    }
+
+    /// Deleting a product that has reservations is refused: the reservations are someone's, and silently
+    /// dropping them would lose that record. Cancel them first.
+    pub async fn delete_product(&self, id: i32) -> AppResult<()> {
+        if repo::product_has_reservations(&self.db, id).await? {
+            return Err(AppError::bad_input("id", Message::new("catalog-product-has-reservations")));
+        }
+        match repo::delete_product(&self.db, id).await {
+            Ok(0) => Err(AppError::NotFound { field: Some("id".into()) }),
+            Ok(_) => Ok(()),
+            // A reservation landed between the check and the delete; the foreign key refused the delete.
+            Err(error) if error.sql_err().is_some() => Err(AppError::bad_input(
+                "id",
+                Message::new("catalog-product-has-reservations"),
+            )),
+            Err(error) => Err(error.into()),
+        }
+    }
+
+    pub async fn products(&self, ids: &[i32]) -> AppResult<Vec<Product>> {
+        Ok(repo::find_products(&self.db, ids).await?)
+    }
+
+    pub async fn list_products(&self, page: &KeysetPage<i32>) -> AppResult<Page<Product>> {
+        Ok(repo::list_products(&self.db, page).await?)
+    }
+
+    pub async fn count_products(&self) -> AppResult<u64> {
+        Ok(repo::count_products(&self.db).await?)
+    }
+
+    /// Takes stock and records the reservation in one transaction; `OUT_OF_STOCK` when too few units are left.
+    #[tracing::instrument(skip(self), fields(product.id = product_id, quantity = quantity.get()))]
+    pub async fn reserve(&self, caller: Caller, product_id: i32, quantity: Quantity) -> AppResult<Reservation> {
+        retry_transient(|| async {
+            let now = Utc::now();
+            let txn = self.db.begin().await?;
+            if !repo::take_stock(&txn, product_id, quantity.get(), now).await? {
+                txn.rollback().await?;
+                return Ok(match repo::find_product(&self.db, product_id).await? {
+                    None => Err(AppError::NotFound {
+                        field: Some("productId".into()),
+                    }),
+                    Some(product) => Err(AppError::Refused {
+                        code: ErrorCode::OutOfStock,
+                        message: Message::new("catalog-out-of-stock")
+                            .arg("available", product.current_stock())
+                            .arg("requested", quantity.get()),
+                    }),
+                });
+            }
+            let reservation = repo::insert_reservation(&txn, product_id, caller.user_id, quantity.get(), now).await?;
+            txn.commit().await?;
+            Ok(Ok(reservation))
+        })
+        .await
+    }
+
+    /// Cancels a reservation (its owner or an admin) and gives its stock back, in one transaction.
+    pub async fn cancel_reservation(&self, caller: Caller, id: i32) -> AppResult<Reservation> {
+        retry_transient(|| async {
+            let Some(reservation) = repo::find_reservations(&self.db, &[id]).await?.pop() else {
+                return Ok(Err(AppError::NotFound { field: Some("id".into()) }));
+            };
+            if !caller.can_see(reservation.user_id) {
+                return Ok(Err(AppError::Forbidden));
+            }
+            let txn = self.db.begin().await?;
+            if !repo::delete_reservation(&txn, id).await? {
+                txn.rollback().await?;
+                return Ok(Err(AppError::NotFound { field: Some("id".into()) }));
+            }
+            repo::give_back_stock(&txn, reservation.product_id, reservation.quantity, Utc::now()).await?;
+            txn.commit().await?;
+            Ok(Ok(reservation.clone()))
+        })
+        .await
+    }
+
+    pub async fn reservations(&self, ids: &[i32]) -> AppResult<Vec<Reservation>> {
+        Ok(repo::find_reservations(&self.db, ids).await?)
+    }
+
+    pub async fn reservations_per_product(
+        &self,
+        product_ids: &[i32],
+        page: &KeysetPage<i32>,
+    ) -> AppResult<HashMap<i32, Page<Reservation>>> {
+        let rows = repo::reservations_per_product(&self.db, product_ids, page).await?;
+        Ok(pages_by_parent(product_ids, rows, |row| row.product_id, page))
+    }
+
+    pub async fn reservations_per_user(
+        &self,
+        user_ids: &[i32],
+        page: &KeysetPage<i32>,
+    ) -> AppResult<HashMap<i32, Page<Reservation>>> {
+        let rows = repo::reservations_per_user(&self.db, user_ids, page).await?;
+        Ok(pages_by_parent(user_ids, rows, |row| row.user_id, page))
+    }
+
+    pub async fn seat_reservations_per_event(
+        &self,
+        event_ids: &[i32],
+        page: &KeysetPage<i32>,
+    ) -> AppResult<HashMap<i32, Page<SeatReservation>>> {
+        let rows = repo::seat_reservations_per_event(&self.db, event_ids, page).await?;
+        Ok(pages_by_parent(event_ids, rows, |row| row.event_id, page))
+    }
+
+    pub async fn seat_reservations(&self, ids: &[i32]) -> AppResult<Vec<SeatReservation>> {
+        Ok(repo::find_seat_reservations(&self.db, ids).await?)
+    }
+
+    pub async fn create_event(&self, new: NewEvent) -> AppResult<Event> {
+        Ok(repo::insert_event(&self.db, new, Utc::now()).await?)
+    }
+
+    /// The event named like `new`, created when there is none (the idempotent seed).
+    pub async fn ensure_event(&self, new: NewEvent) -> AppResult<Event> {
+        match repo::find_event_by_name(&self.db, &new.name).await? {
+            Some(existing) => Ok(existing),
+            None => self.create_event(new).await,
+        }
+    }
+
+    pub async fn update_event(&self, id: i32, change: EventChange) -> AppResult<Event> {
+        let capacity_changed = change.capacity.is_some();
+        match repo::update_event(&self.db, id, change, Utc::now()).await? {
+            Some(event) => Ok(event),
+            None => match repo::find_events(&self.db, &[id]).await?.pop() {
+                Some(event) if capacity_changed => Err(AppError::bad_input(
+                    "input.capacity",
+                    Message::new("catalog-capacity-below-taken").arg("taken", event.capacity - event.available_seats),
+                )),
+                _ => Err(AppError::NotFound { field: Some("id".into()) }),
+            },
+        }
+    }
+
+    pub async fn events(&self, ids: &[i32]) -> AppResult<Vec<Event>> {
+        Ok(repo::find_events(&self.db, ids).await?)
+    }
+
+    pub async fn list_events(&self, page: &KeysetPage<i32>) -> AppResult<Page<Event>> {
+        Ok(repo::list_events(&self.db, page).await?)
+    }
+
+    pub async fn count_events(&self) -> AppResult<u64> {
+        Ok(repo::count_events(&self.db).await?)
+    }
+}
