@@ -103,6 +103,7 @@ pub async fn build_services(settings: &Settings, db: DatabaseConnection, clock: 
         catalog: CatalogService::new(db),
         welcome: WelcomeService::new(formatters.clone(), clock),
         formatters,
+        loader_delay: settings.dataloader_delay,
     })
 }
 

@@ -112,9 +112,7 @@ where
         .order_by(Alias::new(id.as_str()), Order::Asc);
     let statement = db.get_database_backend().build(&select);
     let rows = db.query_all_raw(statement).await?;
-    rows.iter()
-        .map(|row| E::Model::from_query_result(row, ""))
-        .collect()
+    rows.iter().map(|row| E::Model::from_query_result(row, "")).collect()
 }
 
 /// Whether a failed statement may succeed if the whole transaction is tried again: PostgreSQL's serialisation
@@ -130,7 +128,10 @@ pub fn is_transient(error: &sea_orm::DbErr) -> bool {
     };
     match sqlx_error.as_ref() {
         sqlx::Error::Database(database) => {
-            matches!(database.code().as_deref(), Some("40001" | "40P01" | "5" | "6" | "517" | "261"))
+            matches!(
+                database.code().as_deref(),
+                Some("40001" | "40P01" | "5" | "6" | "517" | "261")
+            )
         }
         sqlx::Error::PoolTimedOut => true,
         _ => false,

@@ -2,10 +2,10 @@
 
 /// Accounts, sessions and roles.
 pub mod accounts;
-/// Products, reservations and events.
-pub mod catalog;
 /// Builds and runs the whole application.
 pub mod app;
+/// Products, reservations and events.
+pub mod catalog;
 /// The command line.
 pub mod cli;
 /// The current time, injectable.

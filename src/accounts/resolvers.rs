@@ -16,8 +16,8 @@ use crate::{
     graphql::{
         connection::{ConnectionArgs, Cursor, TotalCount, build_connection, connection_cost},
         errors::GqlResultExt,
-        load_one, load_page,
         guards::{AdminOnly, LoggedIn, request_context, require_caller, require_self_or_admin},
+        load_one, load_page,
         node::{NodeType, global_id},
     },
 };
@@ -119,7 +119,13 @@ impl UserNode {
             },
         )
         .await?;
-        Ok(build_connection("reservations", page, |row| row.id, ReservationNode, EmptyFields))
+        Ok(build_connection(
+            "reservations",
+            page,
+            |row| row.id,
+            ReservationNode,
+            EmptyFields,
+        ))
     }
 }
 

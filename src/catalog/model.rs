@@ -112,7 +112,10 @@ pub struct Quantity(i32);
 impl Quantity {
     pub fn parse(field: &str, value: i32) -> Result<Self, AppError> {
         if value < 1 {
-            Err(AppError::bad_input(field, Message::new("catalog-quantity-not-positive")))
+            Err(AppError::bad_input(
+                field,
+                Message::new("catalog-quantity-not-positive"),
+            ))
         } else {
             Ok(Self(value))
         }
@@ -132,7 +135,12 @@ pub struct NewEvent {
 }
 
 impl NewEvent {
-    pub fn parse(name: &str, starts_at: DateTime<Utc>, capacity: i32, reservation_enabled: bool) -> Result<Self, AppError> {
+    pub fn parse(
+        name: &str,
+        starts_at: DateTime<Utc>,
+        capacity: i32,
+        reservation_enabled: bool,
+    ) -> Result<Self, AppError> {
         Ok(Self {
             name: self::name("input.name", name, "catalog-event-name-empty")?,
             starts_at,

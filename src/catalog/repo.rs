@@ -3,7 +3,9 @@
 use chrono::{DateTime, Utc};
 use entity::{events, products, reservations, seat_reservations};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, PaginatorTrait, QueryFilter,
+    ActiveModelTrait,
+    ActiveValue::Set,
+    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, PaginatorTrait, QueryFilter,
     sea_query::{Expr, ExprTrait},
 };
 
@@ -179,7 +181,12 @@ pub async fn take_stock(db: &impl ConnectionTrait, id: i32, quantity: i32, now: 
     Ok(result.rows_affected == 1)
 }
 
-pub async fn give_back_stock(db: &impl ConnectionTrait, id: i32, quantity: i32, now: DateTime<Utc>) -> Result<(), DbErr> {
+pub async fn give_back_stock(
+    db: &impl ConnectionTrait,
+    id: i32,
+    quantity: i32,
+    now: DateTime<Utc>,
+) -> Result<(), DbErr> {
     products::Entity::update_many()
         .col_expr(
             products::Column::Reserved,

@@ -83,8 +83,21 @@ impl ProductNode {
         let page = ConnectionArgs::new(first, after, last, before)
             .parse::<i32>("reservations")
             .gql()?;
-        let page = load_page::<ReservationsByProduct, _>(ctx, ParentPage { parent: self.0.id, page }).await?;
-        Ok(build_connection("reservations", page, |row| row.id, ReservationNode, EmptyFields))
+        let page = load_page::<ReservationsByProduct, _>(
+            ctx,
+            ParentPage {
+                parent: self.0.id,
+                page,
+            },
+        )
+        .await?;
+        Ok(build_connection(
+            "reservations",
+            page,
+            |row| row.id,
+            ReservationNode,
+            EmptyFields,
+        ))
     }
 
     async fn created_at(&self) -> DateTime<Utc> {
@@ -106,7 +119,9 @@ impl ReservationNode {
     }
 
     async fn product(&self, ctx: &Context<'_>) -> Result<Option<ProductNode>> {
-        Ok(load_one::<ProductLoader, _>(ctx, self.0.product_id).await?.map(ProductNode))
+        Ok(load_one::<ProductLoader, _>(ctx, self.0.product_id)
+            .await?
+            .map(ProductNode))
     }
 
     async fn user(&self, ctx: &Context<'_>) -> Result<Option<UserNode>> {
@@ -169,8 +184,21 @@ impl EventNode {
         let page = ConnectionArgs::new(first, after, last, before)
             .parse::<i32>("seatReservations")
             .gql()?;
-        let page = load_page::<SeatReservationsByEvent, _>(ctx, ParentPage { parent: self.0.id, page }).await?;
-        Ok(build_connection("seatReservations", page, |row| row.id, SeatReservationNode, EmptyFields))
+        let page = load_page::<SeatReservationsByEvent, _>(
+            ctx,
+            ParentPage {
+                parent: self.0.id,
+                page,
+            },
+        )
+        .await?;
+        Ok(build_connection(
+            "seatReservations",
+            page,
+            |row| row.id,
+            SeatReservationNode,
+            EmptyFields,
+        ))
     }
 }
 
@@ -258,7 +286,13 @@ impl CatalogQuery {
             let service = service.clone();
             Box::pin(async move { service.count_products().await })
         });
-        Ok(build_connection("products", page, |product| product.id, ProductNode, total))
+        Ok(build_connection(
+            "products",
+            page,
+            |product| product.id,
+            ProductNode,
+            total,
+        ))
     }
 
     /// A product by its global id; null when it does not exist.
@@ -307,12 +341,15 @@ impl CatalogMutation {
         &self,
         ctx: &Context<'_>,
         product_id: ID,
-        #[graphql(default = 1)] quantity: i32,
+        // Nullable with a default, as the contract writes it: a client's unset `$quantity` variable means 1.
+        #[graphql(default = 1)] quantity: Option<i32>,
     ) -> Result<ReservationNode> {
         let caller = require_caller(ctx)?;
         let product_id = parse_id_of("productId", &product_id, NodeType::Product).gql()?;
-        let quantity = Quantity::parse("quantity", quantity).gql()?;
-        Ok(ReservationNode(catalog(ctx).reserve(caller, product_id, quantity).await.gql()?))
+        let quantity = Quantity::parse("quantity", quantity.unwrap_or(1)).gql()?;
+        Ok(ReservationNode(
+            catalog(ctx).reserve(caller, product_id, quantity).await.gql()?,
+        ))
     }
 
     /// Cancels a reservation (its owner or an admin) and gives its units back; returns what was cancelled.
@@ -320,7 +357,9 @@ impl CatalogMutation {
     async fn cancel_reservation(&self, ctx: &Context<'_>, id: ID) -> Result<ReservationNode> {
         let caller = require_caller(ctx)?;
         let id = parse_id_of("id", &id, NodeType::Reservation).gql()?;
-        Ok(ReservationNode(catalog(ctx).cancel_reservation(caller, id).await.gql()?))
+        Ok(ReservationNode(
+            catalog(ctx).cancel_reservation(caller, id).await.gql()?,
+        ))
     }
 
     #[graphql(guard = "AdminOnly")]

@@ -83,7 +83,9 @@ impl CatalogService {
             Some(product) => Ok(product),
             // The update's only condition besides the id is the stock covering what is reserved.
             None => match repo::find_product(&self.db, id).await? {
-                None => Err(AppError::NotFound { field: Some("id".into()) }),
+                None => Err(AppError::NotFound {
+                    field: Some("id".into()),
+                }),
                 Some(product) => Err(AppError::bad_input(
                     "input.initialStock",
                     Message::new("catalog-stock-below-reserved").arg("reserved", product.reserved),
@@ -96,10 +98,15 @@ impl CatalogService {
     /// dropping them would lose that record. Cancel them first.
     pub async fn delete_product(&self, id: i32) -> AppResult<()> {
         if repo::product_has_reservations(&self.db, id).await? {
-            return Err(AppError::bad_input("id", Message::new("catalog-product-has-reservations")));
+            return Err(AppError::bad_input(
+                "id",
+                Message::new("catalog-product-has-reservations"),
+            ));
         }
         match repo::delete_product(&self.db, id).await {
-            Ok(0) => Err(AppError::NotFound { field: Some("id".into()) }),
+            Ok(0) => Err(AppError::NotFound {
+                field: Some("id".into()),
+            }),
             Ok(_) => Ok(()),
             // A reservation landed between the check and the delete; the foreign key refused the delete.
             Err(error) if error.sql_err().is_some() => Err(AppError::bad_input(
@@ -153,7 +160,9 @@ impl CatalogService {
     pub async fn cancel_reservation(&self, caller: Caller, id: i32) -> AppResult<Reservation> {
         retry_transient(|| async {
             let Some(reservation) = repo::find_reservations(&self.db, &[id]).await?.pop() else {
-                return Ok(Err(AppError::NotFound { field: Some("id".into()) }));
+                return Ok(Err(AppError::NotFound {
+                    field: Some("id".into()),
+                }));
             };
             if !caller.can_see(reservation.user_id) {
                 return Ok(Err(AppError::Forbidden));
@@ -161,7 +170,9 @@ impl CatalogService {
             let txn = self.db.begin().await?;
             if !repo::delete_reservation(&txn, id).await? {
                 txn.rollback().await?;
-                return Ok(Err(AppError::NotFound { field: Some("id".into()) }));
+                return Ok(Err(AppError::NotFound {
+                    field: Some("id".into()),
+                }));
             }
             repo::give_back_stock(&txn, reservation.product_id, reservation.quantity, Utc::now()).await?;
             txn.commit().await?;
@@ -226,7 +237,9 @@ impl CatalogService {
                     "input.capacity",
                     Message::new("catalog-capacity-below-taken").arg("taken", event.capacity - event.available_seats),
                 )),
-                _ => Err(AppError::NotFound { field: Some("id".into()) }),
+                _ => Err(AppError::NotFound {
+                    field: Some("id".into()),
+                }),
             },
         }
     }

@@ -75,7 +75,10 @@ fn classify(error: &ServerError) -> (ErrorCode, Message) {
         (ErrorCode::GraphqlParseFailed, Message::new("error-parse-failed"))
     } else if !error.path.is_empty() {
         // With a path, the error came from resolving a field: a value that does not fit its argument's type.
-        if text.starts_with("Failed to parse") || text.starts_with("Invalid value") {
+        if ["Failed to parse", "Invalid value", "Expected input type"]
+            .iter()
+            .any(|prefix| text.starts_with(prefix))
+        {
             (
                 ErrorCode::BadUserInput,
                 Message::new("error-invalid-argument").arg("field", argument_name(error)),

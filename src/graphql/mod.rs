@@ -57,6 +57,8 @@ pub struct Services {
     pub catalog: CatalogService,
     pub welcome: WelcomeService,
     pub formatters: Arc<Formatters>,
+    /// How long a DataLoader gathers keys before it runs its batch.
+    pub loader_delay: Duration,
 }
 
 #[derive(Clone, Debug)]
@@ -190,16 +192,19 @@ pub async fn execute(
 /// Attaches what resolvers read per request: the caller's context and fresh DataLoaders (a loader's batch
 /// and cache live for one request, so no answer leaks between callers).
 pub fn with_request_data(request: Request, services: &Services, context: RequestContext) -> Request {
-    let catalog = &services.catalog;
+    fn loader<L: Send + Sync + 'static>(loader: L, delay: Duration) -> DataLoader<L> {
+        DataLoader::new(loader, tokio::spawn).delay(delay)
+    }
+    let (catalog, delay) = (&services.catalog, services.loader_delay);
     request
-        .data(DataLoader::new(UserLoader(services.accounts.clone()), tokio::spawn))
-        .data(DataLoader::new(ProductLoader(catalog.clone()), tokio::spawn))
-        .data(DataLoader::new(ReservationLoader(catalog.clone()), tokio::spawn))
-        .data(DataLoader::new(EventLoader(catalog.clone()), tokio::spawn))
-        .data(DataLoader::new(SeatReservationLoader(catalog.clone()), tokio::spawn))
-        .data(DataLoader::new(ReservationsByProduct(catalog.clone()), tokio::spawn))
-        .data(DataLoader::new(ReservationsByUser(catalog.clone()), tokio::spawn))
-        .data(DataLoader::new(SeatReservationsByEvent(catalog.clone()), tokio::spawn))
+        .data(loader(UserLoader(services.accounts.clone()), delay))
+        .data(loader(ProductLoader(catalog.clone()), delay))
+        .data(loader(ReservationLoader(catalog.clone()), delay))
+        .data(loader(EventLoader(catalog.clone()), delay))
+        .data(loader(SeatReservationLoader(catalog.clone()), delay))
+        .data(loader(ReservationsByProduct(catalog.clone()), delay))
+        .data(loader(ReservationsByUser(catalog.clone()), delay))
+        .data(loader(SeatReservationsByEvent(catalog.clone()), delay))
         .data(context)
 }
 

@@ -22,6 +22,7 @@ pub struct TestApp {
     pub client: Client,
     pub app_services: alx_backend::graphql::Services,
     pub database_url: String,
+    pub statements: alx_backend::db::StatementCounter,
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
     _dir: tempfile::TempDir,
@@ -62,6 +63,10 @@ impl TestApp {
     }
 
     async fn spawn_inner(configure: impl FnOnce(&mut Settings), clock: Clock) -> Self {
+        // Quiet by default; `TEST_LOG=debug cargo test` shows the server's logs.
+        if let Ok(filter) = std::env::var("TEST_LOG") {
+            alx_backend::telemetry::init_logging(alx_backend::config::LogFormat::Pretty, &filter);
+        }
         let dir = tempfile::tempdir().expect("temp dir");
         let mut settings = Settings::development();
         settings.database_url = fresh_database(&dir).await;
@@ -71,6 +76,7 @@ impl TestApp {
         configure(&mut settings);
         let app = App::build_with_clock(&settings, clock).await.expect("app builds");
         let app_services = app.services.clone();
+        let statements = app.statements.clone();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind port 0");
         let address = listener.local_addr().expect("local address");
         let (shutdown, signal) = oneshot::channel::<()>();
@@ -82,6 +88,7 @@ impl TestApp {
             client: Client::new(),
             app_services,
             database_url: settings.database_url.clone(),
+            statements,
             shutdown: Some(shutdown),
             server: Some(server),
             _dir: dir,

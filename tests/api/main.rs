@@ -2,6 +2,7 @@
 //! when `TEST_DATABASE_URL` is set).
 
 mod accounts;
+mod catalog;
 mod helpers;
 mod http;
 mod i18n;
