@@ -1,4 +1,6 @@
 //! SeaORM entities: the tables as plain data, with no GraphQL and no behaviour.
 
+pub mod baby_names;
+pub mod baby_names_dataset;
 pub mod refresh_tokens;
 pub mod users;
