@@ -14,6 +14,7 @@ use crate::{
     db,
     graphql::{self, GraphqlLimits, Services},
     http::{self, AppState, HttpOptions},
+    names::NamesService,
     telemetry,
 };
 
@@ -81,6 +82,7 @@ pub async fn build_services(settings: &Settings, db: DatabaseConnection) -> anyh
     let tokens = Tokens::new(secret.expose_secret().as_bytes(), settings.access_token_ttl);
     let attempts = NonZeroU32::new(settings.login_attempts_per_minute).context("login attempts must be positive")?;
     Ok(Services {
+        names: NamesService::new(db.clone()),
         accounts: AccountsService::new(db, tokens, attempts, settings.refresh_token_ttl),
     })
 }

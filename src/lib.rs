@@ -18,6 +18,8 @@ pub mod graphql;
 pub mod http;
 /// Translations and locale negotiation.
 pub mod i18n;
+/// The baby-names dataset: import and pagination.
+pub mod names;
 /// Keyset pages as plain data.
 pub mod pagination;
 /// Logs and metrics.

@@ -27,14 +27,19 @@ use crate::{
         resolvers::{AccountsMutation, AccountsQuery},
     },
     error::{ErrorCode, Message},
+    names::{
+        NamesService,
+        loaders::BabyNameLoader,
+        resolvers::{NamesMutation, NamesQuery},
+    },
 };
 pub use context::RequestContext;
 
 #[derive(MergedObject, Default)]
-pub struct Query(node::NodeQuery, AccountsQuery);
+pub struct Query(node::NodeQuery, AccountsQuery, NamesQuery);
 
 #[derive(MergedObject, Default)]
-pub struct Mutation(AccountsMutation);
+pub struct Mutation(AccountsMutation, NamesMutation);
 
 pub type AppSchema = Schema<Query, Mutation, EmptySubscription>;
 
@@ -42,6 +47,7 @@ pub type AppSchema = Schema<Query, Mutation, EmptySubscription>;
 #[derive(Clone)]
 pub struct Services {
     pub accounts: AccountsService,
+    pub names: NamesService,
 }
 
 #[derive(Clone, Debug)]
@@ -60,6 +66,7 @@ fn builder() -> async_graphql::SchemaBuilder<Query, Mutation, EmptySubscription>
 pub fn build_schema(services: &Services, limits: &GraphqlLimits) -> AppSchema {
     let mut builder = builder()
         .data(services.accounts.clone())
+        .data(services.names.clone())
         .limit_depth(limits.max_depth)
         .limit_complexity(limits.max_complexity)
         .extension(limits::DocumentLimits {
@@ -169,6 +176,7 @@ pub async fn execute(
 pub fn with_request_data(request: Request, services: &Services, context: RequestContext) -> Request {
     request
         .data(DataLoader::new(UserLoader(services.accounts.clone()), tokio::spawn))
+        .data(DataLoader::new(BabyNameLoader(services.names.clone()), tokio::spawn))
         .data(context)
 }
 

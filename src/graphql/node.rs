@@ -7,24 +7,28 @@ use super::errors::GqlResultExt;
 use crate::{
     accounts::resolvers::UserNode,
     error::{AppError, Message},
+    names::resolvers::BabyNameNode,
 };
 
 /// Every type a global id can name.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum NodeType {
     User,
+    BabyName,
 }
 
 impl NodeType {
     fn name(self) -> &'static str {
         match self {
             Self::User => "User",
+            Self::BabyName => "BabyName",
         }
     }
 
     fn from_name(name: &str) -> Option<Self> {
         match name {
             "User" => Some(Self::User),
+            "BabyName" => Some(Self::BabyName),
             _ => None,
         }
     }
@@ -71,6 +75,7 @@ pub fn parse_id_of(field: &str, id: &str, expected: NodeType) -> Result<i32, App
 ))]
 pub enum Node {
     User(UserNode),
+    BabyName(BabyNameNode),
 }
 
 #[derive(Default)]
@@ -105,6 +110,7 @@ impl NodeQuery {
 async fn load_node(ctx: &Context<'_>, node_type: NodeType, database_id: i32) -> Result<Option<Node>> {
     match node_type {
         NodeType::User => Ok(UserNode::load(ctx, database_id).await?.map(Node::User)),
+        NodeType::BabyName => Ok(BabyNameNode::load(ctx, database_id).await?.map(Node::BabyName)),
     }
 }
 
