@@ -4,6 +4,7 @@
 mod accounts;
 mod helpers;
 mod http;
+mod names;
 mod protections;
 mod schema;
 mod websocket;
