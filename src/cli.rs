@@ -97,7 +97,7 @@ pub struct ImportProgress {
 impl ImportProgress {
     pub fn new(total_bytes: u64) -> Self {
         let bar = std::io::stderr().is_terminal().then(|| {
-            let style = ProgressStyle::with_template("{elapsed_precise} [{wide_bar}] {bytes}/{total_bytes} {msg}")
+            let style = ProgressStyle::with_template("{elapsed_precise} [{wide_bar}] {percent:>3}% {msg}")
                 .unwrap_or_else(|_| ProgressStyle::default_bar());
             ProgressBar::new(total_bytes).with_style(style)
         });
@@ -121,7 +121,8 @@ impl ImportProgress {
             ImportEvent::Progress { bytes_read, rows_read } => {
                 if let Some(bar) = &self.bar {
                     bar.set_position(bytes_read);
-                    bar.set_message(format!("{rows_read}"));
+                    let rows = Message::new("names-import-rows").arg("rows", rows_read);
+                    bar.set_message(i18n::translate(DEFAULT_LOCALE, &rows));
                     return;
                 }
                 let tenths = (bytes_read * 10).checked_div(self.total_bytes).unwrap_or(10);

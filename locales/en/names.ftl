@@ -15,4 +15,5 @@ names-import-bad-ethnicity = the ethnicity "{ $value }" is not one of the datase
 names-import-empty-name = the first name is empty.
 names-import-bad-row = Line { $line } skipped: { $problem }
 names-import-progress = { $percent }% read, { $rows } rows.
+names-import-rows = { $rows } rows
 names-import-summary = Read { $read } rows: { $imported } imported, { $present } already present, { $skipped } skipped.

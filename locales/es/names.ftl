@@ -15,4 +15,5 @@ names-import-bad-ethnicity = la etnia «{ $value }» no es uno de los grupos del
 names-import-empty-name = el nombre está vacío.
 names-import-bad-row = Línea { $line } omitida: { $problem }
 names-import-progress = { $percent } % leído, { $rows } filas.
+names-import-rows = { $rows } filas
 names-import-summary = { $read } filas leídas: { $imported } importadas, { $present } ya presentes, { $skipped } omitidas.

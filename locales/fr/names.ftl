@@ -15,4 +15,5 @@ names-import-bad-ethnicity = l’origine « { $value } » ne fait pas partie des
 names-import-empty-name = le prénom est vide.
 names-import-bad-row = Ligne { $line } ignorée : { $problem }
 names-import-progress = { $percent } % lu, { $rows } lignes.
+names-import-rows = { $rows } lignes
 names-import-summary = { $read } lignes lues : { $imported } importées, { $present } déjà présentes, { $skipped } ignorées.
