@@ -246,6 +246,9 @@ impl NamesService {
         reading
             .await
             .map_err(|error| AppError::Internal(anyhow::Error::new(error).context("the CSV reading thread")))?;
+        if summary.imported > 0 || replace {
+            repo::analyze(&self.db).await?;
+        }
         Ok(summary)
     }
 }
