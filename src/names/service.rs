@@ -126,9 +126,26 @@ impl NamesService {
     /// Page `page` of the filtered rows in file order, with the total for the page arithmetic.
     #[tracing::instrument(skip(self))]
     pub async fn page(&self, filter: &NameFilter, page: PageNumber, size: PageSize) -> AppResult<NumberedPage> {
-        let dataset = repo::dataset(&self.db).await?;
-        let total_count = self.count_at(filter, dataset.version).await?;
         let offset = (page.get() - 1).saturating_mul(size.get());
+        let counted = async {
+            let dataset = repo::dataset(&self.db).await?;
+            let total_count = self.count_at(filter, dataset.version).await?;
+            AppResult::Ok((dataset, total_count))
+        };
+        if offset == 0 {
+            // The first page needs neither the count nor the dataset row to find its rows, so both are read at
+            // once: the most asked-for page costs one round trip to the database, not two.
+            let ((_, total_count), items) = tokio::try_join!(counted, async {
+                Ok(repo::names_at_offset(&self.db, filter, 0, size.get()).await?)
+            })?;
+            return Ok(NumberedPage {
+                page: page.get(),
+                page_size: size.get(),
+                total_count,
+                items,
+            });
+        }
+        let (dataset, total_count) = counted.await?;
         let items = if offset >= total_count {
             Vec::new()
         } else if filter.is_empty() && u64::try_from(dataset.size).is_ok_and(|rows| rows == total_count) {
