@@ -11,7 +11,10 @@ use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
 async fn handler(State(db): State<DatabaseConnection>) -> impl IntoResponse {
     let backend = db.get_database_backend();
     let products = db
-        .query_all_raw(Statement::from_string(backend, "SELECT id, name FROM products ORDER BY id LIMIT 51".to_string()))
+        .query_all_raw(Statement::from_string(
+            backend,
+            "SELECT id, name FROM products ORDER BY id LIMIT 51".to_string(),
+        ))
         .await
         .unwrap_or_default();
     let products: Vec<(i32, String)> = products
@@ -46,7 +49,11 @@ async fn handler(State(db): State<DatabaseConnection>) -> impl IntoResponse {
             list.push((quantity, user));
         }
     }
-    let mut user_ids: Vec<String> = per_product.values().flatten().map(|(_, user)| user.to_string()).collect();
+    let mut user_ids: Vec<String> = per_product
+        .values()
+        .flatten()
+        .map(|(_, user)| user.to_string())
+        .collect();
     user_ids.sort();
     user_ids.dedup();
     let users = db
@@ -58,14 +65,23 @@ async fn handler(State(db): State<DatabaseConnection>) -> impl IntoResponse {
         .unwrap_or_default();
     let users: HashMap<i32, (String, String)> = users
         .iter()
-        .filter_map(|row| Some((row.try_get("", "id").ok()?, (row.try_get("", "name").ok()?, row.try_get("", "email").ok()?))))
+        .filter_map(|row| {
+            Some((
+                row.try_get("", "id").ok()?,
+                (row.try_get("", "name").ok()?, row.try_get("", "email").ok()?),
+            ))
+        })
         .collect();
     let mut out = String::from(r#"{"data":{"products":{"nodes":["#);
     for (index, (id, name)) in products.iter().enumerate() {
         if index > 0 {
             out.push(',');
         }
-        let _ = write!(out, r#"{{"name":{},"reservations":{{"nodes":["#, serde_json::Value::from(name.as_str()));
+        let _ = write!(
+            out,
+            r#"{{"name":{},"reservations":{{"nodes":["#,
+            serde_json::Value::from(name.as_str())
+        );
         for (position, (quantity, user)) in per_product.get(id).into_iter().flatten().enumerate() {
             if position > 0 {
                 out.push(',');

@@ -3,7 +3,9 @@
 
 use alx_backend::{
     accounts::{Role, parse_new_user},
-    app, clock, config::Settings, db,
+    app, clock,
+    config::Settings,
+    db,
 };
 use sea_orm::{ConnectionTrait, Statement};
 
@@ -18,9 +20,21 @@ async fn main() -> anyhow::Result<()> {
     let (connection, _) = db::connect(&settings.database_url, 4).await?;
     db::migrate_up(&connection).await?;
     let services = app::build_services(&settings, connection.clone(), clock::system_clock()).await?;
-    let admin = parse_new_user("", "bench-admin@example.com", "bench-password".into(), "Bench Admin", Role::Admin, None, None)
+    let admin = parse_new_user(
+        "",
+        "bench-admin@example.com",
+        "bench-password".into(),
+        "Bench Admin",
+        Role::Admin,
+        None,
+        None,
+    )
+    .map_err(|error| anyhow::anyhow!("{error}"))?;
+    let admin = services
+        .accounts
+        .ensure_user(admin)
+        .await
         .map_err(|error| anyhow::anyhow!("{error}"))?;
-    let admin = services.accounts.ensure_user(admin).await.map_err(|error| anyhow::anyhow!("{error}"))?;
     let hash: String = connection
         .query_one_raw(Statement::from_string(
             connection.get_database_backend(),
@@ -58,7 +72,10 @@ async fn main() -> anyhow::Result<()> {
     }
     let first_user: i32 = admin.id + 1;
     let first_product: i32 = connection
-        .query_one_raw(Statement::from_string(backend, "SELECT MIN(id) AS id FROM products".to_string()))
+        .query_one_raw(Statement::from_string(
+            backend,
+            "SELECT MIN(id) AS id FROM products".to_string(),
+        ))
         .await?
         .ok_or_else(|| anyhow::anyhow!("products"))?
         .try_get("", "id")?;
@@ -76,6 +93,8 @@ async fn main() -> anyhow::Result<()> {
         ))
         .await?;
     }
-    println!("seeded {USERS} users, {PRODUCTS} products, {RESERVATIONS} reservations; admin bench-admin@example.com / bench-password");
+    println!(
+        "seeded {USERS} users, {PRODUCTS} products, {RESERVATIONS} reservations; admin bench-admin@example.com / bench-password"
+    );
     Ok(())
 }

@@ -17,6 +17,7 @@ use crate::{
     graphql::{self, GraphqlLimits, Services},
     http::{self, AppState, HttpOptions},
     i18n::{self, Formatters},
+    names::NamesService,
     telemetry,
     welcome::WelcomeService,
 };
@@ -99,6 +100,7 @@ pub async fn build_services(settings: &Settings, db: DatabaseConnection, clock: 
     let attempts = NonZeroU32::new(settings.login_attempts_per_minute).context("login attempts must be positive")?;
     let formatters = Arc::new(Formatters::new()?);
     Ok(Services {
+        names: NamesService::new(db.clone()),
         accounts: AccountsService::new(db.clone(), tokens, attempts, settings.refresh_token_ttl),
         catalog: CatalogService::new(db),
         welcome: WelcomeService::new(formatters.clone(), clock),

@@ -22,6 +22,8 @@ pub mod graphql;
 pub mod http;
 /// Translations and locale negotiation.
 pub mod i18n;
+/// The baby-names dataset: import and pagination.
+pub mod names;
 /// Keyset pages as plain data.
 pub mod pagination;
 /// Idempotent demo data.

@@ -1,11 +1,13 @@
-use std::process::ExitCode;
+use std::{path::Path, process::ExitCode};
 
 use alx_backend::{
     accounts::{Role, parse_new_user},
     app::{self, App},
-    cli::{Cli, Command, MigrateAction, UserAction},
+    cli::{Cli, Command, ImportProgress, MigrateAction, UserAction},
     config::Settings,
-    db, graphql, seed, telemetry,
+    db, graphql,
+    names::{NamesCsv, NamesService},
+    seed, telemetry,
 };
 use anyhow::Context;
 use clap::Parser;
@@ -101,7 +103,44 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             println!("created user {} <{}> with role {:?}", user.id, user.email, user.role);
             Ok(())
         }
+        Command::ImportNames { file, replace } => import_names(&settings, &file, replace).await,
         Command::Schema => unreachable!("handled before settings are loaded"),
+    }
+}
+
+/// Checks the file before touching the database, so that a missing file or a wrong header writes nothing.
+async fn import_names(settings: &Settings, path: &Path, replace: bool) -> anyhow::Result<()> {
+    let file = std::fs::File::open(path).map_err(|error| {
+        let message = alx_backend::error::Message::new("names-import-cannot-open")
+            .arg("path", path.display())
+            .arg("reason", error);
+        anyhow::anyhow!(
+            "{}",
+            alx_backend::i18n::translate(alx_backend::i18n::DEFAULT_LOCALE, &message)
+        )
+    })?;
+    let total_bytes = file.metadata().map(|metadata| metadata.len()).unwrap_or_default();
+    let csv = NamesCsv::new(file).map_err(|error| describe_import(path, error))?;
+    let (db, _) = db::connect(&settings.database_url, 1).await?;
+    db::migrate_up(&db).await?;
+    let mut progress = ImportProgress::new(total_bytes);
+    let summary = NamesService::new(db)
+        .import(csv, replace, |event| progress.show(event))
+        .await
+        .map_err(|error| describe_import(path, error))?;
+    progress.finish(&summary);
+    Ok(())
+}
+
+/// An import failure for the operator: the file's name and the problem, or the full cause of an internal error.
+fn describe_import(path: &Path, error: alx_backend::error::AppError) -> anyhow::Error {
+    match error {
+        alx_backend::error::AppError::Internal(cause) => cause,
+        other => anyhow::anyhow!(
+            "{}: {}",
+            path.display(),
+            alx_backend::i18n::translate(alx_backend::i18n::DEFAULT_LOCALE, &other.message())
+        ),
     }
 }
 

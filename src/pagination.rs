@@ -1,5 +1,13 @@
 //! Keyset pages as plain data: what a list asks the repository for, and what it gets back.
 
+/// Which way a list is sorted.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Direction {
+    #[default]
+    Asc,
+    Desc,
+}
+
 /// A validated request for one page of a list ordered by a key `K`.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct KeysetPage<K> {

@@ -1,5 +1,7 @@
 //! SeaORM entities: the tables as plain data, with no GraphQL and no behaviour.
 
+pub mod baby_names;
+pub mod baby_names_dataset;
 pub mod events;
 pub mod products;
 pub mod refresh_tokens;

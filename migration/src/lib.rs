@@ -4,6 +4,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261124_000001_create_users;
 mod m20261124_000002_create_refresh_tokens;
+mod m20261124_000003_create_baby_names;
 mod m20261124_000004_create_catalog;
 
 pub struct Migrator;
@@ -14,6 +15,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261124_000001_create_users::Migration),
             Box::new(m20261124_000002_create_refresh_tokens::Migration),
+            Box::new(m20261124_000003_create_baby_names::Migration),
             Box::new(m20261124_000004_create_catalog::Migration),
         ]
     }

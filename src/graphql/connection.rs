@@ -1,7 +1,7 @@
 //! The one Relay connection helper every list uses: argument checks, opaque keyset cursors, cost.
 
 use async_graphql::{
-    Object, OutputType,
+    Enum, Object, OutputType,
     connection::{Connection, CursorType, Edge},
 };
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
@@ -9,11 +9,22 @@ use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use super::errors::GqlResultExt;
 use crate::{
     error::{AppError, Message},
-    pagination::{KeysetPage, Page},
+    pagination::{Direction, KeysetPage, Page},
 };
 
 pub const DEFAULT_PAGE_SIZE: i32 = 20;
 pub const MAX_PAGE_SIZE: i32 = 100;
+
+/// The direction of a list's `orderBy`, shared by every list that can be sorted.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Enum)]
+#[graphql(name = "OrderDirection", remote = "Direction")]
+pub enum OrderDirection {
+    /// Smallest first.
+    #[default]
+    Asc,
+    /// Largest first.
+    Desc,
+}
 
 /// The complexity of a connection field: its children cost once per row it may return.
 pub fn connection_cost(first: Option<i32>, last: Option<i32>, child_complexity: usize) -> usize {

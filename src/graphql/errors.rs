@@ -86,12 +86,25 @@ fn classify(error: &ServerError) -> (ErrorCode, Message) {
         } else {
             (ErrorCode::InternalServerError, Message::new("error-internal"))
         }
+    } else if let Some(field) = invalid_argument(text) {
+        // The document is well-formed but a value does not fit its argument (an unknown enum value, a string for an
+        // Int), literally or through a variable: the input is wrong, not the query, as with any other bad argument.
+        (
+            ErrorCode::BadUserInput,
+            Message::new("error-invalid-argument").arg("field", field),
+        )
     } else {
         (
             ErrorCode::GraphqlValidationFailed,
             Message::new("error-validation-failed"),
         )
     }
+}
+
+/// The argument (dotted for input fields: `filter.gender`) that async-graphql's validation found a bad value in.
+fn invalid_argument(text: &str) -> Option<&str> {
+    let (field, _) = text.strip_prefix("Invalid value for argument \"")?.split_once('"')?;
+    Some(field)
 }
 
 fn argument_name(error: &ServerError) -> String {
@@ -144,6 +157,11 @@ pub fn localize(errors: &mut [ServerError], locale: &str, request_id: &str) {
                 }
                 extensions.set("code", code.as_str());
                 extensions.set("messageId", message.id);
+                if code == ErrorCode::BadUserInput
+                    && let Some((_, field)) = message.args.iter().find(|(name, _)| *name == "field")
+                {
+                    extensions.set("field", field.as_str());
+                }
                 let args = message
                     .args
                     .iter()

@@ -37,16 +37,21 @@ use crate::{
     },
     error::{AppError, ErrorCode, Message},
     i18n::Formatters,
+    names::{
+        NamesService,
+        loaders::BabyNameLoader,
+        resolvers::{NamesMutation, NamesQuery},
+    },
     pagination::Page,
     welcome::{WelcomeService, resolvers::WelcomeQuery},
 };
 pub use context::RequestContext;
 
 #[derive(MergedObject, Default)]
-pub struct Query(node::NodeQuery, AccountsQuery, WelcomeQuery, CatalogQuery);
+pub struct Query(node::NodeQuery, AccountsQuery, WelcomeQuery, NamesQuery, CatalogQuery);
 
 #[derive(MergedObject, Default)]
-pub struct Mutation(AccountsMutation, CatalogMutation);
+pub struct Mutation(AccountsMutation, NamesMutation, CatalogMutation);
 
 pub type AppSchema = Schema<Query, Mutation, EmptySubscription>;
 
@@ -59,6 +64,7 @@ pub struct Services {
     pub formatters: Arc<Formatters>,
     /// How long a DataLoader gathers keys before it runs its batch.
     pub loader_delay: Duration,
+    pub names: NamesService,
 }
 
 #[derive(Clone, Debug)]
@@ -80,6 +86,7 @@ pub fn build_schema(services: &Services, limits: &GraphqlLimits) -> AppSchema {
         .data(services.catalog.clone())
         .data(services.welcome.clone())
         .data(services.formatters.clone())
+        .data(services.names.clone())
         .limit_depth(limits.max_depth)
         .limit_complexity(limits.max_complexity)
         .extension(limits::DocumentLimits {
@@ -198,6 +205,7 @@ pub fn with_request_data(request: Request, services: &Services, context: Request
     let (catalog, delay) = (&services.catalog, services.loader_delay);
     request
         .data(loader(UserLoader(services.accounts.clone()), delay))
+        .data(loader(BabyNameLoader(services.names.clone()), delay))
         .data(loader(ProductLoader(catalog.clone()), delay))
         .data(loader(ReservationLoader(catalog.clone()), delay))
         .data(loader(EventLoader(catalog.clone()), delay))

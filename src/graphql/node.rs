@@ -8,6 +8,7 @@ use crate::{
     accounts::resolvers::UserNode,
     catalog::resolvers::{self as catalog, EventNode, ProductNode, ReservationNode, SeatReservationNode},
     error::{AppError, Message},
+    names::resolvers::BabyNameNode,
 };
 
 /// Every type a global id can name.
@@ -18,6 +19,7 @@ pub enum NodeType {
     Reservation,
     Event,
     SeatReservation,
+    BabyName,
 }
 
 impl NodeType {
@@ -28,6 +30,7 @@ impl NodeType {
             Self::Reservation => "Reservation",
             Self::Event => "Event",
             Self::SeatReservation => "SeatReservation",
+            Self::BabyName => "BabyName",
         }
     }
 
@@ -38,6 +41,7 @@ impl NodeType {
             "Reservation" => Some(Self::Reservation),
             "Event" => Some(Self::Event),
             "SeatReservation" => Some(Self::SeatReservation),
+            "BabyName" => Some(Self::BabyName),
             _ => None,
         }
     }
@@ -88,6 +92,7 @@ pub enum Node {
     Reservation(ReservationNode),
     Event(EventNode),
     SeatReservation(SeatReservationNode),
+    BabyName(BabyNameNode),
 }
 
 #[derive(Default)]
@@ -130,6 +135,7 @@ async fn load_node(ctx: &Context<'_>, node_type: NodeType, database_id: i32) -> 
         NodeType::SeatReservation => Ok(catalog::load_seat_reservation(ctx, database_id)
             .await?
             .map(Node::SeatReservation)),
+        NodeType::BabyName => Ok(BabyNameNode::load(ctx, database_id).await?.map(Node::BabyName)),
     }
 }
 
@@ -142,7 +148,7 @@ mod tests {
         let id = global_id(NodeType::User, 42);
         assert_eq!(id.as_str(), "VXNlcjo0Mg==");
         assert_eq!(parse_global_id("id", &id).expect("valid"), (NodeType::User, 42));
-        for bad in ["", "not base64!", "VXNlcg==", "UHJvZHVjdDo0Mg==", "VXNlcjp4"] {
+        for bad in ["", "not base64!", "VXNlcg==", "Q2F0OjQy", "VXNlcjp4"] {
             assert!(parse_global_id("id", bad).is_err(), "{bad:?} should be refused");
         }
     }

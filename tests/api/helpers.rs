@@ -1,12 +1,13 @@
 //! `TestApp`: one running server and its database, with helpers that speak the domain.
 
-use std::net::SocketAddr;
+use std::{fmt::Write, net::SocketAddr};
 
 use alx_backend::{
     accounts::{Role, parse_new_user},
     app::App,
     clock::{Clock, system_clock},
     config::Settings,
+    names::{BadRow, ImportEvent, ImportSummary, NamesCsv},
 };
 use reqwest::{Client, Response, StatusCode};
 use sea_orm::{ConnectionTrait, Database};
@@ -21,6 +22,7 @@ pub struct TestApp {
     pub address: SocketAddr,
     pub client: Client,
     pub app_services: alx_backend::graphql::Services,
+    /// The test's own database, for commands run against it.
     pub database_url: String,
     pub statements: alx_backend::db::StatementCounter,
     shutdown: Option<oneshot::Sender<()>>,
@@ -165,6 +167,23 @@ impl TestApp {
         assert_eq!(body["data"]["__typename"], "Query");
     }
 
+    /// Imports a names CSV through the service `alx-backend import-names` uses; returns the summary and the bad rows.
+    pub async fn import_names(&self, csv: &str, replace: bool) -> (ImportSummary, Vec<BadRow>) {
+        let parsed = NamesCsv::new(std::io::Cursor::new(csv.as_bytes().to_vec())).expect("the header is accepted");
+        let mut bad_rows = Vec::new();
+        let summary = self
+            .app_services
+            .names
+            .import(parsed, replace, |event| {
+                if let ImportEvent::BadRow(bad) = event {
+                    bad_rows.push(bad.clone());
+                }
+            })
+            .await
+            .expect("import");
+        (summary, bad_rows)
+    }
+
     pub fn trigger_shutdown(&mut self) {
         if let Some(shutdown) = self.shutdown.take() {
             let _ = shutdown.send(());
@@ -198,4 +217,49 @@ pub fn error_field(body: &Value) -> &str {
     body["errors"][0]["extensions"]["field"]
         .as_str()
         .unwrap_or_else(|| panic!("no error field in {body:#}"))
+}
+
+pub const NAMES_HEADER: &str = "Year of Birth,Gender,Ethnicity,Child's First Name,Count,Rank";
+
+/// A CSV in the public file's format with `rows` rows: years 2011–2016, both genders, the four groups (2012 with
+/// the file's truncated labels), names in mixed case (`Olivia`, `OLIVIA`, `olive`…), counts and ranks with ties,
+/// and every tenth row an exact copy of the row before it, as in the public file.
+pub fn names_csv(rows: usize) -> String {
+    const NAMES: [&str; 9] = [
+        "Olivia", "OLIVIA", "Liam", "Oliver", "emma", "Ava", "Noah", "olive", "Zoë",
+    ];
+    const ETHNICITIES: [&str; 4] = [
+        "ASIAN AND PACIFIC ISLANDER",
+        "BLACK NON HISPANIC",
+        "HISPANIC",
+        "WHITE NON HISPANIC",
+    ];
+    const TRUNCATED: [&str; 4] = ["ASIAN AND PACI", "BLACK NON HISP", "HISPANIC", "WHITE NON HISP"];
+    let mut text = format!("{NAMES_HEADER}\n");
+    for row in 0..rows {
+        let seed = if row % 10 == 9 { row - 1 } else { row };
+        let year = 2011 + (seed / 7) % 6;
+        let gender = if seed % 2 == 0 { "FEMALE" } else { "MALE" };
+        let ethnicity = if year == 2012 {
+            TRUNCATED[seed % 4]
+        } else {
+            ETHNICITIES[seed % 4]
+        };
+        let name = NAMES[seed % NAMES.len()];
+        let count = 10 + (seed * 7) % 13;
+        let rank = 1 + (seed * 5) % 11;
+        writeln!(text, "{year},{gender},{ethnicity},{name},{count},{rank}").expect("writing to a string");
+    }
+    text
+}
+
+/// The public file, when this checkout sits next to `../shared/data`.
+pub fn real_names_file() -> Option<std::path::PathBuf> {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/Popular_Baby_Names.csv");
+    if path.exists() {
+        Some(path)
+    } else {
+        eprintln!("skipped: {} is absent", path.display());
+        None
+    }
 }

@@ -6,6 +6,7 @@ mod catalog;
 mod helpers;
 mod http;
 mod i18n;
+mod names;
 mod protections;
 mod schema;
 mod websocket;
