@@ -10,7 +10,7 @@ use super::{AccountsService, AuthSession, ProfileChange, Role, User, loaders::Us
 use crate::{
     catalog::{
         loaders::{ParentPage, ReservationsByUser},
-        resolvers::ReservationNode,
+        resolvers::{ReservationNode, reservation_nodes},
     },
     error::AppError,
     graphql::{
@@ -119,11 +119,12 @@ impl UserNode {
             },
         )
         .await?;
+        let page = reservation_nodes(ctx, page).await?;
         Ok(build_connection(
             "reservations",
             page,
-            |row| row.id,
-            ReservationNode,
+            ReservationNode::database_id_of,
+            |node| node,
             EmptyFields,
         ))
     }

@@ -70,9 +70,6 @@ fn classify(error: &ServerError) -> (ErrorCode, Message) {
         (ErrorCode::QueryTooComplex, Message::new("error-query-too-complex"))
     } else if text.contains("nested too deep") {
         (ErrorCode::QueryTooComplex, Message::new("error-query-too-deep"))
-    } else if error.path.is_empty() && text.contains(" --> ") {
-        // The parser's own message format; only WebSocket requests reach execution unparsed.
-        (ErrorCode::GraphqlParseFailed, Message::new("error-parse-failed"))
     } else if !error.path.is_empty() {
         // With a path, the error came from resolving a field: a value that does not fit its argument's type.
         if ["Failed to parse", "Invalid value", "Expected input type"]

@@ -1,54 +1,31 @@
-//! Limits async-graphql does not have, checked as soon as a document parses: aliases per operation, and
-//! introspection refused with an error (async-graphql's own switch silently answers null).
-
-use std::sync::Arc;
+//! Limits async-graphql does not have, checked once a document parses: aliases per document, and
+//! introspection refused with an error (async-graphql's own switch silently answers null). They are checked by
+//! the execute paths rather than in an async-graphql extension: any extension turns off async-graphql's fast path
+//! for every field and list item it resolves.
 
 use async_graphql::{
-    ServerResult, Variables,
-    extensions::{Extension, ExtensionContext, ExtensionFactory, NextParseQuery},
+    ServerError,
     parser::types::{ExecutableDocument, Selection, SelectionSet},
 };
 
 use super::errors::request_error;
 use crate::error::{ErrorCode, Message};
 
-/// Applies the document limits on every transport.
-#[derive(Clone, Copy)]
-pub struct DocumentLimits {
-    pub max_aliases: usize,
-    pub introspection: bool,
-}
-
-impl ExtensionFactory for DocumentLimits {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(*self)
+/// Refuses a document over the alias limit, or asking for introspection where it is off.
+pub fn check(document: &ExecutableDocument, max_aliases: usize, introspection: bool) -> Result<(), ServerError> {
+    if count_aliases(document) > max_aliases {
+        return Err(request_error(
+            ErrorCode::QueryTooComplex,
+            Message::new("error-too-many-aliases").arg("limit", max_aliases),
+        ));
     }
-}
-
-#[async_graphql::async_trait::async_trait]
-impl Extension for DocumentLimits {
-    async fn parse_query(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        query: &str,
-        variables: &Variables,
-        next: NextParseQuery<'_>,
-    ) -> ServerResult<ExecutableDocument> {
-        let document = next.run(ctx, query, variables).await?;
-        if count_aliases(&document) > self.max_aliases {
-            return Err(request_error(
-                ErrorCode::QueryTooComplex,
-                Message::new("error-too-many-aliases").arg("limit", self.max_aliases),
-            ));
-        }
-        if !self.introspection && asks_for_introspection(&document) {
-            return Err(request_error(
-                ErrorCode::GraphqlValidationFailed,
-                Message::new("error-introspection-disabled"),
-            ));
-        }
-        Ok(document)
+    if !introspection && asks_for_introspection(document) {
+        return Err(request_error(
+            ErrorCode::GraphqlValidationFailed,
+            Message::new("error-introspection-disabled"),
+        ));
     }
+    Ok(())
 }
 
 /// Counts every aliased field in the document, fragments included: an alias flood multiplies work without depth.

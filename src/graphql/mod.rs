@@ -88,11 +88,7 @@ pub fn build_schema(services: &Services, limits: &GraphqlLimits) -> AppSchema {
         .data(services.formatters.clone())
         .data(services.names.clone())
         .limit_depth(limits.max_depth)
-        .limit_complexity(limits.max_complexity)
-        .extension(limits::DocumentLimits {
-            max_aliases: limits.max_aliases,
-            introspection: limits.introspection,
-        });
+        .limit_complexity(limits.max_complexity);
     if !limits.introspection {
         // Suggestions ("did you mean …") would leak the schema that disabling introspection hides.
         builder = builder.disable_introspection().disable_suggestions();
@@ -139,6 +135,27 @@ fn failed(error: async_graphql::ServerError, context: &RequestContext) -> Execut
     }
 }
 
+/// Parses the document (kept on the request, so execution does not parse it again) and applies the limits
+/// async-graphql does not have; the error is about the request as a whole.
+pub fn prepare(request: &mut Request, limits: &GraphqlLimits) -> Result<(), async_graphql::ServerError> {
+    match request.parsed_query() {
+        Ok(document) => limits::check(document, limits.max_aliases, limits.introspection),
+        Err(error) => {
+            // The parser stops at its own nesting limit; that document is too deep, not malformed.
+            let mut parse_error = if error.message.contains("recursion limit") {
+                errors::request_error(ErrorCode::QueryTooComplex, Message::new("error-query-too-deep"))
+            } else {
+                errors::request_error(ErrorCode::GraphqlParseFailed, Message::new("error-parse-failed"))
+            };
+            parse_error.locations = error.locations.clone();
+            if let Some(extensions) = parse_error.extensions.as_mut() {
+                extensions.set("detail", error.message.clone());
+            }
+            Err(parse_error)
+        }
+    }
+}
+
 /// Runs one GraphQL request with its per-request data, under the limits, and renders its errors for the caller.
 pub async fn execute(
     schema: &AppSchema,
@@ -147,18 +164,8 @@ pub async fn execute(
     mut request: Request,
     context: RequestContext,
 ) -> Executed {
-    if let Err(error) = request.parsed_query() {
-        // The parser stops at its own nesting limit; that document is too deep, not malformed.
-        let mut parse_error = if error.message.contains("recursion limit") {
-            errors::request_error(ErrorCode::QueryTooComplex, Message::new("error-query-too-deep"))
-        } else {
-            errors::request_error(ErrorCode::GraphqlParseFailed, Message::new("error-parse-failed"))
-        };
-        parse_error.locations = error.locations.clone();
-        if let Some(extensions) = parse_error.extensions.as_mut() {
-            extensions.set("detail", error.message.clone());
-        }
-        return failed(parse_error, &context);
+    if let Err(error) = prepare(&mut request, limits) {
+        return failed(error, &context);
     }
 
     let operation = operation_label(request.operation_name.as_deref());
@@ -231,6 +238,21 @@ where
 {
     ctx.data_unchecked::<DataLoader<L>>()
         .load_one(key)
+        .await
+        .map_err(shared_error)
+}
+
+/// Loads many values in one batch through this request's DataLoader for `L`; missing keys are absent.
+pub async fn load_many<L, K>(
+    ctx: &async_graphql::Context<'_>,
+    keys: impl IntoIterator<Item = K>,
+) -> async_graphql::Result<std::collections::HashMap<K, L::Value>>
+where
+    L: Loader<K, Error = Arc<AppError>>,
+    K: Send + Sync + Hash + Eq + Clone + 'static,
+{
+    ctx.data_unchecked::<DataLoader<L>>()
+        .load_many(keys)
         .await
         .map_err(shared_error)
 }

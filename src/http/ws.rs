@@ -42,8 +42,13 @@ impl Executor for ConnectionExecutor {
             .response
     }
 
-    fn execute_stream(&self, request: Request, session_data: Option<Arc<Data>>) -> BoxStream<'static, Response> {
+    fn execute_stream(&self, mut request: Request, session_data: Option<Arc<Data>>) -> BoxStream<'static, Response> {
         let context = self.context();
+        if let Err(error) = graphql::prepare(&mut request, &self.state.limits) {
+            let mut errors = vec![error];
+            errors::localize(&mut errors, context.effective_locale(), &context.request_id);
+            return futures_util::stream::once(async move { Response::from_errors(errors) }).boxed();
+        }
         let request = graphql::with_request_data(request, &self.state.services, context.clone());
         self.state
             .schema
