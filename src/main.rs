@@ -13,10 +13,6 @@ use anyhow::Context;
 use clap::Parser;
 use migration::{Migrator, MigratorTrait};
 
-// Request handling allocates many small, short-lived objects; mimalloc serves them markedly faster than glibc.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
