@@ -50,6 +50,10 @@ run_engine() { # engine database_url
   token=$(curl -fsS -X POST -H 'content-type: application/json' http://127.0.0.1:18090/graphql \
     -d '{"query":"mutation { login(email: \"bench-admin@example.com\", password: \"bench-password\") { accessToken } }"}' |
     python3 -c 'import json, sys; print(json.load(sys.stdin)["data"]["login"]["accessToken"])')
+  # Every measured request must be a success: a fast error would flatter the figure.
+  curl -fsS -X POST -H 'content-type: application/json' -H "authorization: Bearer $token" \
+    -d "{\"query\":\"$query\"}" http://127.0.0.1:18090/graphql | python3 -c \
+    'import json, sys; body = json.load(sys.stdin); assert "errors" not in body and len(body["data"]["products"]["nodes"]) == 50, body'
   cat > "$work/nested.lua" <<LUA
 wrk.method = "POST"
 wrk.body = '{"query":"$query"}'

@@ -22,13 +22,20 @@ wait_ready() { until curl -fsS "$1" >/dev/null 2>&1; do sleep 0.005; done; }
 
 body_typename='{"query":"{ __typename }"}'
 body_welcome='{"query":"{ welcome(locale: \"fr\", timezone: \"Europe/Paris\") { title greeting loggedInAs currentTime { formatted } } }"}'
-lua() {
+lua() { # name body -> a wrk script; Lua reads backslashes as escapes, so the body's are doubled
+  local escaped=${2//\\/\\\\}
   cat > "$work/$1.lua" <<LUA
 wrk.method = "POST"
-wrk.body = '$2'
+wrk.body = '$escaped'
 wrk.headers["Content-Type"] = "application/json"
 LUA
   echo "$work/$1.lua"
+}
+
+# Every measured request must be a success: a fast error would flatter the figure.
+expect_data() { # url body
+  curl -fsS -X POST -H 'content-type: application/json' -d "$2" "$1" | python3 -c \
+    'import json, sys; body = json.load(sys.stdin); assert "errors" not in body and body.get("data"), body'
 }
 
 rps() { # url luafile -> requests/s
@@ -48,6 +55,8 @@ for port in 18081 18082; do
   until curl -fsS -X POST -H 'content-type: application/json' -d "$body_typename" "http://127.0.0.1:$port/graphql" >/dev/null 2>&1; do sleep 0.005; done
 done
 
+expect_data http://127.0.0.1:18080/graphql "$body_typename"
+expect_data http://127.0.0.1:18080/graphql "$body_welcome"
 typename_lua=$(lua typename "$body_typename")
 welcome_lua=$(lua welcome "$body_welcome")
 rps http://127.0.0.1:18080/graphql "$typename_lua" >/dev/null # warm-up

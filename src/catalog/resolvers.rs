@@ -122,7 +122,10 @@ impl ReservationNode {
 
 impl From<Reservation> for ReservationNode {
     fn from(reservation: Reservation) -> Self {
-        Self { reservation, user: None }
+        Self {
+            reservation,
+            user: None,
+        }
     }
 }
 

@@ -2,6 +2,7 @@
 
 pub mod connection;
 pub mod context;
+mod documents;
 pub mod errors;
 pub mod guards;
 pub mod limits;
@@ -138,6 +139,17 @@ fn failed(error: async_graphql::ServerError, context: &RequestContext) -> Execut
 /// Parses the document (kept on the request, so execution does not parse it again) and applies the limits
 /// async-graphql does not have; the error is about the request as a whole.
 pub fn prepare(request: &mut Request, limits: &GraphqlLimits) -> Result<(), async_graphql::ServerError> {
+    let cached = documents::get(&request.query);
+    let fresh = cached.is_none();
+    if let Some(document) = cached {
+        request.set_parsed_query(document);
+    }
+    if fresh {
+        let query = request.query.clone();
+        if let Ok(document) = request.parsed_query() {
+            documents::put(&query, document);
+        }
+    }
     match request.parsed_query() {
         Ok(document) => limits::check(document, limits.max_aliases, limits.introspection),
         Err(error) => {

@@ -254,6 +254,18 @@ async fn error_messages_are_rendered_in_the_resolved_locale() {
         ("BAD_USER_INPUT", "L'identifiant donné pour id n'est pas valide.")
     );
 
+    let (code, message) = french_error(
+        &app,
+        token,
+        "mutation($id: ID!) { cancelReservation(id: $id) { id } }",
+        json!({ "id": "UmVzZXJ2YXRpb246OTk5" }),
+    )
+    .await;
+    assert_eq!(
+        (code.as_str(), message.as_str()),
+        ("NOT_FOUND", "Aucun élément ne correspond à cet identifiant.")
+    );
+
     let (code, message) = french_error(&app, token, "{ users { totalCount } }", json!({})).await;
     assert_eq!(
         (code.as_str(), message.as_str()),
