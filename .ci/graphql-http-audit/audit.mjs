@@ -85,8 +85,9 @@ for (const { id, name, fn } of serverAudits({ url, fetchFn })) {
   console.log(`${status.padEnd(4)} ${id} ${name}${reason ? ` — ${reason}` : ''}`);
 }
 
-console.log(
-  `graphql-http audit: ${passed} passed, ${failed} failed` +
-    (warned ? ` (${warned} optional MAY audit${warned === 1 ? '' : 's'} not satisfied)` : ''),
-);
+if (warned) {
+  console.log(`${warned} optional MAY audit${warned === 1 ? '' : 's'} not satisfied`);
+}
+// The plain closing line CI reads: one word, a colon, then the counts.
+console.log(`graphql-http-audit: ${passed} passed, ${failed} failed`);
 process.exit(failed > 0 ? 1 : 0);
