@@ -137,3 +137,28 @@ pub fn is_transient(error: &sea_orm::DbErr) -> bool {
         _ => false,
     }
 }
+
+/// How many child rows each parent in `parents` has, in one `GROUP BY` statement; parents with none are absent.
+pub async fn count_per_parent<E>(
+    db: &impl ConnectionTrait,
+    parent: E::Column,
+    parents: &[i32],
+) -> Result<std::collections::HashMap<i32, u64>, sea_orm::DbErr>
+where
+    E: sea_orm::EntityTrait,
+{
+    use sea_orm::{ColumnTrait, QueryFilter, QuerySelect, sea_query::Expr};
+    let rows: Vec<(i32, i64)> = E::find()
+        .select_only()
+        .column(parent)
+        .column_as(Expr::cust("COUNT(*)"), "children")
+        .filter(parent.is_in(parents.iter().copied()))
+        .group_by(parent)
+        .into_tuple()
+        .all(db)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(parent, count)| (parent, u64::try_from(count).unwrap_or_default()))
+        .collect())
+}

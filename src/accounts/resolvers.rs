@@ -1,23 +1,21 @@
 //! The accounts part of the schema: `me`, `users`, and register / login / refresh / logout / updateMe.
 
-use async_graphql::{
-    Context, Enum, ID, InputObject, Object, Result, SimpleObject,
-    connection::{Connection, EmptyFields},
-};
+use async_graphql::{Context, Enum, ID, InputObject, Object, Result, SimpleObject, connection::Connection};
 use chrono::{DateTime, Utc};
 
 use super::{AccountsService, AuthSession, ProfileChange, Role, User, loaders::UserLoader, model, parse_new_user};
 use crate::{
     catalog::{
-        loaders::{ParentPage, ReservationsByUser},
-        resolvers::{ReservationNode, reservation_nodes},
+        ChildList,
+        loaders::ReservationsByUser,
+        resolvers::{ChildTotal, ReservationNode, child_page, reservation_nodes},
     },
     error::AppError,
     graphql::{
         connection::{ConnectionArgs, Cursor, TotalCount, build_connection, connection_cost},
         errors::GqlResultExt,
         guards::{AdminOnly, LoggedIn, request_context, require_caller, require_self_or_admin},
-        load_one, load_page,
+        load_one,
         node::{NodeType, global_id},
     },
 };
@@ -106,26 +104,20 @@ impl UserNode {
         after: Option<String>,
         last: Option<i32>,
         before: Option<String>,
-    ) -> Result<Connection<Cursor, ReservationNode, EmptyFields>> {
+    ) -> Result<Connection<Cursor, ReservationNode, ChildTotal>> {
         require_self_or_admin(ctx, self.user.id)?;
         let page = ConnectionArgs::new(first, after, last, before)
             .parse::<i32>("reservations")
             .gql()?;
-        let page = load_page::<ReservationsByUser, _>(
-            ctx,
-            ParentPage {
-                parent: self.user.id,
-                page,
-            },
-        )
-        .await?;
+        let (page, total) =
+            child_page::<ReservationsByUser, _>(ctx, ChildList::ReservationsOfUser, self.user.id, page).await?;
         let page = reservation_nodes(ctx, page).await?;
         Ok(build_connection(
             "reservations",
             page,
             ReservationNode::database_id_of,
             |node| node,
-            EmptyFields,
+            total,
         ))
     }
 }

@@ -4,7 +4,7 @@ use std::{collections::HashMap, sync::Arc};
 
 use async_graphql::dataloader::Loader;
 
-use super::{CatalogService, Event, Product, Reservation, SeatReservation};
+use super::{CatalogService, ChildList, Event, Product, Reservation, SeatReservation};
 use crate::{
     error::{AppError, AppResult},
     pagination::{KeysetPage, Page},
@@ -87,3 +87,33 @@ macro_rules! per_parent_loader {
 per_parent_loader!(ReservationsByProduct, Reservation, reservations_per_product);
 per_parent_loader!(ReservationsByUser, Reservation, reservations_per_user);
 per_parent_loader!(SeatReservationsByEvent, SeatReservation, seat_reservations_per_event);
+
+/// The size of one parent's child list.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ChildCount {
+    pub list: ChildList,
+    pub parent: i32,
+}
+
+/// Counts children for many parents at once: one `GROUP BY` statement per kind of list.
+pub struct ChildCountLoader(pub CatalogService);
+
+impl Loader<ChildCount> for ChildCountLoader {
+    type Value = u64;
+    type Error = Shared;
+
+    async fn load(&self, keys: &[ChildCount]) -> Result<HashMap<ChildCount, u64>, Shared> {
+        let mut by_list: HashMap<ChildList, Vec<i32>> = HashMap::new();
+        for key in keys {
+            by_list.entry(key.list).or_default().push(key.parent);
+        }
+        let mut counts = HashMap::with_capacity(keys.len());
+        for (list, parents) in by_list {
+            let found = self.0.count_children(list, &parents).await.map_err(Arc::new)?;
+            for parent in parents {
+                counts.insert(ChildCount { list, parent }, found.get(&parent).copied().unwrap_or(0));
+            }
+        }
+        Ok(counts)
+    }
+}

@@ -7,4 +7,4 @@ pub mod resolvers;
 mod service;
 
 pub use model::{Event, NewEvent, NewProduct, Product, Reservation, SeatReservation};
-pub use service::CatalogService;
+pub use service::{CatalogService, ChildList};

@@ -1,5 +1,7 @@
 //! SeaORM queries for products, reservations and events. Stock moves only through conditional updates.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 use entity::{events, products, reservations, seat_reservations};
 use sea_orm::{
@@ -11,7 +13,7 @@ use sea_orm::{
 
 use super::model::{Event, EventChange, NewEvent, NewProduct, Product, ProductChange, Reservation, SeatReservation};
 use crate::{
-    db::page_per_parent,
+    db::{count_per_parent, page_per_parent},
     pagination::{KeysetPage, Page},
 };
 
@@ -263,6 +265,27 @@ pub async fn reservations_per_user(
     )
     .await?;
     Ok(rows.into_iter().map(reservation).collect())
+}
+
+pub async fn count_reservations_per_product(
+    db: &impl ConnectionTrait,
+    product_ids: &[i32],
+) -> Result<HashMap<i32, u64>, DbErr> {
+    count_per_parent::<reservations::Entity>(db, reservations::Column::ProductId, product_ids).await
+}
+
+pub async fn count_reservations_per_user(
+    db: &impl ConnectionTrait,
+    user_ids: &[i32],
+) -> Result<HashMap<i32, u64>, DbErr> {
+    count_per_parent::<reservations::Entity>(db, reservations::Column::UserId, user_ids).await
+}
+
+pub async fn count_seat_reservations_per_event(
+    db: &impl ConnectionTrait,
+    event_ids: &[i32],
+) -> Result<HashMap<i32, u64>, DbErr> {
+    count_per_parent::<seat_reservations::Entity>(db, seat_reservations::Column::EventId, event_ids).await
 }
 
 pub async fn seat_reservations_per_event(

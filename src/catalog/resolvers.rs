@@ -2,22 +2,22 @@
 
 use std::{collections::HashMap, sync::Arc};
 
-use async_graphql::{
-    Context, ID, InputObject, Object, Result,
-    connection::{Connection, EmptyFields},
-};
+use async_graphql::dataloader::Loader;
+
+use async_graphql::{Context, ID, InputObject, Object, Result, connection::Connection};
 use chrono::{DateTime, Utc};
 
 use super::{
-    CatalogService, Event, NewEvent, NewProduct, Product, Reservation, SeatReservation,
+    CatalogService, ChildList, Event, NewEvent, NewProduct, Product, Reservation, SeatReservation,
     loaders::{
-        EventLoader, ParentPage, ProductLoader, ReservationLoader, ReservationsByProduct, SeatReservationLoader,
-        SeatReservationsByEvent,
+        ChildCount, ChildCountLoader, EventLoader, ParentPage, ProductLoader, ReservationLoader, ReservationsByProduct,
+        SeatReservationLoader, SeatReservationsByEvent,
     },
     model::{EventChange, ProductChange, Quantity},
 };
 use crate::{
     accounts::{User, loaders::UserLoader, resolvers::UserNode},
+    error::AppError,
     graphql::{
         connection::{ConnectionArgs, Cursor, TotalCount, build_connection, connection_cost},
         errors::GqlResultExt,
@@ -26,7 +26,7 @@ use crate::{
         node::{NodeType, global_id, parse_id_of},
     },
     i18n::Formatters,
-    pagination::Page,
+    pagination::{KeysetPage, Page},
 };
 
 fn catalog<'a>(ctx: &Context<'a>) -> &'a CatalogService {
@@ -80,31 +80,60 @@ impl ProductNode {
         after: Option<String>,
         last: Option<i32>,
         before: Option<String>,
-    ) -> Result<Connection<Cursor, ReservationNode, EmptyFields>> {
+    ) -> Result<Connection<Cursor, ReservationNode, ChildTotal>> {
         let page = ConnectionArgs::new(first, after, last, before)
             .parse::<i32>("reservations")
             .gql()?;
-        let page = load_page::<ReservationsByProduct, _>(
-            ctx,
-            ParentPage {
-                parent: self.0.id,
-                page,
-            },
-        )
-        .await?;
+        let (page, total) =
+            child_page::<ReservationsByProduct, _>(ctx, ChildList::ReservationsOfProduct, self.0.id, page).await?;
         let page = reservation_nodes(ctx, page).await?;
         Ok(build_connection(
             "reservations",
             page,
             ReservationNode::database_id_of,
             |node| node,
-            EmptyFields,
+            total,
         ))
     }
 
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
     }
+}
+
+/// The `totalCount` of a nested connection.
+pub struct ChildTotal(u64);
+
+#[Object]
+impl ChildTotal {
+    /// How many rows the whole list holds (not just this page).
+    async fn total_count(&self) -> u64 {
+        self.0
+    }
+}
+
+/// One parent's page of a child list and, when the selection asks for `totalCount`, the list's size. Both loads
+/// start together, so every parent of a request lands in the same two batches (one page statement, one count
+/// statement) whatever order its fields resolve in.
+pub async fn child_page<L, T>(
+    ctx: &Context<'_>,
+    list: ChildList,
+    parent: i32,
+    page: KeysetPage<i32>,
+) -> Result<(Page<T>, ChildTotal)>
+where
+    L: Loader<ParentPage, Value = Page<T>, Error = Arc<AppError>>,
+{
+    let wants_total = ctx.look_ahead().field("totalCount").exists();
+    let count = async {
+        if wants_total {
+            load_one::<ChildCountLoader, _>(ctx, ChildCount { list, parent }).await
+        } else {
+            Ok(None)
+        }
+    };
+    let (page, total) = futures_util::try_join!(load_page::<L, T>(ctx, ParentPage { parent, page }), count)?;
+    Ok((page, ChildTotal(total.unwrap_or(0))))
 }
 
 /// Units of a product held for a user; `user` is filled in ahead when the list that made this node saw its
@@ -230,24 +259,18 @@ impl EventNode {
         after: Option<String>,
         last: Option<i32>,
         before: Option<String>,
-    ) -> Result<Connection<Cursor, SeatReservationNode, EmptyFields>> {
+    ) -> Result<Connection<Cursor, SeatReservationNode, ChildTotal>> {
         let page = ConnectionArgs::new(first, after, last, before)
             .parse::<i32>("seatReservations")
             .gql()?;
-        let page = load_page::<SeatReservationsByEvent, _>(
-            ctx,
-            ParentPage {
-                parent: self.0.id,
-                page,
-            },
-        )
-        .await?;
+        let (page, total) =
+            child_page::<SeatReservationsByEvent, _>(ctx, ChildList::SeatsOfEvent, self.0.id, page).await?;
         Ok(build_connection(
             "seatReservations",
             page,
             |row| row.id,
             SeatReservationNode,
-            EmptyFields,
+            total,
         ))
     }
 }

@@ -16,6 +16,14 @@ use crate::{
     pagination::{KeysetPage, Page},
 };
 
+/// The per-parent lists of the catalog.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ChildList {
+    ReservationsOfProduct,
+    ReservationsOfUser,
+    SeatsOfEvent,
+}
+
 /// How often a transaction that lost a race (deadlock, serialisation failure, busy SQLite) is tried again
 /// before the error reaches the client.
 const TRANSIENT_RETRIES: usize = 8;
@@ -214,6 +222,15 @@ impl CatalogService {
 
     pub async fn seat_reservations(&self, ids: &[i32]) -> AppResult<Vec<SeatReservation>> {
         Ok(repo::find_seat_reservations(&self.db, ids).await?)
+    }
+
+    /// The size of each parent's child list, for `totalCount` on nested connections.
+    pub async fn count_children(&self, list: ChildList, parents: &[i32]) -> AppResult<HashMap<i32, u64>> {
+        Ok(match list {
+            ChildList::ReservationsOfProduct => repo::count_reservations_per_product(&self.db, parents).await?,
+            ChildList::ReservationsOfUser => repo::count_reservations_per_user(&self.db, parents).await?,
+            ChildList::SeatsOfEvent => repo::count_seat_reservations_per_event(&self.db, parents).await?,
+        })
     }
 
     pub async fn create_event(&self, new: NewEvent) -> AppResult<Event> {

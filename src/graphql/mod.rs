@@ -31,8 +31,8 @@ use crate::{
     catalog::{
         CatalogService,
         loaders::{
-            EventLoader, ParentPage, ProductLoader, ReservationLoader, ReservationsByProduct, ReservationsByUser,
-            SeatReservationLoader, SeatReservationsByEvent,
+            ChildCountLoader, EventLoader, ParentPage, ProductLoader, ReservationLoader, ReservationsByProduct,
+            ReservationsByUser, SeatReservationLoader, SeatReservationsByEvent,
         },
         resolvers::{CatalogMutation, CatalogQuery},
     },
@@ -232,6 +232,7 @@ pub fn with_request_data(request: Request, services: &Services, context: Request
         .data(loader(ReservationsByProduct(catalog.clone()), delay))
         .data(loader(ReservationsByUser(catalog.clone()), delay))
         .data(loader(SeatReservationsByEvent(catalog.clone()), delay))
+        .data(loader(ChildCountLoader(catalog.clone()), delay))
         .data(context)
 }
 
