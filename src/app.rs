@@ -56,7 +56,7 @@ impl App {
         };
         let state = Arc::new(AppState {
             schema: graphql::build_schema(&services, &limits),
-            services: services.clone(),
+            services: Arc::new(services.clone()),
             limits,
             db: db.clone(),
             metrics: telemetry::metrics_handle(),

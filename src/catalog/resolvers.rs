@@ -19,6 +19,7 @@ use crate::{
     accounts::{User, loaders::UserLoader, resolvers::UserNode},
     error::AppError,
     graphql::{
+        RequestLoader,
         connection::{ConnectionArgs, Cursor, TotalCount, build_connection, connection_cost},
         errors::GqlResultExt,
         guards::{AdminOnly, LoggedIn, request_context, require_caller, require_self_or_admin},
@@ -122,7 +123,7 @@ pub async fn child_page<L, T>(
     page: KeysetPage<i32>,
 ) -> Result<(Page<T>, ChildTotal)>
 where
-    L: Loader<ParentPage, Value = Page<T>, Error = Arc<AppError>>,
+    L: RequestLoader + Loader<ParentPage, Value = Page<T>, Error = Arc<AppError>>,
 {
     let wants_total = ctx.look_ahead().field("totalCount").exists();
     let count = async {

@@ -6,6 +6,7 @@ mod documents;
 pub mod errors;
 pub mod guards;
 pub mod limits;
+mod loaders;
 pub mod node;
 
 use std::{
@@ -17,7 +18,7 @@ use std::{
 
 use async_graphql::{
     EmptySubscription, MergedObject, Request, Response, Schema,
-    dataloader::{DataLoader, Loader},
+    dataloader::Loader,
     parser::types::{DocumentOperations, OperationType},
 };
 use tracing::Instrument;
@@ -25,28 +26,24 @@ use tracing::Instrument;
 use crate::{
     accounts::{
         AccountsService,
-        loaders::UserLoader,
         resolvers::{AccountsMutation, AccountsQuery},
     },
     catalog::{
         CatalogService,
-        loaders::{
-            ChildCountLoader, EventLoader, ParentPage, ProductLoader, ReservationLoader, ReservationsByProduct,
-            ReservationsByUser, SeatReservationLoader, SeatReservationsByEvent,
-        },
+        loaders::ParentPage,
         resolvers::{CatalogMutation, CatalogQuery},
     },
     error::{AppError, ErrorCode, Message},
     i18n::Formatters,
     names::{
         NamesService,
-        loaders::BabyNameLoader,
         resolvers::{NamesMutation, NamesQuery},
     },
     pagination::Page,
     welcome::{WelcomeService, resolvers::WelcomeQuery},
 };
 pub use context::RequestContext;
+pub use loaders::{Loaders, RequestLoader};
 
 #[derive(MergedObject, Default)]
 pub struct Query(node::NodeQuery, AccountsQuery, WelcomeQuery, NamesQuery, CatalogQuery);
@@ -171,7 +168,7 @@ pub fn prepare(request: &mut Request, limits: &GraphqlLimits) -> Result<(), asyn
 /// Runs one GraphQL request with its per-request data, under the limits, and renders its errors for the caller.
 pub async fn execute(
     schema: &AppSchema,
-    services: &Services,
+    services: &Arc<Services>,
     limits: &GraphqlLimits,
     mut request: Request,
     context: RequestContext,
@@ -215,25 +212,9 @@ pub async fn execute(
     }
 }
 
-/// Attaches what resolvers read per request: the caller's context and fresh DataLoaders (a loader's batch
-/// and cache live for one request, so no answer leaks between callers).
-pub fn with_request_data(request: Request, services: &Services, context: RequestContext) -> Request {
-    fn loader<L: Send + Sync + 'static>(loader: L, delay: Duration) -> DataLoader<L> {
-        DataLoader::new(loader, tokio::spawn).delay(delay)
-    }
-    let (catalog, delay) = (&services.catalog, services.loader_delay);
-    request
-        .data(loader(UserLoader(services.accounts.clone()), delay))
-        .data(loader(BabyNameLoader(services.names.clone()), delay))
-        .data(loader(ProductLoader(catalog.clone()), delay))
-        .data(loader(ReservationLoader(catalog.clone()), delay))
-        .data(loader(EventLoader(catalog.clone()), delay))
-        .data(loader(SeatReservationLoader(catalog.clone()), delay))
-        .data(loader(ReservationsByProduct(catalog.clone()), delay))
-        .data(loader(ReservationsByUser(catalog.clone()), delay))
-        .data(loader(SeatReservationsByEvent(catalog.clone()), delay))
-        .data(loader(ChildCountLoader(catalog.clone()), delay))
-        .data(context)
+/// Attaches what resolvers read per request: the caller's context and this request's DataLoaders.
+pub fn with_request_data(request: Request, services: &Arc<Services>, context: RequestContext) -> Request {
+    request.data(Loaders::new(services.clone())).data(context)
 }
 
 /// DataLoader shares one error among every waiting field; each gets its own copy of what it needs.
@@ -246,10 +227,11 @@ fn shared_error(error: Arc<AppError>) -> async_graphql::Error {
 /// Loads one value through this request's DataLoader for `L`.
 pub async fn load_one<L, K>(ctx: &async_graphql::Context<'_>, key: K) -> async_graphql::Result<Option<L::Value>>
 where
-    L: Loader<K, Error = Arc<AppError>>,
+    L: RequestLoader + Loader<K, Error = Arc<AppError>>,
     K: Send + Sync + Hash + Eq + Clone + 'static,
 {
-    ctx.data_unchecked::<DataLoader<L>>()
+    ctx.data_unchecked::<Loaders>()
+        .get::<L>()
         .load_one(key)
         .await
         .map_err(shared_error)
@@ -261,10 +243,11 @@ pub async fn load_many<L, K>(
     keys: impl IntoIterator<Item = K>,
 ) -> async_graphql::Result<std::collections::HashMap<K, L::Value>>
 where
-    L: Loader<K, Error = Arc<AppError>>,
+    L: RequestLoader + Loader<K, Error = Arc<AppError>>,
     K: Send + Sync + Hash + Eq + Clone + 'static,
 {
-    ctx.data_unchecked::<DataLoader<L>>()
+    ctx.data_unchecked::<Loaders>()
+        .get::<L>()
         .load_many(keys)
         .await
         .map_err(shared_error)
@@ -273,7 +256,7 @@ where
 /// Loads one parent's page of a child list; a parent with no children gets an empty page.
 pub async fn load_page<L, T>(ctx: &async_graphql::Context<'_>, key: ParentPage) -> async_graphql::Result<Page<T>>
 where
-    L: Loader<ParentPage, Value = Page<T>, Error = Arc<AppError>>,
+    L: RequestLoader + Loader<ParentPage, Value = Page<T>, Error = Arc<AppError>>,
 {
     Ok(load_one::<L, ParentPage>(ctx, key).await?.unwrap_or(Page {
         items: Vec::new(),

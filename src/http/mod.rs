@@ -24,7 +24,7 @@ use crate::{
 /// Everything a handler needs, shared by every request.
 pub struct AppState {
     pub schema: AppSchema,
-    pub services: Services,
+    pub services: Arc<Services>,
     pub limits: GraphqlLimits,
     pub db: DatabaseConnection,
     pub metrics: PrometheusHandle,

@@ -1,26 +1,18 @@
 //! The names part of the schema: `babyNamesPage`, `babyNamesFromIndex`, `babyNames` and `deleteBabyName`.
 
-use std::sync::Arc;
-
-use async_graphql::{
-    Context, Enum, ID, InputObject, Object, Result, SimpleObject, connection::Connection, dataloader::DataLoader,
-};
+use async_graphql::{Context, Enum, ID, InputObject, Object, Result, SimpleObject, connection::Connection};
 
 use super::{
     BabyName, Ethnicity, Gender, NameFilter, NameOrder, NamesService,
     loaders::BabyNameLoader,
     model::{NamePosition, OrderField, PageNumber, PageSize, SortValue},
 };
-use crate::{
-    error::AppError,
-    graphql::{
-        connection::{
-            ConnectionArgs, Cursor, CursorKey, OrderDirection, TotalCount, build_connection, connection_cost,
-        },
-        errors::{GqlResultExt, to_graphql_error},
-        guards::AdminOnly,
-        node::{NodeType, global_id, parse_id_of},
-    },
+use crate::graphql::{
+    connection::{ConnectionArgs, Cursor, CursorKey, OrderDirection, TotalCount, build_connection, connection_cost},
+    errors::GqlResultExt,
+    guards::AdminOnly,
+    load_one,
+    node::{NodeType, global_id, parse_id_of},
 };
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Enum)]
@@ -46,18 +38,8 @@ pub struct BabyNameNode(BabyName);
 
 impl BabyNameNode {
     pub async fn load(ctx: &Context<'_>, id: i32) -> Result<Option<Self>> {
-        let loader = ctx.data_unchecked::<DataLoader<BabyNameLoader>>();
-        let name = loader
-            .load_one(id)
-            .await
-            .map_err(|error| to_graphql_error(unwrap_shared(error)))?;
-        Ok(name.map(Self))
+        Ok(load_one::<BabyNameLoader, _>(ctx, id).await?.map(Self))
     }
-}
-
-/// DataLoader shares one error among every waiting field; each gets its own copy of what it needs.
-fn unwrap_shared(error: Arc<AppError>) -> AppError {
-    Arc::try_unwrap(error).unwrap_or_else(|shared| AppError::Internal(anyhow::anyhow!("{shared:#}")))
 }
 
 #[Object(name = "BabyName")]
