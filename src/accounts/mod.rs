@@ -9,6 +9,6 @@ pub mod resolvers;
 mod service;
 mod tokens;
 
-pub use model::{Caller, NewUser, ProfileChange, Role, User};
-pub use service::{AccountsService, AuthSession, parse_new_user};
+pub use model::{Caller, NewUser, ProfileChange, Role, User, parse_new_user};
+pub use service::{AccountsService, AuthSession};
 pub use tokens::{TokenError, Tokens};

@@ -177,6 +177,31 @@ pub struct ProfileChange {
     pub timezone: Option<TimeZoneName>,
 }
 
+/// Parses the raw fields of a registration; `field_prefix` names the input argument (`input`).
+pub fn parse_new_user(
+    field_prefix: &str,
+    email: &str,
+    password_raw: String,
+    name: &str,
+    role: Role,
+    locale: Option<&str>,
+    timezone: Option<&str>,
+) -> Result<NewUser, AppError> {
+    let field = |name: &str| format!("{field_prefix}{name}");
+    Ok(NewUser {
+        email: Email::parse(&field("email"), email)?,
+        password: Password::parse(&field("password"), password_raw)?,
+        name: DisplayName::parse(&field("name"), name)?,
+        role,
+        locale: locale
+            .map(|code| SupportedLocale::parse(&field("locale"), code))
+            .transpose()?,
+        timezone: timezone
+            .map(|zone| TimeZoneName::parse(&field("timezone"), zone))
+            .transpose()?,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

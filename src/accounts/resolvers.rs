@@ -48,6 +48,16 @@ impl UserNode {
         &self.user.name
     }
 
+    /// The logged-in user, or `None` when anonymous; the edge's copy when it read one.
+    pub async fn load_caller(ctx: &Context<'_>) -> Result<Option<Self>> {
+        let request = request_context(ctx);
+        match (&request.caller_profile, request.caller) {
+            (Some(user), _) => Ok(Some(Self::from(User::clone(user)))),
+            (None, Some(caller)) => Self::load(ctx, caller.user_id).await,
+            (None, None) => Ok(None),
+        }
+    }
+
     pub async fn load(ctx: &Context<'_>, id: i32) -> Result<Option<Self>> {
         Ok(load_one::<UserLoader, _>(ctx, id).await?.map(Self::from))
     }
@@ -199,10 +209,7 @@ pub struct AccountsQuery;
 impl AccountsQuery {
     /// The logged-in user, or null for an anonymous request.
     async fn me(&self, ctx: &Context<'_>) -> Result<Option<UserNode>> {
-        match request_context(ctx).caller {
-            Some(caller) => UserNode::load(ctx, caller.user_id).await,
-            None => Ok(None),
-        }
+        UserNode::load_caller(ctx).await
     }
 
     /// Every account, oldest first (admins only).
@@ -220,10 +227,7 @@ impl AccountsQuery {
             .gql()?;
         let service = accounts(ctx).clone();
         let page = service.list_users(&page).await.gql()?;
-        let total = TotalCount::new(move || {
-            let service = service.clone();
-            Box::pin(async move { service.count_users().await })
-        });
+        let total = TotalCount::counting(service, |service| async move { service.count_users().await });
         Ok(build_connection("users", page, |user| user.id, UserNode::from, total))
     }
 }

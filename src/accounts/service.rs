@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::{DatabaseConnection, TransactionTrait};
 
 use super::{
-    model::{Caller, DisplayName, Email, NewUser, Password, ProfileChange, Role, User},
+    model::{Caller, DisplayName, Email, NewUser, ProfileChange, User},
     password,
     rate_limit::LoginLimiter,
     repo,
@@ -221,30 +221,4 @@ impl AccountsService {
             user,
         })
     }
-}
-
-/// Parses the raw fields of a registration; `field_prefix` names the input argument (`input`).
-pub fn parse_new_user(
-    field_prefix: &str,
-    email: &str,
-    password_raw: String,
-    name: &str,
-    role: Role,
-    locale: Option<&str>,
-    timezone: Option<&str>,
-) -> AppResult<NewUser> {
-    use super::model::{SupportedLocale, TimeZoneName};
-    let field = |name: &str| format!("{field_prefix}{name}");
-    Ok(NewUser {
-        email: Email::parse(&field("email"), email)?,
-        password: Password::parse(&field("password"), password_raw)?,
-        name: DisplayName::parse(&field("name"), name)?,
-        role,
-        locale: locale
-            .map(|code| SupportedLocale::parse(&field("locale"), code))
-            .transpose()?,
-        timezone: timezone
-            .map(|zone| TimeZoneName::parse(&field("timezone"), zone))
-            .transpose()?,
-    })
 }

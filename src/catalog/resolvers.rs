@@ -356,10 +356,7 @@ impl CatalogQuery {
             .gql()?;
         let service = catalog(ctx).clone();
         let page = service.list_products(&page).await.gql()?;
-        let total = TotalCount::new(move || {
-            let service = service.clone();
-            Box::pin(async move { service.count_products().await })
-        });
+        let total = TotalCount::counting(service, |service| async move { service.count_products().await });
         Ok(build_connection(
             "products",
             page,
@@ -390,10 +387,7 @@ impl CatalogQuery {
             .gql()?;
         let service = catalog(ctx).clone();
         let page = service.list_events(&page).await.gql()?;
-        let total = TotalCount::new(move || {
-            let service = service.clone();
-            Box::pin(async move { service.count_events().await })
-        });
+        let total = TotalCount::counting(service, |service| async move { service.count_events().await });
         Ok(build_connection("events", page, |event| event.id, EventNode, total))
     }
 

@@ -153,8 +153,16 @@ pub struct TotalCount {
 }
 
 impl TotalCount {
-    pub fn new(count: impl Fn() -> CountFuture + Send + Sync + 'static) -> Self {
-        Self { count: Box::new(count) }
+    /// Counts with `count(state)` each time the field resolves: a page that does not ask for it pays nothing.
+    pub fn counting<S, F, Fut>(state: S, count: F) -> Self
+    where
+        S: Clone + Send + Sync + 'static,
+        F: Fn(S) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<u64, AppError>> + Send + 'static,
+    {
+        Self {
+            count: Box::new(move || Box::pin(count(state.clone()))),
+        }
     }
 }
 

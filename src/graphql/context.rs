@@ -5,12 +5,15 @@ use std::{
     sync::{Arc, OnceLock},
 };
 
-use crate::accounts::Caller;
+use crate::accounts::{Caller, User};
 
 #[derive(Clone, Debug)]
 pub struct RequestContext {
     pub request_id: String,
     pub caller: Option<Caller>,
+    /// The caller's account, when the edge already read it for the locale chain: resolvers reuse it rather than
+    /// query the same row again.
+    pub caller_profile: Option<Arc<User>>,
     /// The locale resolved from the URL, the caller's saved locale, `Accept-Language` and the default.
     pub locale: &'static str,
     /// The zone resolved from the URL, the caller's saved zone and UTC.
@@ -25,6 +28,7 @@ impl RequestContext {
         Self {
             request_id: request_id.into(),
             caller: None,
+            caller_profile: None,
             locale,
             timezone: chrono_tz::UTC,
             client_address: None,

@@ -188,11 +188,7 @@ impl<'a> LocaleHints<'a> {
 
     /// `?timezone=` → the caller's saved zone → UTC; invalid names are skipped.
     fn timezone(&self, saved: Option<&str>) -> chrono_tz::Tz {
-        [self.query_timezone.as_deref(), saved]
-            .into_iter()
-            .flatten()
-            .find_map(i18n::parse_time_zone)
-            .unwrap_or(chrono_tz::UTC)
+        i18n::first_time_zone([self.query_timezone.as_deref(), saved]).unwrap_or(chrono_tz::UTC)
     }
 
     /// Whether the caller's saved settings could change the outcome (worth one database read).
@@ -267,6 +263,7 @@ pub(super) async fn edge(state: &AppState, parts: &Parts) -> Result<Edge, Box<Re
             Ok(Some(user)) => {
                 context.locale = hints.locale(user.locale.as_deref(), state.default_locale);
                 context.timezone = hints.timezone(user.timezone.as_deref());
+                context.caller_profile = Some(Arc::new(user));
             }
             Ok(None) => {}
             Err(error) => tracing::warn!(%error, "could not read the caller's saved locale"),
@@ -429,16 +426,12 @@ async fn run_batch(state: &AppState, edge: Edge, requests: Vec<GqlRequest>) -> R
             Message::new("error-batch-too-large").arg("limit", state.max_batch),
         );
     }
+    // An earlier operation of the batch may change the account (updateMe); later ones must not see a stale copy.
+    let mut context = edge.context.clone();
+    context.caller_profile = None;
     let mut executed_all = Vec::with_capacity(requests.len());
     for request in requests {
-        let executed = graphql::execute(
-            &state.schema,
-            &state.services,
-            &state.limits,
-            request,
-            edge.context.clone(),
-        )
-        .await;
+        let executed = graphql::execute(&state.schema, &state.services, &state.limits, request, context.clone()).await;
         executed_all.push(executed);
     }
     let bodies: Vec<ResponseBody<'_>> = executed_all.iter().map(ResponseBody::from).collect();

@@ -94,15 +94,15 @@ async fn init_connection(
     let requested_zone = payload.get("timezone").and_then(|value| value.as_str());
     let mut context = context.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
     context.caller = caller;
+    // A connection outlives any copy of the account read now; each operation loads it afresh.
+    context.caller_profile = None;
     if let Some(locale) =
         i18n::first_supported([requested_locale, saved.as_ref().and_then(|user| user.locale.as_deref())])
     {
         context.locale = locale;
     }
-    if let Some(zone) = [requested_zone, saved.as_ref().and_then(|user| user.timezone.as_deref())]
-        .into_iter()
-        .flatten()
-        .find_map(i18n::parse_time_zone)
+    if let Some(zone) =
+        i18n::first_time_zone([requested_zone, saved.as_ref().and_then(|user| user.timezone.as_deref())])
     {
         context.timezone = zone;
     }

@@ -47,6 +47,11 @@ pub fn first_supported<'a>(candidates: impl IntoIterator<Item = Option<&'a str>>
     candidates.into_iter().flatten().find_map(supported_locale)
 }
 
+/// The first candidate that names a valid IANA zone; invalid ones are skipped, not errors.
+pub fn first_time_zone<'a>(candidates: impl IntoIterator<Item = Option<&'a str>>) -> Option<chrono_tz::Tz> {
+    candidates.into_iter().flatten().find_map(parse_time_zone)
+}
+
 /// A valid IANA zone name, such as `Europe/Paris`; anything else is `None`.
 pub fn parse_time_zone(name: &str) -> Option<chrono_tz::Tz> {
     name.trim().parse().ok()

@@ -291,10 +291,8 @@ impl NamesQuery {
         let filter = filter_of(filter);
         let service = names(ctx).clone();
         let rows = service.list(&filter, order, &page).await.gql()?;
-        let total = TotalCount::new(move || {
-            let service = service.clone();
-            let filter = filter.clone();
-            Box::pin(async move { service.count(&filter).await })
+        let total = TotalCount::counting((service, filter), |(service, filter)| async move {
+            service.count(&filter).await
         });
         Ok(build_connection(
             &list,

@@ -93,10 +93,7 @@ impl WelcomeQuery {
             .as_deref()
             .and_then(i18n::parse_time_zone)
             .unwrap_or(request.timezone);
-        let user = match request.caller {
-            Some(caller) => UserNode::load(ctx, caller.user_id).await?,
-            None => None,
-        };
+        let user = UserNode::load_caller(ctx).await?;
         let service = ctx.data_unchecked::<WelcomeService>();
         Ok(WelcomeObject(service.welcome(
             locale,
