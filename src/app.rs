@@ -6,7 +6,7 @@ use anyhow::Context;
 use axum::Router;
 use sea_orm::DatabaseConnection;
 use secrecy::{ExposeSecret, SecretString};
-use tokio::net::TcpListener;
+use tokio::{net::TcpListener, sync::Semaphore};
 
 use crate::{
     accounts::{AccountsService, Tokens},
@@ -53,6 +53,7 @@ impl App {
             max_aliases: settings.max_aliases,
             execution_timeout: settings.execution_timeout,
             introspection: settings.introspection,
+            execution_permits: Arc::new(Semaphore::new(settings.max_concurrent_operations)),
         };
         let state = Arc::new(AppState {
             schema: graphql::build_schema(&services, &limits),

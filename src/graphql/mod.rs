@@ -21,6 +21,7 @@ use async_graphql::{
     dataloader::Loader,
     parser::types::{DocumentOperations, OperationType},
 };
+use tokio::sync::Semaphore;
 use tracing::Instrument;
 
 use crate::{
@@ -72,6 +73,8 @@ pub struct GraphqlLimits {
     pub max_aliases: usize,
     pub execution_timeout: Duration,
     pub introspection: bool,
+    /// One permit per operation executing now; see `Settings::max_concurrent_operations`.
+    pub execution_permits: Arc<Semaphore>,
 }
 
 fn builder() -> async_graphql::SchemaBuilder<Query, Mutation, EmptySubscription> {
@@ -179,11 +182,18 @@ pub async fn execute(
 
     let operation = operation_label(request.operation_name.as_deref());
     let span = tracing::info_span!("graphql", operation = %operation, request_id = %context.request_id);
+    // Waiting for a turn is not execution: the timeout and the duration start once the operation runs.
+    let permit = limits
+        .execution_permits
+        .acquire()
+        .await
+        .expect("the permits are never closed");
     let started = Instant::now();
     let request = with_request_data(request, services, context.clone());
     let outcome = tokio::time::timeout(limits.execution_timeout, schema.execute(request))
         .instrument(span.clone())
         .await;
+    drop(permit);
     let mut response = match outcome {
         Ok(response) => response,
         Err(_) => {

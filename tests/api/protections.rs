@@ -3,7 +3,7 @@
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::helpers::{TestApp, error_code};
+use crate::helpers::{TestApp, error_code, read};
 
 #[tokio::test]
 async fn a_two_hundred_level_nested_query_is_too_complex() {
@@ -67,5 +67,30 @@ async fn production_turns_introspection_and_suggestions_off() {
     let (_, body) = app.gql("{ mee { id } }", json!({})).await;
     let detail = body["errors"][0]["extensions"]["detail"].as_str().unwrap_or_default();
     assert!(!detail.contains("Did you mean"), "{detail}");
+    app.assert_still_serving().await;
+}
+
+#[tokio::test]
+async fn operations_over_the_concurrency_limit_wait_their_turn_and_all_succeed() {
+    let app = TestApp::spawn_with(|settings| settings.max_concurrent_operations = 1).await;
+    let single = json!({ "query": "{ locales { code } products(first: 5) { totalCount } }" });
+    let batch = json!([
+        { "query": "{ __typename }" },
+        { "query": "{ locales { code } }" },
+        { "query": "{ products(first: 1) { totalCount } }" },
+    ]);
+    let requests = (0..24).map(|i| {
+        let body = if i % 6 == 0 { batch.clone() } else { single.clone() };
+        let request = app.client.post(app.url("/graphql")).json(&body).send();
+        async move { read(request.await.expect("request sent")).await }
+    });
+    let answers = futures_util::future::join_all(requests).await;
+    for (status, body) in answers {
+        assert_eq!(status, StatusCode::OK, "{body:#}");
+        let bodies = body.as_array().cloned().unwrap_or_else(|| vec![body]);
+        for body in &bodies {
+            assert!(body.get("errors").is_none() && !body["data"].is_null(), "{body:#}");
+        }
+    }
     app.assert_still_serving().await;
 }
