@@ -10,7 +10,9 @@ use icu_datetime::{
     input::{DateTime as IcuDateTime, Time},
 };
 use icu_decimal::{DecimalFormatter, input::Decimal};
-use icu_locale_core::Locale;
+use icu_locale::{Locale, LocaleFallbacker};
+use icu_provider_adapters::fallback::LocaleFallbackProvider;
+use locale_data::Baked;
 
 use super::{DEFAULT_LOCALE, SUPPORTED_LOCALES};
 use crate::error::Message;
@@ -21,16 +23,25 @@ pub struct Formatters {
     decimal: HashMap<&'static str, DecimalFormatter>,
 }
 
+/// The shipped locales' data (the `locale-data` crate) with ICU4X's locale fallback over it, as compiled data would
+/// have it: a locale's data falls back to its root where CLDR keeps it only there (digits, some patterns).
+fn shipped_data() -> anyhow::Result<LocaleFallbackProvider<Baked>> {
+    let fallbacker = LocaleFallbacker::try_new_unstable(&Baked)
+        .map_err(|error| anyhow::anyhow!("no locale fallback data: {error:?}"))?;
+    Ok(LocaleFallbackProvider::new(Baked, fallbacker))
+}
+
 impl Formatters {
     pub fn new() -> anyhow::Result<Self> {
+        let data = shipped_data()?;
         let mut date_time = HashMap::new();
         let mut decimal = HashMap::new();
         for (code, _) in SUPPORTED_LOCALES {
             let locale: Locale = code.parse()?;
-            let formatter = FixedCalendarDateTimeFormatter::try_new((&locale).into(), YMDT::medium())
+            let formatter = FixedCalendarDateTimeFormatter::try_new_unstable(&data, (&locale).into(), YMDT::medium())
                 .map_err(|error| anyhow::anyhow!("no date-time data for {code}: {error:?}"))?;
             date_time.insert(*code, formatter);
-            let formatter = DecimalFormatter::try_new((&locale).into(), Default::default())
+            let formatter = DecimalFormatter::try_new_unstable(&data, (&locale).into(), Default::default())
                 .map_err(|error| anyhow::anyhow!("no number data for {code}: {error:?}"))?;
             decimal.insert(*code, formatter);
         }
@@ -91,6 +102,10 @@ mod tests {
         assert_eq!(
             normalise(formatters.date_time("fr", instant, paris)),
             "21 janv. 2020, 05:55:39"
+        );
+        assert_eq!(
+            normalise(formatters.date_time("es", instant, paris)),
+            "21 ene 2020, 05:55:39"
         );
     }
 }
