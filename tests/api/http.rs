@@ -421,6 +421,9 @@ async fn health_readiness_and_metrics_answer() {
     assert!(metrics.contains("http_requests_total"), "{metrics}");
     assert!(metrics.contains("graphql_operations_total"), "{metrics}");
     assert!(metrics.contains("db_pool_connections"), "{metrics}");
+    // Buckets, not quantiles: the histograms of several processes must add up.
+    assert!(metrics.contains("graphql_operation_duration_seconds_bucket{"), "{metrics}");
+    assert!(!metrics.contains("quantile="), "{metrics}");
 }
 
 #[tokio::test]
