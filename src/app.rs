@@ -14,6 +14,7 @@ use crate::{
     clock::{self, Clock},
     config::Settings,
     db,
+    deadlines::Deadlines,
     graphql::{self, GraphqlLimits, Services},
     http::{self, AppState, HttpOptions},
     i18n::{self, Formatters},
@@ -47,6 +48,7 @@ impl App {
             )
         })?;
         let services = build_services(settings, db.clone(), clock).await?;
+        let deadlines = Deadlines::start();
         let limits = GraphqlLimits {
             max_depth: settings.max_depth,
             max_complexity: settings.max_complexity,
@@ -54,6 +56,7 @@ impl App {
             execution_timeout: settings.execution_timeout,
             introspection: settings.introspection,
             execution_permits: Arc::new(Semaphore::new(settings.max_concurrent_operations)),
+            deadlines: deadlines.clone(),
         };
         let state = Arc::new(AppState {
             schema: graphql::build_schema(&services, &limits),
@@ -70,6 +73,7 @@ impl App {
         let options = HttpOptions {
             cors_origins: settings.cors_origins.clone(),
             request_timeout: settings.request_timeout,
+            deadlines,
         };
         Ok(Self {
             router: http::router(state, &options),

@@ -14,6 +14,8 @@ pub mod clock;
 pub mod config;
 /// Database connection and migrations.
 pub mod db;
+/// Request and execution timeouts on a shared coarse clock.
+pub mod deadlines;
 /// Shared error kinds and their codes.
 pub mod error;
 /// The GraphQL schema and its execution.

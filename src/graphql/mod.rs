@@ -34,6 +34,7 @@ use crate::{
         loaders::ParentPage,
         resolvers::{CatalogMutation, CatalogQuery},
     },
+    deadlines::Deadlines,
     error::{AppError, ErrorCode, Message},
     i18n::Formatters,
     names::{
@@ -75,6 +76,7 @@ pub struct GraphqlLimits {
     pub introspection: bool,
     /// One permit per operation executing now; see `Settings::max_concurrent_operations`.
     pub execution_permits: Arc<Semaphore>,
+    pub deadlines: Deadlines,
 }
 
 fn builder() -> async_graphql::SchemaBuilder<Query, Mutation, EmptySubscription> {
@@ -190,7 +192,9 @@ pub async fn execute(
         .expect("the permits are never closed");
     let started = Instant::now();
     let request = with_request_data(request, services, context.clone());
-    let outcome = tokio::time::timeout(limits.execution_timeout, schema.execute(request))
+    let outcome = limits
+        .deadlines
+        .timeout(limits.execution_timeout, schema.execute(request))
         .instrument(span.clone())
         .await;
     drop(permit);

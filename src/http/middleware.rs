@@ -1,14 +1,16 @@
 //! The request id and the per-request span and metrics around everything else.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use axum::{
-    extract::{MatchedPath, Request},
-    http::{HeaderValue, Method, header::HeaderName},
+    extract::{MatchedPath, Request, State},
+    http::{HeaderValue, Method, StatusCode, header::HeaderName},
     middleware::Next,
-    response::Response,
+    response::{IntoResponse, Response},
 };
 use tracing::Instrument;
+
+use crate::deadlines::Deadlines;
 
 pub static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
@@ -65,4 +67,18 @@ pub async fn request_context(mut request: Request, next: Next) -> Response {
         response.headers_mut().insert(REQUEST_ID.clone(), value);
     }
     response
+}
+
+#[derive(Clone)]
+pub struct RequestTimeout {
+    pub deadlines: Deadlines,
+    pub limit: Duration,
+}
+
+/// A request still unanswered after `ALX_REQUEST_TIMEOUT_SECS` (a slow body, say) gets 408 and is dropped.
+pub async fn request_timeout(State(timeout): State<RequestTimeout>, request: Request, next: Next) -> Response {
+    match timeout.deadlines.timeout(timeout.limit, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => StatusCode::REQUEST_TIMEOUT.into_response(),
+    }
 }

@@ -13,11 +13,11 @@ use sea_orm::DatabaseConnection;
 use tower_http::{
     compression::CompressionLayer,
     cors::{AllowOrigin, CorsLayer},
-    timeout::TimeoutLayer,
 };
 
 use crate::{
     config::CorsOrigins,
+    deadlines::Deadlines,
     graphql::{AppSchema, GraphqlLimits, Services},
 };
 
@@ -38,6 +38,7 @@ pub struct AppState {
 pub struct HttpOptions {
     pub cors_origins: CorsOrigins,
     pub request_timeout: Duration,
+    pub deadlines: Deadlines,
 }
 
 pub fn router(state: Arc<AppState>, options: &HttpOptions) -> Router {
@@ -51,9 +52,12 @@ pub fn router(state: Arc<AppState>, options: &HttpOptions) -> Router {
         .route("/metrics", get(pages::metrics))
         .fallback(pages::not_found)
         .with_state(state)
-        .layer(TimeoutLayer::with_status_code(
-            axum::http::StatusCode::REQUEST_TIMEOUT,
-            options.request_timeout,
+        .layer(axum::middleware::from_fn_with_state(
+            middleware::RequestTimeout {
+                deadlines: options.deadlines.clone(),
+                limit: options.request_timeout,
+            },
+            middleware::request_timeout,
         ))
         .layer(CompressionLayer::new())
         .layer(cors(&options.cors_origins))

@@ -422,7 +422,10 @@ async fn health_readiness_and_metrics_answer() {
     assert!(metrics.contains("graphql_operations_total"), "{metrics}");
     assert!(metrics.contains("db_pool_connections"), "{metrics}");
     // Buckets, not quantiles: the histograms of several processes must add up.
-    assert!(metrics.contains("graphql_operation_duration_seconds_bucket{"), "{metrics}");
+    assert!(
+        metrics.contains("graphql_operation_duration_seconds_bucket{"),
+        "{metrics}"
+    );
     assert!(!metrics.contains("quantile="), "{metrics}");
 }
 
@@ -461,6 +464,19 @@ async fn shutdown_finishes_the_request_in_flight_then_stops_accepting() {
         tokio::net::TcpStream::connect(address).await.is_err(),
         "no longer accepting"
     );
+}
+
+#[tokio::test]
+async fn a_request_whose_body_never_arrives_times_out_with_408() {
+    let app = TestApp::spawn_with(|settings| settings.request_timeout = std::time::Duration::from_secs(1)).await;
+    let mut stream = tokio::net::TcpStream::connect(app.address).await.expect("connect");
+    // A head that promises a body, then nothing: the server waits for the body until the request timeout.
+    let head = "POST /graphql HTTP/1.1\r\nhost: test\r\ncontent-type: application/json\r\ncontent-length: 64\r\nconnection: close\r\n\r\n{";
+    stream.write_all(head.as_bytes()).await.expect("head");
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).await.expect("answer");
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    app.assert_still_serving().await;
 }
 
 #[tokio::test]
