@@ -59,7 +59,7 @@ impl App {
             deadlines: deadlines.clone(),
         };
         let state = Arc::new(AppState {
-            schema: graphql::build_schema(&services, &limits),
+            schemas: graphql::build_schemas(&services, &limits),
             services: Arc::new(services.clone()),
             limits,
             db: db.clone(),

@@ -1,6 +1,8 @@
 //! Parsed documents by query text. Clients send the same few operations over and over, and async-graphql's
 //! parser costs more than the rest of a small request (about a fifth of the CPU of a `welcome` query here);
 //! cloning a parsed document is far cheaper. A parse depends on the text alone, so one cache serves the process.
+//! An entry also remembers whether its document passed async-graphql's strict validation, which for a document
+//! without variables depends on the text and the schema's types alone (the same in every app of the process).
 
 use std::{
     num::NonZeroUsize,
@@ -14,10 +16,16 @@ const CAPACITY: usize = 512;
 /// Longer documents are parsed every time: caching a few of them would crowd out many ordinary ones.
 const MAX_CACHED_QUERY_BYTES: usize = 16 * 1024;
 
-static DOCUMENTS: LazyLock<Mutex<LruCache<String, ExecutableDocument>>> =
+#[derive(Clone)]
+pub struct Cached {
+    pub document: ExecutableDocument,
+    pub validated: bool,
+}
+
+static DOCUMENTS: LazyLock<Mutex<LruCache<String, Cached>>> =
     LazyLock::new(|| Mutex::new(LruCache::new(NonZeroUsize::new(CAPACITY).expect("non-zero capacity"))));
 
-pub fn get(query: &str) -> Option<ExecutableDocument> {
+pub fn get(query: &str) -> Option<Cached> {
     if query.len() > MAX_CACHED_QUERY_BYTES {
         return None;
     }
@@ -30,5 +38,19 @@ pub fn put(query: &str, document: &ExecutableDocument) {
         return;
     }
     let mut documents = DOCUMENTS.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-    documents.put(query.to_string(), document.clone());
+    documents.put(
+        query.to_string(),
+        Cached {
+            document: document.clone(),
+            validated: false,
+        },
+    );
+}
+
+/// Records that `query`'s document passed every validation rule.
+pub fn mark_validated(query: &str) {
+    let mut documents = DOCUMENTS.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    if let Some(cached) = documents.get_mut(query) {
+        cached.validated = true;
+    }
 }

@@ -290,7 +290,7 @@ async fn run_one(state: &AppState, edge: Edge, request: GqlRequest) -> Response 
     if request.query.trim().is_empty() {
         return bad_request(&edge, StatusCode::BAD_REQUEST, Message::new("error-missing-query"));
     }
-    let executed = graphql::execute(&state.schema, &state.services, &state.limits, request, edge.context).await;
+    let executed = graphql::execute(&state.schemas, &state.services, &state.limits, request, edge.context).await;
     respond(edge.format, executed)
 }
 
@@ -431,7 +431,7 @@ async fn run_batch(state: &AppState, edge: Edge, requests: Vec<GqlRequest>) -> R
     context.caller_profile = None;
     let mut executed_all = Vec::with_capacity(requests.len());
     for request in requests {
-        let executed = graphql::execute(&state.schema, &state.services, &state.limits, request, context.clone()).await;
+        let executed = graphql::execute(&state.schemas, &state.services, &state.limits, request, context.clone()).await;
         executed_all.push(executed);
     }
     let bodies: Vec<ResponseBody<'_>> = executed_all.iter().map(ResponseBody::from).collect();

@@ -18,12 +18,12 @@ use tower_http::{
 use crate::{
     config::CorsOrigins,
     deadlines::Deadlines,
-    graphql::{AppSchema, GraphqlLimits, Services},
+    graphql::{GraphqlLimits, Schemas, Services},
 };
 
 /// Everything a handler needs, shared by every request.
 pub struct AppState {
-    pub schema: AppSchema,
+    pub schemas: Schemas,
     pub services: Arc<Services>,
     pub limits: GraphqlLimits,
     pub db: DatabaseConnection,

@@ -37,7 +37,7 @@ impl ConnectionExecutor {
 impl Executor for ConnectionExecutor {
     async fn execute(&self, request: Request) -> Response {
         let state = &self.state;
-        graphql::execute(&state.schema, &state.services, &state.limits, request, self.context())
+        graphql::execute(&state.schemas, &state.services, &state.limits, request, self.context())
             .await
             .response
     }
@@ -51,7 +51,8 @@ impl Executor for ConnectionExecutor {
         }
         let request = graphql::with_request_data(request, &self.state.services, context.clone());
         self.state
-            .schema
+            .schemas
+            .strict
             .execute_stream_with_session_data(request, session_data.unwrap_or_default())
             .map(move |mut response| {
                 errors::localize(&mut response.errors, context.effective_locale(), &context.request_id);

@@ -94,3 +94,29 @@ async fn operations_over_the_concurrency_limit_wait_their_turn_and_all_succeed()
     }
     app.assert_still_serving().await;
 }
+
+#[tokio::test]
+async fn a_document_answers_the_same_once_it_is_trusted_and_an_invalid_one_stays_invalid() {
+    let app = TestApp::spawn_with(|settings| settings.max_depth = 4).await;
+    // The first run validates every rule and remembers the outcome; later runs of the same variable-free document
+    // skip the rules it passed, but not depth, complexity or our own limits.
+    let query = "{ locales { code name } welcome(locale: \"fr\") { title } }";
+    let (first_status, first) = app.gql(query, json!({})).await;
+    assert_eq!(first_status, StatusCode::OK, "{first:#}");
+    for _ in 0..3 {
+        let (status, body) = app.gql(query, json!({})).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(body, first);
+    }
+    for _ in 0..3 {
+        let (status, body) = app.gql("{ locales { code nope } }", json!({})).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body:#}");
+        assert_eq!(error_code(&body), "GRAPHQL_VALIDATION_FAILED");
+    }
+    let too_deep = "{ __schema { types { fields { type { name } } } } }";
+    for _ in 0..2 {
+        let (status, body) = app.gql(too_deep, json!({})).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body:#}");
+        assert_eq!(error_code(&body), "QUERY_TOO_COMPLEX");
+    }
+}
