@@ -54,7 +54,7 @@ pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<(Databas
     let count = counter.0.clone();
     db.set_metric_callback(move |_| {
         count.fetch_add(1, Ordering::Relaxed);
-        metrics::counter!("db_statements_total").increment(1);
+        crate::telemetry::db_statements().increment(1);
     });
     db.execute_unprepared("SELECT 1")
         .await

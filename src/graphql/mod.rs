@@ -238,7 +238,8 @@ pub async fn execute(
     let request = with_request_data(request, services, context.clone());
     let outcome = limits
         .deadlines
-        .timeout(limits.execution_timeout, schema.execute(request))
+        // Boxed once, rather than the large execution future being copied into each wrapper around it.
+        .timeout(limits.execution_timeout, Box::pin(schema.execute(request)))
         .instrument(span.clone())
         .await;
     drop(permit);
@@ -266,8 +267,7 @@ pub async fn execute(
     span.in_scope(
         || tracing::info!(duration_ms = elapsed.as_secs_f64() * 1000.0, errors = ?codes, "graphql operation"),
     );
-    metrics::counter!("graphql_operations_total", "operation" => operation.clone(), "outcome" => if codes.is_empty() { "ok" } else { "error" }).increment(1);
-    metrics::histogram!("graphql_operation_duration_seconds", "operation" => operation).record(elapsed.as_secs_f64());
+    crate::telemetry::record_graphql_operation(&operation, codes.is_empty(), elapsed.as_secs_f64());
     Executed {
         response,
         request_failed,

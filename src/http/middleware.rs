@@ -46,11 +46,7 @@ pub async fn request_context(mut request: Request, next: Next) -> Response {
         .map(String::from)
         .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
     request.extensions_mut().insert(RequestId(id.clone()));
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|path| path.as_str().to_string())
-        .unwrap_or_else(|| "unmatched".into());
+    let route = request.extensions().get::<MatchedPath>().cloned();
     let method = request.method().clone();
     let span = tracing::info_span!("http", %method, path = %request.uri().path(), request_id = %id);
     let started = Instant::now();
@@ -58,11 +54,8 @@ pub async fn request_context(mut request: Request, next: Next) -> Response {
     let elapsed = started.elapsed();
     let status = response.status().as_u16();
     span.in_scope(|| tracing::info!(status, duration_ms = elapsed.as_secs_f64() * 1000.0, "request finished"));
-    let method = method_label(&method);
-    metrics::counter!("http_requests_total", "method" => method, "route" => route.clone(), "status" => status.to_string())
-        .increment(1);
-    metrics::histogram!("http_request_duration_seconds", "method" => method, "route" => route)
-        .record(elapsed.as_secs_f64());
+    let route = route.as_ref().map_or("unmatched", MatchedPath::as_str);
+    crate::telemetry::record_http_request(method_label(&method), route, status, elapsed.as_secs_f64());
     if let Ok(value) = HeaderValue::from_str(&id) {
         response.headers_mut().insert(REQUEST_ID.clone(), value);
     }

@@ -1,16 +1,18 @@
 //! Choosing a supported locale from what a client asks for, and validating IANA time zones.
 
+use std::sync::LazyLock;
+
 use fluent_langneg::{NegotiationStrategy, negotiate_languages};
 use fluent_templates::LanguageIdentifier;
 
 use super::SUPPORTED_LOCALES;
 
-fn available() -> Vec<LanguageIdentifier> {
+static AVAILABLE: LazyLock<Vec<LanguageIdentifier>> = LazyLock::new(|| {
     SUPPORTED_LOCALES
         .iter()
         .map(|(code, _)| code.parse().expect("supported locales are valid identifiers"))
         .collect()
-}
+});
 
 fn as_static(language: &LanguageIdentifier) -> Option<&'static str> {
     let code = language.to_string();
@@ -22,9 +24,12 @@ fn as_static(language: &LanguageIdentifier) -> Option<&'static str> {
 
 /// The supported locale that `code` names, case-insensitively and with region fallback (`FR-ca` → `fr`).
 pub fn supported_locale(code: &str) -> Option<&'static str> {
+    // Most clients send a shipped code exactly; only the rest need parsing and negotiation.
+    if let Some((exact, _)) = SUPPORTED_LOCALES.iter().find(|(supported, _)| *supported == code) {
+        return Some(exact);
+    }
     let requested: LanguageIdentifier = code.trim().parse().ok()?;
-    let available = available();
-    negotiate_languages(&[requested], &available, None, NegotiationStrategy::Lookup)
+    negotiate_languages(&[requested], &AVAILABLE, None, NegotiationStrategy::Lookup)
         .first()
         .and_then(|language| as_static(language))
 }
@@ -36,8 +41,7 @@ pub fn negotiate_accept_language(header: &str) -> Option<&'static str> {
         .iter()
         .filter_map(|tag| tag.parse().ok())
         .collect();
-    let available = available();
-    negotiate_languages(&requested, &available, None, NegotiationStrategy::Lookup)
+    negotiate_languages(&requested, &AVAILABLE, None, NegotiationStrategy::Lookup)
         .first()
         .and_then(|language| as_static(language))
 }
