@@ -25,8 +25,13 @@ pub struct Cached {
 static DOCUMENTS: LazyLock<Mutex<LruCache<String, Cached>>> =
     LazyLock::new(|| Mutex::new(LruCache::new(NonZeroUsize::new(CAPACITY).expect("non-zero capacity"))));
 
+/// Whether `query`'s document is kept here at all.
+pub fn cacheable(query: &str) -> bool {
+    query.len() <= MAX_CACHED_QUERY_BYTES
+}
+
 pub fn get(query: &str) -> Option<Cached> {
-    if query.len() > MAX_CACHED_QUERY_BYTES {
+    if !cacheable(query) {
         return None;
     }
     let mut documents = DOCUMENTS.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
@@ -34,7 +39,7 @@ pub fn get(query: &str) -> Option<Cached> {
 }
 
 pub fn put(query: &str, document: &ExecutableDocument) {
-    if query.len() > MAX_CACHED_QUERY_BYTES {
+    if !cacheable(query) {
         return;
     }
     let mut documents = DOCUMENTS.lock().unwrap_or_else(|poisoned| poisoned.into_inner());

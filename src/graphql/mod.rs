@@ -157,10 +157,10 @@ fn failed(error: async_graphql::ServerError, context: &RequestContext) -> Execut
 
 /// What `prepare` learnt of a request's document.
 pub struct Prepared {
-    /// The document has no variables and passed strict validation before.
+    /// The document has no variables and passed strict validation before: it may skip the strict rules.
     pub trusted: bool,
-    /// The document has no variables, so its validation outcome can be remembered.
-    pub without_variables: bool,
+    /// The document has no variables, is cached, and is not trusted yet: a pass now should be remembered.
+    pub remember_validation: bool,
 }
 
 /// Parses the document (kept on the request, so execution does not parse it again) and applies the limits
@@ -188,7 +188,7 @@ pub fn prepare(request: &mut Request, limits: &GraphqlLimits) -> Result<Prepared
                 .all(|(_, operation)| operation.node.variable_definitions.is_empty());
             Ok(Prepared {
                 trusted: validated && without_variables,
-                without_variables,
+                remember_validation: !validated && without_variables && documents::cacheable(&request.query),
             })
         }
         Err(error) => {
@@ -224,7 +224,7 @@ pub async fn execute(
     } else {
         &schemas.strict
     };
-    let validating_for_later = (!prepared.trusted && prepared.without_variables).then(|| request.query.clone());
+    let validating_for_later = prepared.remember_validation.then(|| request.query.clone());
 
     let operation = operation_label(request.operation_name.as_deref());
     let span = tracing::info_span!("graphql", operation = %operation, request_id = %context.request_id);
