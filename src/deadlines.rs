@@ -45,7 +45,12 @@ impl Deadlines {
 
     /// `work`'s output, or `Elapsed` once `limit` has passed (noticed up to `TICK` late); `work` is dropped then.
     pub async fn timeout<F: Future>(&self, limit: Duration, work: F) -> Result<F::Output, Elapsed> {
-        let deadline = Instant::now() + limit;
+        self.until(Instant::now() + limit, work).await
+    }
+
+    /// As `timeout`, against a deadline that an outer step already set: work nested inside it that sees the same
+    /// tick is polled first, so it can answer before the outer step gives up.
+    pub async fn until<F: Future>(&self, deadline: Instant, work: F) -> Result<F::Output, Elapsed> {
         let mut ticks = self.ticks.clone();
         let expired = async move {
             while ticks.changed().await.is_ok() {

@@ -4,6 +4,7 @@ error-invalid-json = The request body is not valid JSON: { $detail }
 error-unsupported-media-type = Send the GraphQL request as application/json.
 error-csrf = This request was blocked to prevent cross-site request forgery. Send it with Content-Type: application/json, or add the header apollo-require-preflight: true.
 error-body-too-large = The request body is larger than the limit of { $limit } bytes.
+error-body-timeout = The request body did not arrive in time.
 error-missing-query = The request has no GraphQL query.
 error-batch-too-large = A batch may hold at most { $limit } operations.
 error-mutation-over-get = Mutations and subscriptions can only be sent with POST.

@@ -4,6 +4,7 @@ error-invalid-json = El cuerpo de la solicitud no es JSON válido: { $detail }
 error-unsupported-media-type = Envíe la solicitud GraphQL como application/json.
 error-csrf = Esta solicitud se bloqueó para evitar una falsificación de solicitud entre sitios. Envíela con Content-Type: application/json o añada la cabecera apollo-require-preflight: true.
 error-body-too-large = El cuerpo de la solicitud supera el límite de { $limit } bytes.
+error-body-timeout = El cuerpo de la solicitud no llegó a tiempo.
 error-missing-query = La solicitud no contiene ninguna consulta GraphQL.
 error-batch-too-large = Un lote puede contener como máximo { $limit } operaciones.
 error-mutation-over-get = Las mutaciones y suscripciones solo pueden enviarse con POST.

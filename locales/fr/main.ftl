@@ -4,6 +4,7 @@ error-invalid-json = Le corps de la requête n'est pas du JSON valide : { $detai
 error-unsupported-media-type = Envoyez la requête GraphQL en application/json.
 error-csrf = Cette requête a été bloquée pour empêcher une falsification de requête intersite. Envoyez-la avec Content-Type: application/json, ou ajoutez l'en-tête apollo-require-preflight: true.
 error-body-too-large = Le corps de la requête dépasse la limite de { $limit } octets.
+error-body-timeout = Le corps de la requête n’est pas arrivé à temps.
 error-missing-query = La requête ne contient pas de requête GraphQL.
 error-batch-too-large = Un lot peut contenir au plus { $limit } opérations.
 error-mutation-over-get = Les mutations et les abonnements ne peuvent être envoyés qu'en POST.

@@ -13,7 +13,11 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use super::{AppState, middleware::RequestId, ws};
+use super::{
+    AppState,
+    middleware::{RequestDeadline, RequestId},
+    ws,
+};
 use crate::{
     accounts::TokenError,
     error::{ErrorCode, Message},
@@ -392,9 +396,17 @@ pub async fn post_graphql(State(state): State<Arc<AppState>>, request: Request) 
     if declared_length.is_some_and(|length| length > state.body_limit_bytes) {
         return too_large();
     }
-    let bytes: Bytes = match axum::body::to_bytes(body, state.body_limit_bytes).await {
-        Ok(bytes) => bytes,
-        Err(_) => return too_large(),
+    let read = axum::body::to_bytes(body, state.body_limit_bytes);
+    let read = match parts.extensions.get::<RequestDeadline>() {
+        Some(RequestDeadline(deadline)) => state.limits.deadlines.until(*deadline, read).await,
+        None => Ok(read.await),
+    };
+    let bytes: Bytes = match read {
+        Ok(Ok(bytes)) => bytes,
+        Ok(Err(_)) => return too_large(),
+        Err(_) => {
+            return bad_request(&edge, StatusCode::REQUEST_TIMEOUT, Message::new("error-body-timeout"));
+        }
     };
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return bad_request(&edge, StatusCode::BAD_REQUEST, Message::new("error-missing-query"));

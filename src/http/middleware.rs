@@ -68,9 +68,16 @@ pub struct RequestTimeout {
     pub limit: Duration,
 }
 
-/// A request still unanswered after `ALX_REQUEST_TIMEOUT_SECS` (a slow body, say) gets 408 and is dropped.
-pub async fn request_timeout(State(timeout): State<RequestTimeout>, request: Request, next: Next) -> Response {
-    match timeout.deadlines.timeout(timeout.limit, next.run(request)).await {
+/// When the whole request must be answered; handlers that wait on the client (the body) stop at it with an
+/// error the client can read.
+#[derive(Clone, Copy, Debug)]
+pub struct RequestDeadline(pub tokio::time::Instant);
+
+/// A request still unanswered after `ALX_REQUEST_TIMEOUT_SECS` gets 408 and is dropped.
+pub async fn request_timeout(State(timeout): State<RequestTimeout>, mut request: Request, next: Next) -> Response {
+    let deadline = tokio::time::Instant::now() + timeout.limit;
+    request.extensions_mut().insert(RequestDeadline(deadline));
+    match timeout.deadlines.until(deadline, next.run(request)).await {
         Ok(response) => response,
         Err(_) => StatusCode::REQUEST_TIMEOUT.into_response(),
     }

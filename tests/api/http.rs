@@ -491,15 +491,20 @@ async fn shutdown_finishes_the_request_in_flight_then_stops_accepting() {
 }
 
 #[tokio::test]
-async fn a_request_whose_body_never_arrives_times_out_with_408() {
+async fn a_request_whose_body_never_arrives_gets_a_translated_408() {
     let app = TestApp::spawn_with(|settings| settings.request_timeout = std::time::Duration::from_secs(1)).await;
     let mut stream = tokio::net::TcpStream::connect(app.address).await.expect("connect");
     // A head that promises a body, then nothing: the server waits for the body until the request timeout.
-    let head = "POST /graphql HTTP/1.1\r\nhost: test\r\ncontent-type: application/json\r\ncontent-length: 64\r\nconnection: close\r\n\r\n{";
+    let head = "POST /graphql HTTP/1.1\r\nhost: test\r\ncontent-type: application/json\r\naccept-language: fr\r\ncontent-length: 64\r\nconnection: close\r\n\r\n{";
     stream.write_all(head.as_bytes()).await.expect("head");
     let mut answer = String::new();
     stream.read_to_string(&mut answer).await.expect("answer");
     assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    let body: serde_json::Value =
+        serde_json::from_str(answer.split("\r\n\r\n").nth(1).expect("a body")).expect("a JSON body");
+    assert_eq!(error_code(&body), "BAD_REQUEST");
+    assert_eq!(body["errors"][0]["extensions"]["messageId"], "error-body-timeout");
+    assert!(answer.to_ascii_lowercase().contains("content-language: fr"), "{answer}");
     app.assert_still_serving().await;
 }
 
