@@ -1,6 +1,6 @@
 //! Batches user look-ups by id: one query per request tick, however many fields ask.
 
-use std::collections::HashMap;
+use std::{collections::HashMap, sync::Arc};
 
 use async_graphql::dataloader::Loader;
 
@@ -10,11 +10,12 @@ use crate::error::AppError;
 pub struct UserLoader(pub AccountsService);
 
 impl Loader<i32> for UserLoader {
-    type Value = User;
-    type Error = std::sync::Arc<AppError>;
+    // Shared, so the many rows that name one user hold one copy of it.
+    type Value = Arc<User>;
+    type Error = Arc<AppError>;
 
-    async fn load(&self, keys: &[i32]) -> Result<HashMap<i32, User>, Self::Error> {
-        let users = self.0.users_by_ids(keys).await.map_err(std::sync::Arc::new)?;
-        Ok(users.into_iter().map(|user| (user.id, user)).collect())
+    async fn load(&self, keys: &[i32]) -> Result<HashMap<i32, Arc<User>>, Self::Error> {
+        let users = self.0.users_by_ids(keys).await.map_err(Arc::new)?;
+        Ok(users.into_iter().map(|user| (user.id, Arc::new(user))).collect())
     }
 }

@@ -3,26 +3,54 @@
 use chrono::{DateTime, Utc};
 use entity::{refresh_tokens, users};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, PaginatorTrait, QueryFilter,
-    sea_query::Expr,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, DerivePartialModel, EntityTrait,
+    PaginatorTrait, QueryFilter, sea_query::Expr,
 };
 
 use super::model::{Role, User};
 use crate::pagination::{KeysetPage, Page};
 
+/// The columns a `User` is made of: reads other than login's leave the password hash in the database, which
+/// keeps it out of memory and saves decoding ~100 bytes per row on lists of users.
+#[derive(DerivePartialModel)]
+#[sea_orm(entity = "users::Entity")]
+struct UserRow {
+    id: i32,
+    email: String,
+    name: String,
+    role: users::Role,
+    locale: Option<String>,
+    timezone: Option<String>,
+    created_at: DateTime<Utc>,
+}
+
+impl From<UserRow> for User {
+    fn from(row: UserRow) -> Self {
+        User {
+            id: row.id,
+            email: row.email,
+            name: row.name,
+            role: match row.role {
+                users::Role::Admin => Role::Admin,
+                users::Role::User => Role::User,
+            },
+            locale: row.locale,
+            timezone: row.timezone,
+            created_at: row.created_at,
+        }
+    }
+}
+
 fn to_domain(model: users::Model) -> User {
-    User {
+    User::from(UserRow {
         id: model.id,
         email: model.email,
         name: model.name,
-        role: match model.role {
-            users::Role::Admin => Role::Admin,
-            users::Role::User => Role::User,
-        },
+        role: model.role,
         locale: model.locale,
         timezone: model.timezone,
         created_at: model.created_at,
-    }
+    })
 }
 
 fn role_column(role: Role) -> users::Role {
@@ -59,16 +87,21 @@ pub async fn insert_user(db: &impl ConnectionTrait, row: NewUserRow, now: DateTi
 }
 
 pub async fn find_user(db: &impl ConnectionTrait, id: i32) -> Result<Option<User>, DbErr> {
-    Ok(users::Entity::find_by_id(id).one(db).await?.map(to_domain))
+    Ok(users::Entity::find_by_id(id)
+        .into_partial_model::<UserRow>()
+        .one(db)
+        .await?
+        .map(User::from))
 }
 
 pub async fn find_users(db: &impl ConnectionTrait, ids: &[i32]) -> Result<Vec<User>, DbErr> {
     Ok(users::Entity::find()
         .filter(users::Column::Id.is_in(ids.iter().copied()))
+        .into_partial_model::<UserRow>()
         .all(db)
         .await?
         .into_iter()
-        .map(to_domain)
+        .map(User::from)
         .collect())
 }
 
@@ -115,7 +148,9 @@ pub async fn update_profile(
 
 /// Users in id order, one keyset page.
 pub async fn list_users(db: &impl ConnectionTrait, page: &KeysetPage<i32>) -> Result<Page<User>, DbErr> {
-    let mut cursor = users::Entity::find().cursor_by(users::Column::Id);
+    let mut cursor = users::Entity::find()
+        .cursor_by(users::Column::Id)
+        .into_partial_model::<UserRow>();
     if let Some(after) = page.after {
         cursor.after(after);
     }
@@ -128,7 +163,7 @@ pub async fn list_users(db: &impl ConnectionTrait, page: &KeysetPage<i32>) -> Re
     } else {
         cursor.first(probe).all(db).await?
     };
-    Ok(page.page_from(rows.into_iter().map(to_domain).collect()))
+    Ok(page.page_from(rows.into_iter().map(User::from).collect()))
 }
 
 pub async fn count_users(db: &impl ConnectionTrait) -> Result<u64, DbErr> {

@@ -1,5 +1,7 @@
 //! The accounts part of the schema: `me`, `users`, and register / login / refresh / logout / updateMe.
 
+use std::sync::Arc;
+
 use async_graphql::{Context, Enum, ID, InputObject, Object, Result, SimpleObject, connection::Connection};
 use chrono::{DateTime, Utc};
 
@@ -30,12 +32,18 @@ pub enum GqlRole {
 /// A person with an account. `session_owner` marks the user a login or registration just proved to be the caller.
 #[derive(Clone, Debug)]
 pub struct UserNode {
-    user: User,
+    user: Arc<User>,
     session_owner: bool,
 }
 
 impl From<User> for UserNode {
     fn from(user: User) -> Self {
+        Self::from(Arc::new(user))
+    }
+}
+
+impl From<Arc<User>> for UserNode {
+    fn from(user: Arc<User>) -> Self {
         Self {
             user,
             session_owner: false,
@@ -52,7 +60,7 @@ impl UserNode {
     pub async fn load_caller(ctx: &Context<'_>) -> Result<Option<Self>> {
         let request = request_context(ctx);
         match (&request.caller_profile, request.caller) {
-            (Some(user), _) => Ok(Some(Self::from(User::clone(user)))),
+            (Some(user), _) => Ok(Some(Self::from(Arc::clone(user)))),
             (None, Some(caller)) => Self::load(ctx, caller.user_id).await,
             (None, None) => Ok(None),
         }
@@ -63,7 +71,8 @@ impl UserNode {
     }
 }
 
-#[Object(name = "User")]
+// `serial` (see Product in the catalog): only `reservations` waits on a DataLoader.
+#[Object(name = "User", serial)]
 impl UserNode {
     pub async fn id(&self) -> ID {
         global_id(NodeType::User, self.user.id)
@@ -151,7 +160,7 @@ impl From<AuthSession> for AuthPayload {
             refresh_token: session.refresh_token,
             expires_at: session.expires_at,
             user: UserNode {
-                user: session.user,
+                user: Arc::new(session.user),
                 session_owner: true,
             },
         }

@@ -1,5 +1,7 @@
 //! The one Relay connection helper every list uses: argument checks, opaque keyset cursors, cost.
 
+use std::sync::Arc;
+
 use async_graphql::{
     Enum, Object, OutputType,
     connection::{Connection, CursorType, Edge},
@@ -33,18 +35,27 @@ pub fn connection_cost(first: Option<i32>, last: Option<i32>, child_complexity: 
 }
 
 /// A cursor: the list it belongs to and the row's ordering key, base64url-encoded so clients treat it as opaque.
+/// It is encoded only when a client asks for it: a page of nodes without `cursor` or `pageInfo` builds no text.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Cursor(String);
+pub struct Cursor<K = i32> {
+    list: Arc<str>,
+    key: K,
+}
 
-impl CursorType for Cursor {
-    type Error = std::convert::Infallible;
+impl<K: CursorKey + Send + Sync> CursorType for Cursor<K> {
+    type Error = AppError;
 
-    fn decode_cursor(s: &str) -> Result<Self, Self::Error> {
-        Ok(Self(s.to_string()))
+    fn decode_cursor(text: &str) -> Result<Self, Self::Error> {
+        let (list, key) = split_cursor("cursor", text)?;
+        let key = K::from_cursor_text(&key).ok_or_else(|| invalid_cursor("cursor"))?;
+        Ok(Self {
+            list: Arc::from(list),
+            key,
+        })
     }
 
     fn encode_cursor(&self) -> String {
-        self.0.clone()
+        encode_cursor(&self.list, &self.key)
     }
 }
 
@@ -64,22 +75,31 @@ impl CursorKey for i32 {
     }
 }
 
-pub fn encode_cursor<K: CursorKey>(list: &str, key: &K) -> Cursor {
-    Cursor(URL_SAFE_NO_PAD.encode(format!("{list}|{}", key.to_cursor_text())))
+fn encode_cursor<K: CursorKey>(list: &str, key: &K) -> String {
+    URL_SAFE_NO_PAD.encode(format!("{list}|{}", key.to_cursor_text()))
 }
 
-fn decode_cursor<K: CursorKey>(list: &str, field: &str, cursor: &str) -> Result<K, AppError> {
-    let invalid = || AppError::bad_input(field, Message::new("error-invalid-cursor").arg("field", field));
+fn invalid_cursor(field: &str) -> AppError {
+    AppError::bad_input(field, Message::new("error-invalid-cursor").arg("field", field))
+}
+
+/// A cursor's list name and key text.
+fn split_cursor(field: &str, cursor: &str) -> Result<(String, String), AppError> {
     let text = URL_SAFE_NO_PAD
         .decode(cursor)
         .ok()
         .and_then(|bytes| String::from_utf8(bytes).ok())
-        .ok_or_else(invalid)?;
-    let (cursor_list, key) = text.split_once('|').ok_or_else(invalid)?;
+        .ok_or_else(|| invalid_cursor(field))?;
+    let (list, key) = text.split_once('|').ok_or_else(|| invalid_cursor(field))?;
+    Ok((list.to_string(), key.to_string()))
+}
+
+fn decode_cursor<K: CursorKey>(list: &str, field: &str, cursor: &str) -> Result<K, AppError> {
+    let (cursor_list, key) = split_cursor(field, cursor)?;
     if cursor_list != list {
-        return Err(invalid());
+        return Err(invalid_cursor(field));
     }
-    K::from_cursor_text(key).ok_or_else(invalid)
+    K::from_cursor_text(&key).ok_or_else(|| invalid_cursor(field))
 }
 
 /// The four Relay arguments as the client sent them.
@@ -181,18 +201,21 @@ pub fn build_connection<T, K, N, E>(
     key: impl Fn(&T) -> K,
     to_node: impl Fn(T) -> N,
     total: E,
-) -> Connection<Cursor, N, E>
+) -> Connection<Cursor<K>, N, E>
 where
-    K: CursorKey,
+    K: CursorKey + Send + Sync,
     N: OutputType,
     E: async_graphql::ObjectType,
 {
+    let list: Arc<str> = Arc::from(list);
     let mut connection = Connection::with_additional_fields(page.has_previous, page.has_next, total);
-    connection.edges.extend(
-        page.items
-            .into_iter()
-            .map(|item| Edge::new(encode_cursor(list, &key(&item)), to_node(item))),
-    );
+    connection.edges.extend(page.items.into_iter().map(|item| {
+        let cursor = Cursor {
+            list: Arc::clone(&list),
+            key: key(&item),
+        };
+        Edge::new(cursor, to_node(item))
+    }));
     connection
 }
 
@@ -203,9 +226,21 @@ mod tests {
     #[test]
     fn cursors_belong_to_their_list() {
         let cursor = encode_cursor("users", &42);
-        assert_eq!(decode_cursor::<i32>("users", "after", &cursor.0).expect("valid"), 42);
-        assert!(decode_cursor::<i32>("products", "after", &cursor.0).is_err());
+        assert_eq!(decode_cursor::<i32>("users", "after", &cursor).expect("valid"), 42);
+        assert!(decode_cursor::<i32>("products", "after", &cursor).is_err());
         assert!(decode_cursor::<i32>("users", "after", "!!").is_err());
+    }
+
+    #[test]
+    fn an_edge_cursor_encodes_as_the_arguments_read_it() {
+        let cursor = Cursor {
+            list: Arc::from("users"),
+            key: 42,
+        };
+        let text = cursor.encode_cursor();
+        assert_eq!(decode_cursor::<i32>("users", "after", &text).expect("valid"), 42);
+        assert_eq!(Cursor::<i32>::decode_cursor(&text).expect("valid"), cursor);
+        assert!(Cursor::<i32>::decode_cursor("!!").is_err());
     }
 
     #[test]

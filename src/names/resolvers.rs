@@ -42,7 +42,8 @@ impl BabyNameNode {
     }
 }
 
-#[Object(name = "BabyName")]
+// `serial` (see Product in the catalog): every field is ready, nothing to wait on concurrently.
+#[Object(name = "BabyName", serial)]
 impl BabyNameNode {
     pub async fn id(&self) -> ID {
         global_id(NodeType::BabyName, self.0.id)
@@ -281,7 +282,7 @@ impl NamesQuery {
         before: Option<String>,
         filter: Option<BabyNameFilter>,
         #[graphql(default_with = "Some(BabyNameOrder::default())")] order_by: Option<BabyNameOrder>,
-    ) -> Result<Connection<Cursor, BabyNameNode, TotalCount>> {
+    ) -> Result<Connection<Cursor<NamePosition>, BabyNameNode, TotalCount>> {
         let order = order_by.map(NameOrder::from).unwrap_or_default();
         let list = order.list_name();
         let page = ConnectionArgs::new(first, after, last, before)

@@ -12,6 +12,7 @@ use crate::{
 
 /// A locale the server answers in.
 #[derive(SimpleObject)]
+#[graphql(serial)]
 pub struct LocaleInfo {
     /// BCP 47 code, such as `fr`: what `?locale=`, `Accept-Language` and `locale` arguments take.
     code: &'static str,
@@ -21,6 +22,7 @@ pub struct LocaleInfo {
 
 /// The current time, as an instant and as the resolved locale writes it in the resolved zone.
 #[derive(SimpleObject)]
+#[graphql(serial)]
 pub struct CurrentTime {
     /// RFC 3339, UTC.
     iso: DateTime<Utc>,
@@ -30,7 +32,8 @@ pub struct CurrentTime {
 
 pub struct WelcomeObject(Welcome);
 
-#[Object(name = "Welcome")]
+// `serial` (see Product in the catalog): every field is ready, nothing to wait on concurrently.
+#[Object(name = "Welcome", serial)]
 impl WelcomeObject {
     /// The locale this message is in.
     async fn locale(&self) -> &str {
