@@ -1,5 +1,6 @@
 //! The HTTP edge, and the only module that knows axum: routes, middleware, and the GraphQL transports.
 
+mod cors;
 mod graphql;
 mod middleware;
 mod pages;
@@ -10,10 +11,7 @@ use std::{sync::Arc, time::Duration};
 use axum::{Router, routing::get};
 use metrics_exporter_prometheus::PrometheusHandle;
 use sea_orm::DatabaseConnection;
-use tower_http::{
-    compression::CompressionLayer,
-    cors::{AllowOrigin, CorsLayer},
-};
+use tower_http::compression::CompressionLayer;
 
 use crate::{
     config::CorsOrigins,
@@ -60,37 +58,6 @@ pub fn router(state: Arc<AppState>, options: &HttpOptions) -> Router {
             middleware::request_timeout,
         ))
         .layer(CompressionLayer::new())
-        .layer(cors(&options.cors_origins))
+        .layer(cors::layer(&options.cors_origins))
         .layer(axum::middleware::from_fn(middleware::request_context))
-}
-
-fn cors(origins: &CorsOrigins) -> CorsLayer {
-    use axum::http::{HeaderName, Method, header};
-    let allow_origin = match origins {
-        CorsOrigins::Any => AllowOrigin::any(),
-        CorsOrigins::List(list) => AllowOrigin::list(list.iter().filter_map(|origin| origin.parse().ok())),
-    };
-    // Only an answer that echoes the caller's origin differs by origin; `*` and "no origin at all" do not, and
-    // building the `Vary` value on every response was 3 % of a small request's instructions.
-    let varies_by_origin = matches!(origins, CorsOrigins::List(list) if !list.is_empty());
-    let vary = if varies_by_origin {
-        tower_http::cors::Vary::default()
-    } else {
-        tower_http::cors::Vary::list([])
-    };
-    CorsLayer::new()
-        .allow_origin(allow_origin)
-        .vary(vary)
-        .allow_methods([Method::GET, Method::POST])
-        .allow_headers([
-            header::CONTENT_TYPE,
-            header::AUTHORIZATION,
-            header::ACCEPT,
-            header::ACCEPT_LANGUAGE,
-            HeaderName::from_static("apollo-require-preflight"),
-            HeaderName::from_static("x-apollo-operation-name"),
-            HeaderName::from_static("x-request-id"),
-        ])
-        .expose_headers([HeaderName::from_static("x-request-id")])
-        .max_age(Duration::from_secs(3600))
 }

@@ -373,6 +373,55 @@ async fn any_origin_answers_do_not_vary_by_origin() {
     assert!(!varies_by_origin(response.headers()), "{:?}", response.headers());
 }
 
+/// A request without `Origin` is not a CORS request: it gets no CORS headers, and its answer says it varies by
+/// origin, so a shared cache never serves it to a browser's cross-origin request. Both for any origin and for a list.
+#[tokio::test]
+async fn answers_to_requests_without_an_origin_vary_by_origin_and_carry_no_cors_headers() {
+    let any = TestApp::spawn().await;
+    let listed = TestApp::spawn_with(|settings| {
+        settings.cors_origins = alx_backend::config::CorsOrigins::List(vec!["https://app.example.com".into()]);
+    })
+    .await;
+    for app in [&any, &listed] {
+        let response = app
+            .client
+            .post(app.url("/graphql"))
+            .json(&json!({ "query": "{ __typename }" }))
+            .send()
+            .await
+            .expect("sent");
+        assert_eq!(response.status(), 200);
+        let headers = response.headers().clone();
+        assert!(headers.get("access-control-allow-origin").is_none(), "{headers:?}");
+        assert!(headers.get("access-control-expose-headers").is_none(), "{headers:?}");
+        assert!(varies_by_origin(&headers), "{headers:?}");
+        // The GraphQL answer's own Vary survives next to it.
+        assert!(
+            headers.get_all("vary").iter().any(|value| value
+                .to_str()
+                .unwrap_or_default()
+                .eq_ignore_ascii_case("accept-language")),
+            "{headers:?}"
+        );
+        let body: serde_json::Value = response.json().await.expect("json");
+        assert_eq!(body["data"]["__typename"], "Query");
+    }
+    // With an origin the same request is a CORS request again: the listed origin is echoed back.
+    let response = listed
+        .client
+        .post(listed.url("/graphql"))
+        .header("origin", "https://app.example.com")
+        .json(&json!({ "query": "{ __typename }" }))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(
+        response.headers()["access-control-allow-origin"],
+        "https://app.example.com"
+    );
+    assert_eq!(response.headers()["access-control-expose-headers"], "x-request-id");
+}
+
 #[tokio::test]
 async fn responses_are_gzip_compressed_when_asked() {
     let app = TestApp::spawn().await;
