@@ -15,6 +15,7 @@ pids=()
 trap 'kill "${pids[@]}" 2>/dev/null || true; rm -rf "$work"' EXIT
 export ALX_JWT_SECRET="bench-secret-bench-secret-bench-secret-42" ALX_LOG=warn
 
+source bench/wrk.sh
 query='{ products(first: 50) { nodes { name reservations(first: 10) { nodes { quantity user { name email } } } } } }'
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 wait_ready() { until curl -fsS -o /dev/null -X POST -H 'content-type: application/json' -d '{"query":"{ __typename }"}' "$1" 2>/dev/null; do sleep 0.05; done; }
@@ -54,12 +55,7 @@ run_engine() { # engine database_url
   curl -fsS -X POST -H 'content-type: application/json' -H "authorization: Bearer $token" \
     -d "{\"query\":\"$query\"}" http://127.0.0.1:18090/graphql | python3 -c \
     'import json, sys; body = json.load(sys.stdin); assert "errors" not in body and len(body["data"]["products"]["nodes"]) == 50, body'
-  cat > "$work/nested.lua" <<LUA
-wrk.method = "POST"
-wrk.body = '{"query":"$query"}'
-wrk.headers["Content-Type"] = "application/json"
-wrk.headers["Authorization"] = "Bearer $token"
-LUA
+  wrk_script "$work/nested.lua" "{\"query\":\"$query\"}" "$token"
   wrk -t2 -c"$connections" -d3s -s "$work/nested.lua" http://127.0.0.1:18090/graphql > /dev/null # warm-up
   measure "$1-handwritten" http://127.0.0.1:18093/graphql "$handwritten" "$work/nested.lua"
   measure "$1-graphql" http://127.0.0.1:18090/graphql "$server" "$work/nested.lua"

@@ -22,13 +22,9 @@ wait_ready() { until curl -fsS "$1" >/dev/null 2>&1; do sleep 0.005; done; }
 
 body_typename='{"query":"{ __typename }"}'
 body_welcome='{"query":"{ welcome(locale: \"fr\", timezone: \"Europe/Paris\") { title greeting loggedInAs currentTime { formatted } } }"}'
-lua() { # name body -> a wrk script; Lua reads backslashes as escapes, so the body's are doubled
-  local escaped=${2//\\/\\\\}
-  cat > "$work/$1.lua" <<LUA
-wrk.method = "POST"
-wrk.body = '$escaped'
-wrk.headers["Content-Type"] = "application/json"
-LUA
+source bench/wrk.sh
+lua() { # name body -> a wrk script
+  wrk_script "$work/$1.lua" "$2"
   echo "$work/$1.lua"
 }
 

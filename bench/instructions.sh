@@ -36,14 +36,9 @@ token=$(curl -fsS -X POST -H 'content-type: application/json' "$url" \
   -d '{"query":"mutation { login(email: \"bench-admin@example.com\", password: \"bench-password\") { accessToken } }"}' |
   python3 -c 'import json, sys; print(json.load(sys.stdin)["data"]["login"]["accessToken"])')
 
+source bench/wrk.sh
 count() { # name body [authorization]
-  local escaped=${2//\\/\\\\}
-  cat > "$work/$1.lua" <<LUA
-wrk.method = "POST"
-wrk.body = '$escaped'
-wrk.headers["Content-Type"] = "application/json"
-LUA
-  [ -n "${3:-}" ] && echo "wrk.headers[\"Authorization\"] = \"Bearer $3\"" >> "$work/$1.lua"
+  wrk_script "$work/$1.lua" "$2" "${3:-}"
   # Every measured request must be a success: a fast error would flatter the figure.
   curl -fsS -X POST -H 'content-type: application/json' ${3:+-H "authorization: Bearer $3"} -d "$2" "$url" |
     python3 -c 'import json, sys; body = json.load(sys.stdin); assert "errors" not in body and body.get("data"), body'

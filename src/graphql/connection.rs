@@ -46,12 +46,7 @@ impl<K: CursorKey + Send + Sync> CursorType for Cursor<K> {
     type Error = AppError;
 
     fn decode_cursor(text: &str) -> Result<Self, Self::Error> {
-        let (list, key) = split_cursor("cursor", text)?;
-        let key = K::from_cursor_text(&key).ok_or_else(|| invalid_cursor("cursor"))?;
-        Ok(Self {
-            list: Arc::from(list),
-            key,
-        })
+        parse_cursor("cursor", text)
     }
 
     fn encode_cursor(&self) -> String {
@@ -83,23 +78,27 @@ fn invalid_cursor(field: &str) -> AppError {
     AppError::bad_input(field, Message::new("error-invalid-cursor").arg("field", field))
 }
 
-/// A cursor's list name and key text.
-fn split_cursor(field: &str, cursor: &str) -> Result<(String, String), AppError> {
+/// A cursor's list and key, or `BAD_USER_INPUT` naming `field`.
+fn parse_cursor<K: CursorKey>(field: &str, cursor: &str) -> Result<Cursor<K>, AppError> {
     let text = URL_SAFE_NO_PAD
         .decode(cursor)
         .ok()
         .and_then(|bytes| String::from_utf8(bytes).ok())
         .ok_or_else(|| invalid_cursor(field))?;
     let (list, key) = text.split_once('|').ok_or_else(|| invalid_cursor(field))?;
-    Ok((list.to_string(), key.to_string()))
+    Ok(Cursor {
+        key: K::from_cursor_text(key).ok_or_else(|| invalid_cursor(field))?,
+        list: Arc::from(list),
+    })
 }
 
+/// The key of a cursor that must belong to `list`.
 fn decode_cursor<K: CursorKey>(list: &str, field: &str, cursor: &str) -> Result<K, AppError> {
-    let (cursor_list, key) = split_cursor(field, cursor)?;
-    if cursor_list != list {
+    let cursor = parse_cursor::<K>(field, cursor)?;
+    if &*cursor.list != list {
         return Err(invalid_cursor(field));
     }
-    K::from_cursor_text(&key).ok_or_else(|| invalid_cursor(field))
+    Ok(cursor.key)
 }
 
 /// The four Relay arguments as the client sent them.
