@@ -6,7 +6,7 @@ mod negotiate;
 
 use std::{borrow::Cow, collections::HashMap};
 
-use fluent_templates::{LanguageIdentifier, Loader, fluent_bundle::FluentValue, static_loader};
+use fluent_templates::{fluent_bundle::FluentValue, static_loader};
 
 pub use format::Formatters;
 pub use negotiate::{first_supported, first_time_zone, negotiate_accept_language, parse_time_zone, supported_locale};
@@ -42,16 +42,20 @@ pub fn translate(locale: &str, message: &Message) -> String {
 
 /// Renders the message `id` with `args`; an unknown id renders as itself, which the catalogue test forbids.
 pub fn translate_id(locale: &str, id: &str, args: impl IntoIterator<Item = (String, String)>) -> String {
-    let language: LanguageIdentifier = locale.parse().unwrap_or_else(|_| fallback());
     let args: HashMap<Cow<'static, str>, FluentValue<'static>> = args
         .into_iter()
         .map(|(name, value)| (Cow::Owned(name), FluentValue::from(value)))
         .collect();
+    let args = (!args.is_empty()).then_some(&args);
+    // `locale` is already one of ours (negotiated once per request), so the lookup goes straight to its parsed
+    // identifier's bundle, then to English. Parsing the code and fluent-templates' `lookup`, which negotiates again
+    // on every call, were about half the cost of a translation.
+    let language = SUPPORTED_LOCALES
+        .iter()
+        .position(|(code, _)| *code == locale)
+        .map_or_else(|| LOCALES.fallback(), |index| &negotiate::AVAILABLE[index]);
     LOCALES
-        .try_lookup_with_args(&language, id, &args)
-        .unwrap_or_else(|| id.to_string())
-}
-
-fn fallback() -> LanguageIdentifier {
-    DEFAULT_LOCALE.parse().expect("`en` is a valid language identifier")
+        .lookup_single_language(language, id, args)
+        .or_else(|_| LOCALES.lookup_single_language(LOCALES.fallback(), id, args))
+        .unwrap_or_else(|_| id.to_string())
 }

@@ -7,7 +7,8 @@ use fluent_templates::LanguageIdentifier;
 
 use super::SUPPORTED_LOCALES;
 
-static AVAILABLE: LazyLock<Vec<LanguageIdentifier>> = LazyLock::new(|| {
+/// `SUPPORTED_LOCALES` parsed, in the same order.
+pub(super) static AVAILABLE: LazyLock<Vec<LanguageIdentifier>> = LazyLock::new(|| {
     SUPPORTED_LOCALES
         .iter()
         .map(|(code, _)| code.parse().expect("supported locales are valid identifiers"))

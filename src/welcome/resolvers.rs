@@ -1,6 +1,8 @@
 //! `Query.locales` and `Query.welcome`.
 
 use async_graphql::{Context, Object, Result, SimpleObject};
+use std::sync::Arc;
+
 use chrono::{DateTime, Utc};
 
 use super::{Welcome, WelcomeService};
@@ -27,7 +29,7 @@ pub struct CurrentTime {
     /// RFC 3339, UTC.
     iso: DateTime<Utc>,
     /// Medium date and time in the resolved zone, e.g. `Jan 21, 2020, 5:55:39 AM` or `21 janv. 2020, 05:55:39`.
-    formatted: String,
+    formatted: Arc<str>,
 }
 
 pub struct WelcomeObject(Welcome);
@@ -46,11 +48,11 @@ impl WelcomeObject {
     }
 
     async fn title(&self) -> &str {
-        &self.0.title
+        &self.0.texts.title
     }
 
     async fn greeting(&self) -> &str {
-        &self.0.greeting
+        &self.0.texts.greeting
     }
 
     /// A sentence naming the logged-in user, or saying that nobody is logged in.
