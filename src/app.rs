@@ -3,7 +3,7 @@
 use std::{future::Future, net::SocketAddr, num::NonZeroU32, sync::Arc};
 
 use anyhow::Context;
-use axum::Router;
+use axum::ServiceExt;
 use sea_orm::DatabaseConnection;
 use secrecy::{ExposeSecret, SecretString};
 use tokio::{net::TcpListener, sync::Semaphore};
@@ -27,7 +27,8 @@ pub struct App {
     pub db: DatabaseConnection,
     pub statements: db::StatementCounter,
     pub services: Services,
-    pub router: Router,
+    state: Arc<AppState>,
+    http_options: HttpOptions,
 }
 
 impl App {
@@ -76,7 +77,8 @@ impl App {
             deadlines,
         };
         Ok(Self {
-            router: http::router(state, &options),
+            state,
+            http_options: options,
             db,
             statements,
             services,
@@ -89,7 +91,7 @@ impl App {
         listener: TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
-        let service = self.router.into_make_service_with_connect_info::<SocketAddr>();
+        let service = http::service(self.state, &self.http_options).into_make_service_with_connect_info::<SocketAddr>();
         axum::serve(listener, service)
             .with_graceful_shutdown(shutdown)
             .await

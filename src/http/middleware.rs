@@ -1,13 +1,23 @@
-//! The request id and the per-request span and metrics around everything else.
+//! The request id and the per-request span and metrics around everything else, and the request timeout.
+//!
+//! Written as tower services rather than with `axum::middleware::from_fn`, which clones the service inside it and
+//! boxes it again for `Next` on every request: each layer here costs one boxed future.
 
-use std::time::{Duration, Instant};
+use std::{
+    convert::Infallible,
+    task::{Context, Poll},
+    time::{Duration, Instant},
+};
 
 use axum::{
-    extract::{MatchedPath, Request, State},
+    BoxError,
+    body::{Body, Bytes, HttpBody},
+    extract::Request,
     http::{HeaderValue, Method, StatusCode, header::HeaderName},
-    middleware::Next,
     response::{IntoResponse, Response},
 };
+use futures_util::future::BoxFuture;
+use tower::{Layer, Service};
 use tracing::Instrument;
 
 use crate::deadlines::Deadlines;
@@ -37,35 +47,66 @@ fn method_label(method: &Method) -> &'static str {
     }
 }
 
-pub async fn request_context(mut request: Request, next: Next) -> Response {
-    let id = request
-        .headers()
-        .get(&REQUEST_ID)
-        .and_then(|value| value.to_str().ok())
-        .filter(|id| acceptable(id))
-        .map(String::from)
-        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
-    request.extensions_mut().insert(RequestId(id.clone()));
-    let route = request.extensions().get::<MatchedPath>().cloned();
-    let method = request.method().clone();
-    let span = tracing::info_span!("http", %method, path = %request.uri().path(), request_id = %id);
-    let started = Instant::now();
-    let mut response = next.run(request).instrument(span.clone()).await;
-    let elapsed = started.elapsed();
-    let status = response.status().as_u16();
-    span.in_scope(|| tracing::info!(status, duration_ms = elapsed.as_secs_f64() * 1000.0, "request finished"));
-    let route = route.as_ref().map_or("unmatched", MatchedPath::as_str);
-    crate::telemetry::record_http_request(method_label(&method), route, status, elapsed.as_secs_f64());
-    if let Ok(value) = HeaderValue::from_str(&id) {
-        response.headers_mut().insert(REQUEST_ID.clone(), value);
+/// Gives every request its id and wraps it in a span, logs its end and counts it in the metrics.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct RequestContextLayer;
+
+impl<S> Layer<S> for RequestContextLayer {
+    type Service = RequestContext<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        RequestContext { inner }
     }
-    response
 }
 
-#[derive(Clone)]
-pub struct RequestTimeout {
-    pub deadlines: Deadlines,
-    pub limit: Duration,
+#[derive(Clone, Debug)]
+pub struct RequestContext<S> {
+    inner: S,
+}
+
+impl<S, B> Service<Request> for RequestContext<S>
+where
+    S: Service<Request, Response = axum::http::Response<B>, Error = Infallible>,
+    S::Future: Send + 'static,
+    B: HttpBody<Data = Bytes> + Send + 'static,
+    B::Error: Into<BoxError>,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = BoxFuture<'static, Result<Response, Infallible>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut request: Request) -> Self::Future {
+        let id = request
+            .headers()
+            .get(&REQUEST_ID)
+            .and_then(|value| value.to_str().ok())
+            .filter(|id| acceptable(id))
+            .map(String::from)
+            .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+        let header = HeaderValue::from_str(&id).ok();
+        let route = super::route_of(request.uri().path()).unwrap_or("unmatched");
+        let method = method_label(request.method());
+        let span = tracing::info_span!("http", method, path = %request.uri().path(), request_id = %id);
+        request.extensions_mut().insert(RequestId(id));
+        let started = Instant::now();
+        let response = self.inner.call(request).instrument(span.clone());
+        Box::pin(async move {
+            let Ok(response) = response.await;
+            let elapsed = started.elapsed();
+            let status = response.status().as_u16();
+            span.in_scope(|| tracing::info!(status, duration_ms = elapsed.as_secs_f64() * 1000.0, "request finished"));
+            crate::telemetry::record_http_request(method, route, status, elapsed.as_secs_f64());
+            let mut response = response.map(Body::new);
+            if let Some(header) = header {
+                response.headers_mut().insert(REQUEST_ID.clone(), header);
+            }
+            Ok(response)
+        })
+    }
 }
 
 /// When the whole request must be answered; handlers that wait on the client (the body) stop at it with an
@@ -74,11 +115,54 @@ pub struct RequestTimeout {
 pub struct RequestDeadline(pub tokio::time::Instant);
 
 /// A request still unanswered after `ALX_REQUEST_TIMEOUT_SECS` gets 408 and is dropped.
-pub async fn request_timeout(State(timeout): State<RequestTimeout>, mut request: Request, next: Next) -> Response {
-    let deadline = tokio::time::Instant::now() + timeout.limit;
-    request.extensions_mut().insert(RequestDeadline(deadline));
-    match timeout.deadlines.until(deadline, next.run(request)).await {
-        Ok(response) => response,
-        Err(_) => StatusCode::REQUEST_TIMEOUT.into_response(),
+#[derive(Clone, Debug)]
+pub struct RequestTimeoutLayer {
+    pub deadlines: Deadlines,
+    pub limit: Duration,
+}
+
+impl<S> Layer<S> for RequestTimeoutLayer {
+    type Service = RequestTimeout<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        RequestTimeout {
+            inner,
+            deadlines: self.deadlines.clone(),
+            limit: self.limit,
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct RequestTimeout<S> {
+    inner: S,
+    deadlines: Deadlines,
+    limit: Duration,
+}
+
+impl<S> Service<Request> for RequestTimeout<S>
+where
+    S: Service<Request, Response = Response, Error = Infallible>,
+    S::Future: Send + 'static,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = BoxFuture<'static, Result<Response, Infallible>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut request: Request) -> Self::Future {
+        let deadline = tokio::time::Instant::now() + self.limit;
+        request.extensions_mut().insert(RequestDeadline(deadline));
+        let response = self.inner.call(request);
+        let deadlines = self.deadlines.clone();
+        Box::pin(async move {
+            match deadlines.until(deadline, response).await {
+                Ok(response) => response,
+                Err(_) => Ok(StatusCode::REQUEST_TIMEOUT.into_response()),
+            }
+        })
     }
 }

@@ -482,6 +482,10 @@ async fn health_readiness_and_metrics_answer() {
     assert_eq!(health.status(), StatusCode::OK);
     let ready = app.client.get(app.url("/readyz")).send().await.expect("sent");
     assert_eq!(ready.status(), StatusCode::OK);
+    for path in ["/assets/graphiql/missing.js", "/no/such/page"] {
+        let missing = app.client.get(app.url(path)).send().await.expect("sent");
+        assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+    }
     let metrics = app
         .client
         .get(app.url("/metrics"))
@@ -491,7 +495,20 @@ async fn health_readiness_and_metrics_answer() {
         .text()
         .await
         .expect("text");
-    assert!(metrics.contains("http_requests_total"), "{metrics}");
+    // Requests are counted by route template, and paths no route matches share one label.
+    for route in [
+        "/healthz",
+        "/readyz",
+        "/graphql",
+        "/assets/graphiql/{file}",
+        "unmatched",
+    ] {
+        assert!(
+            metrics.contains(&format!("route=\"{route}\"")),
+            "no http_requests_total for {route}: {metrics}"
+        );
+    }
+    assert!(!metrics.contains("route=\"/no/such/page\""), "{metrics}");
     assert!(metrics.contains("graphql_operations_total"), "{metrics}");
     assert!(metrics.contains("db_pool_connections"), "{metrics}");
     // Buckets, not quantiles: the histograms of several processes must add up.
