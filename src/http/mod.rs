@@ -1,5 +1,6 @@
 //! The HTTP edge, and the only module that knows axum: routes, middleware, and the GraphQL transports.
 
+mod compression;
 mod cors;
 mod graphql;
 mod middleware;
@@ -14,7 +15,6 @@ use axum::{Router, extract::Request, response::Response, routing::get};
 use metrics_exporter_prometheus::PrometheusHandle;
 use sea_orm::DatabaseConnection;
 use tower::{Service, ServiceBuilder};
-use tower_http::compression::CompressionLayer;
 
 use crate::{
     config::CorsOrigins,
@@ -75,7 +75,7 @@ pub fn service(
     ServiceBuilder::new()
         .layer(middleware::RequestContextLayer)
         .layer(cors::layer(&options.cors_origins))
-        .layer(CompressionLayer::new())
+        .layer(compression::layer())
         .layer(middleware::RequestTimeoutLayer {
             deadlines: options.deadlines.clone(),
             limit: options.request_timeout,

@@ -348,14 +348,16 @@ async fn cors_preflight_allows_the_configured_origin_only() {
     let refused = preflight("https://evil.example.com").await.expect("sent");
     assert!(refused.headers().get("access-control-allow-origin").is_none());
     // The answer echoes the caller's origin, so shared caches must key it by origin.
-    assert!(varies_by_origin(allowed.headers()), "{:?}", allowed.headers());
+    assert!(varies_by(allowed.headers(), "origin"), "{:?}", allowed.headers());
 }
 
-fn varies_by_origin(headers: &reqwest::header::HeaderMap) -> bool {
+fn varies_by(headers: &reqwest::header::HeaderMap, name: &str) -> bool {
     headers
         .get_all("vary")
         .iter()
-        .any(|value| value.to_str().unwrap_or_default().contains("origin"))
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .any(|value| value.trim().eq_ignore_ascii_case(name))
 }
 
 #[tokio::test]
@@ -370,7 +372,7 @@ async fn any_origin_answers_do_not_vary_by_origin() {
         .await
         .expect("sent");
     assert_eq!(response.headers()["access-control-allow-origin"], "*");
-    assert!(!varies_by_origin(response.headers()), "{:?}", response.headers());
+    assert!(!varies_by(response.headers(), "origin"), "{:?}", response.headers());
 }
 
 /// A request without `Origin` is not a CORS request: it gets no CORS headers, and its answer says it varies by
@@ -394,7 +396,7 @@ async fn answers_to_requests_without_an_origin_vary_by_origin_and_carry_no_cors_
         let headers = response.headers().clone();
         assert!(headers.get("access-control-allow-origin").is_none(), "{headers:?}");
         assert!(headers.get("access-control-expose-headers").is_none(), "{headers:?}");
-        assert!(varies_by_origin(&headers), "{headers:?}");
+        assert!(varies_by(&headers, "origin"), "{headers:?}");
         // The GraphQL answer's own Vary survives next to it.
         assert!(
             headers.get_all("vary").iter().any(|value| value
@@ -433,6 +435,20 @@ async fn responses_are_gzip_compressed_when_asked() {
         .await
         .expect("sent");
     assert_eq!(response.headers()["content-encoding"], "gzip");
+    assert!(varies_by(response.headers(), "accept-encoding"));
+}
+
+#[tokio::test]
+async fn answers_to_requests_without_accept_encoding_are_plain_and_vary_by_encoding() {
+    let app = TestApp::spawn().await;
+    for path in ["/schema.graphql", "/graphql?query=%7B__typename%7D"] {
+        let response = app.client.get(app.url(path)).send().await.expect("sent");
+        assert_eq!(response.status(), StatusCode::OK, "{path}");
+        assert!(response.headers().get("content-encoding").is_none(), "{path}");
+        assert!(varies_by(response.headers(), "accept-encoding"), "{path}");
+        let body = response.text().await.expect("a plain-text body");
+        assert!(body.contains("__typename") || body.contains("type Query"), "{path}: {body}");
+    }
 }
 
 #[tokio::test]
