@@ -78,8 +78,8 @@ pub fn record_pool_gauges(db: &DatabaseConnection) {
 // `{ __typename }` request (callgrind). A handle, once found, is an atomic add. The labels are bounded (routes,
 // methods and statuses; operation labels are capped by `graphql::operation_label`), so the maps stay small.
 type CountAndDuration = (Counter, Histogram);
-/// Route → (method, status) → handles.
-type HttpHandles = HashMap<String, HashMap<(&'static str, u16), CountAndDuration>>;
+/// (route, method, status) → handles.
+type HttpHandles = HashMap<(&'static str, &'static str, u16), CountAndDuration>;
 /// Operation label → handles for `ok` and for `error`.
 type GraphqlHandles = HashMap<String, [CountAndDuration; 2]>;
 
@@ -89,16 +89,12 @@ thread_local! {
 }
 
 /// Counts one answered HTTP request and its duration.
-pub fn record_http_request(method: &'static str, route: &str, status: u16, seconds: f64) {
-    HTTP_HANDLES.with_borrow_mut(|routes| {
-        if !routes.contains_key(route) {
-            routes.insert(route.to_string(), HashMap::new());
-        }
-        let by_outcome = routes.get_mut(route).expect("inserted above");
-        let (requests, duration) = by_outcome.entry((method, status)).or_insert_with(|| {
+pub fn record_http_request(method: &'static str, route: &'static str, status: u16, seconds: f64) {
+    HTTP_HANDLES.with_borrow_mut(|handles| {
+        let (requests, duration) = handles.entry((route, method, status)).or_insert_with(|| {
             (
-                metrics::counter!("http_requests_total", "method" => method, "route" => route.to_string(), "status" => status.to_string()),
-                metrics::histogram!("http_request_duration_seconds", "method" => method, "route" => route.to_string()),
+                metrics::counter!("http_requests_total", "method" => method, "route" => route, "status" => status.to_string()),
+                metrics::histogram!("http_request_duration_seconds", "method" => method, "route" => route),
             )
         });
         requests.increment(1);
@@ -109,18 +105,22 @@ pub fn record_http_request(method: &'static str, route: &str, status: u16, secon
 /// Counts one GraphQL operation by its label and outcome, and its duration.
 pub fn record_graphql_operation(operation: &str, ok: bool, seconds: f64) {
     GRAPHQL_HANDLES.with_borrow_mut(|operations| {
-        if !operations.contains_key(operation) {
-            let handles = |outcome: &'static str| {
-                (
-                    metrics::counter!("graphql_operations_total", "operation" => operation.to_string(), "outcome" => outcome),
-                    metrics::histogram!("graphql_operation_duration_seconds", "operation" => operation.to_string()),
-                )
-            };
-            operations.insert(operation.to_string(), [handles("ok"), handles("error")]);
+        let record = |[ok_handles, error_handles]: &[CountAndDuration; 2]| {
+            let (count, duration) = if ok { ok_handles } else { error_handles };
+            count.increment(1);
+            duration.record(seconds);
+        };
+        // One lookup for a label seen before; the label is copied only the first time.
+        if let Some(handles) = operations.get(operation) {
+            return record(handles);
         }
-        let (count, duration) = &operations.get(operation).expect("inserted above")[usize::from(!ok)];
-        count.increment(1);
-        duration.record(seconds);
+        let handles = |outcome: &'static str| {
+            (
+                metrics::counter!("graphql_operations_total", "operation" => operation.to_string(), "outcome" => outcome),
+                metrics::histogram!("graphql_operation_duration_seconds", "operation" => operation.to_string()),
+            )
+        };
+        record(operations.entry(operation.to_string()).or_insert([handles("ok"), handles("error")]));
     });
 }
 

@@ -18,8 +18,8 @@ use crate::{
 pub struct WelcomeService {
     formatters: Arc<Formatters>,
     clock: Clock,
-    /// One per shipped locale, rendered at start: these texts depend on the locale alone.
-    texts: Arc<HashMap<&'static str, Arc<LocaleTexts>>>,
+    /// Per shipped locale, in `SUPPORTED_LOCALES` order, rendered at start: these texts depend on the locale alone.
+    texts: Arc<[Arc<LocaleTexts>]>,
     /// The formatted current time per locale and zone, for the second it was formatted in. Like an HTTP server's
     /// `Date` header: under load most welcomes in one second share a locale and zone, and formatting (ICU4X's
     /// pattern walk and the allocation) was about 7 % of a welcome's instructions. Bounded by locales × zones.
@@ -55,13 +55,13 @@ impl WelcomeService {
                     greeting: i18n::translate(locale, &Message::new("welcome-greeting")),
                     not_logged_in: i18n::translate(locale, &Message::new("welcome-not-logged-in")).into(),
                 };
-                (*locale, Arc::new(texts))
+                Arc::new(texts)
             })
             .collect();
         Self {
             formatters,
             clock,
-            texts: Arc::new(texts),
+            texts,
             recent_times: Arc::default(),
         }
     }
@@ -71,12 +71,11 @@ impl WelcomeService {
     }
 
     pub fn welcome(&self, locale: &'static str, timezone: Tz, user_name: Option<&str>) -> Welcome {
-        let texts = self
-            .texts
-            .get(locale)
-            .or_else(|| self.texts.get(DEFAULT_LOCALE))
-            .expect("the default locale has texts")
-            .clone();
+        let shipped = |wanted: &str| SUPPORTED_LOCALES.iter().position(|(code, _)| *code == wanted);
+        let index = shipped(locale)
+            .or_else(|| shipped(DEFAULT_LOCALE))
+            .expect("the default locale is shipped");
+        let texts = self.texts[index].clone();
         let logged_in_as = match user_name {
             Some(name) => i18n::translate(locale, &Message::new("welcome-logged-in-as").arg("name", name)).into(),
             None => texts.not_logged_in.clone(),

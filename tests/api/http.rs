@@ -447,7 +447,10 @@ async fn answers_to_requests_without_accept_encoding_are_plain_and_vary_by_encod
         assert!(response.headers().get("content-encoding").is_none(), "{path}");
         assert!(varies_by(response.headers(), "accept-encoding"), "{path}");
         let body = response.text().await.expect("a plain-text body");
-        assert!(body.contains("__typename") || body.contains("type Query"), "{path}: {body}");
+        assert!(
+            body.contains("__typename") || body.contains("type Query"),
+            "{path}: {body}"
+        );
     }
 }
 
