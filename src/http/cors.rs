@@ -19,9 +19,10 @@ use crate::config::CorsOrigins;
 /// CORS for the configured origins. A request without an `Origin` header is not a CORS request (Fetch standard,
 /// "CORS protocol"): browsers send `Origin` on every cross-origin request and every preflight, and nothing reads
 /// CORS headers on the others. tower-http's `Cors` builds and merges its headers on every request all the same,
-/// and under axum's router it is cloned with its whole configuration per request — more than a quarter of the
-/// server's CPU on a `{ __typename }` request (bench/README.md). So requests without `Origin` skip it, and their
-/// answers say `Vary: Origin` so that a shared cache never hands one to a request that has an origin.
+/// and inside axum's router (where it ran then) it was cloned with its whole configuration per request — more than
+/// a quarter of the server's CPU on a `{ __typename }` request (bench/README.md). So requests without `Origin`
+/// skip it, and their answers say `Vary: Origin` so that a shared cache never hands one to a request that has an
+/// origin.
 pub fn layer(origins: &CorsOrigins) -> CorsForOriginsLayer {
     CorsForOriginsLayer {
         cors: Arc::new(rules(origins)),

@@ -56,7 +56,7 @@ const METRICS: &str = "/metrics";
 ///
 /// The middleware wraps the router from outside instead of going through `Router::layer`, which applies each
 /// layer to every route: axum then boxes the route again per layer, and every request clones that chain of
-/// boxes and boxes each layer's future — a fifth of the instructions of a `{ __typename }` request
+/// boxes and boxes each layer's future — about a tenth of the instructions of a `{ __typename }` request
 /// (bench/README.md). Outside the router, the layers are plain values cloned without allocating.
 pub fn service(
     state: Arc<AppState>,
