@@ -40,6 +40,11 @@ pub fn translate(locale: &str, message: &Message) -> String {
     )
 }
 
+/// Where `code` stands in `SUPPORTED_LOCALES`, for tables kept per shipped locale.
+pub fn shipped_index(code: &str) -> Option<usize> {
+    SUPPORTED_LOCALES.iter().position(|(shipped, _)| *shipped == code)
+}
+
 /// Renders the message `id` with `args`; an unknown id renders as itself, which the catalogue test forbids.
 pub fn translate_id(locale: &str, id: &str, args: impl IntoIterator<Item = (String, String)>) -> String {
     let args: HashMap<Cow<'static, str>, FluentValue<'static>> = args
@@ -50,10 +55,7 @@ pub fn translate_id(locale: &str, id: &str, args: impl IntoIterator<Item = (Stri
     // `locale` is already one of ours (negotiated once per request), so the lookup goes straight to its parsed
     // identifier's bundle, then to English. Parsing the code and fluent-templates' `lookup`, which negotiates again
     // on every call, were about half the cost of a translation.
-    let language = SUPPORTED_LOCALES
-        .iter()
-        .position(|(code, _)| *code == locale)
-        .map_or_else(|| LOCALES.fallback(), |index| &negotiate::AVAILABLE[index]);
+    let language = shipped_index(locale).map_or_else(|| LOCALES.fallback(), |index| &negotiate::AVAILABLE[index]);
     LOCALES
         .lookup_single_language(language, id, args)
         .or_else(|_| LOCALES.lookup_single_language(LOCALES.fallback(), id, args))

@@ -71,9 +71,8 @@ impl WelcomeService {
     }
 
     pub fn welcome(&self, locale: &'static str, timezone: Tz, user_name: Option<&str>) -> Welcome {
-        let shipped = |wanted: &str| SUPPORTED_LOCALES.iter().position(|(code, _)| *code == wanted);
-        let index = shipped(locale)
-            .or_else(|| shipped(DEFAULT_LOCALE))
+        let index = i18n::shipped_index(locale)
+            .or_else(|| i18n::shipped_index(DEFAULT_LOCALE))
             .expect("the default locale is shipped");
         let texts = self.texts[index].clone();
         let logged_in_as = match user_name {
