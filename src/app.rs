@@ -6,7 +6,7 @@ use anyhow::Context;
 use axum::ServiceExt;
 use sea_orm::DatabaseConnection;
 use secrecy::{ExposeSecret, SecretString};
-use tokio::{net::TcpListener, sync::Semaphore};
+use tokio::net::TcpListener;
 
 use crate::{
     accounts::{AccountsService, Tokens},
@@ -15,16 +15,20 @@ use crate::{
     config::Settings,
     db,
     deadlines::Deadlines,
-    graphql::{self, GraphqlLimits, Services},
-    http::{self, AppState, HttpOptions},
+    graphql::limits::DocumentBudget,
+    http::{self, AppState, HttpOptions, WebSocketLimits},
     i18n::{self, Formatters},
     names::NamesService,
+    schema::{self, Engine, EngineSettings, SchemaLimits},
+    services::Services,
     telemetry,
     welcome::WelcomeService,
 };
 
 pub struct App {
     pub db: DatabaseConnection,
+    /// The one execution path, for tests that look inside it (the document cache).
+    pub engine: Arc<Engine>,
     pub statements: db::StatementCounter,
     pub services: Services,
     state: Arc<AppState>,
@@ -50,26 +54,24 @@ impl App {
         })?;
         let services = build_services(settings, db.clone(), clock).await?;
         let deadlines = Deadlines::start();
-        let limits = GraphqlLimits {
-            max_depth: settings.max_depth,
-            max_complexity: settings.max_complexity,
-            max_aliases: settings.max_aliases,
-            execution_timeout: settings.execution_timeout,
-            introspection: settings.introspection,
-            execution_permits: Arc::new(Semaphore::new(settings.max_concurrent_operations)),
-            deadlines: deadlines.clone(),
-        };
+        let engine = Arc::new(Engine::new(&services, engine_settings(settings), deadlines.clone()));
         let state = Arc::new(AppState {
-            schemas: graphql::build_schemas(&services, &limits),
-            services: Arc::new(services.clone()),
-            limits,
+            engine: engine.clone(),
+            accounts: services.accounts.clone(),
+            deadlines: deadlines.clone(),
+            websocket: WebSocketLimits {
+                init_timeout: settings.ws_init_timeout,
+                max_operations: settings.ws_max_operations,
+                keep_alive: settings.ws_keep_alive,
+                max_message_bytes: settings.body_limit_bytes,
+            },
             db: db.clone(),
             metrics: telemetry::metrics_handle(),
             body_limit_bytes: settings.body_limit_bytes,
             max_batch: settings.max_batch,
             default_locale,
             trust_forwarded_for: settings.trust_forwarded_for,
-            sdl: graphql::sdl(),
+            sdl: schema::sdl(),
         });
         let options = HttpOptions {
             cors_origins: settings.cors_origins.clone(),
@@ -77,6 +79,7 @@ impl App {
             deadlines,
         };
         Ok(Self {
+            engine,
             state,
             http_options: options,
             db,
@@ -112,8 +115,33 @@ pub async fn build_services(settings: &Settings, db: DatabaseConnection, clock: 
         catalog: CatalogService::new(db),
         welcome: WelcomeService::new(formatters.clone(), clock),
         formatters,
-        loader_delay: settings.dataloader_delay,
     })
+}
+
+fn engine_settings(settings: &Settings) -> EngineSettings {
+    EngineSettings {
+        budget: DocumentBudget {
+            max_query_bytes: settings.max_query_bytes,
+            max_tokens: settings.max_tokens,
+            max_fields: settings.max_fields,
+            max_aliases: settings.max_aliases,
+            max_directives: settings.max_directives,
+            max_arguments: settings.max_arguments,
+            introspection: settings.introspection,
+        },
+        schema: SchemaLimits {
+            max_depth: settings.max_depth,
+            max_complexity: settings.max_complexity,
+            max_directives: settings.max_directives,
+            introspection: settings.introspection,
+        },
+        execution_timeout: settings.execution_timeout,
+        max_concurrent_operations: settings.max_concurrent_operations,
+        loader_delay: settings.dataloader_delay,
+        document_cache_entries: 1024,
+        // About the parsed form of a few hundred ordinary operations; see `graphql::documents`.
+        document_cache_bytes: 32 * 1024 * 1024,
+    }
 }
 
 /// The configured secret, or in development one generated once and kept in a file only the owner can read.

@@ -25,6 +25,27 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
+    const ALL: [Self; 13] = [
+        Self::BadRequest,
+        Self::GraphqlParseFailed,
+        Self::GraphqlValidationFailed,
+        Self::BadUserInput,
+        Self::Unauthenticated,
+        Self::Forbidden,
+        Self::NotFound,
+        Self::OutOfStock,
+        Self::ReservationsBlocked,
+        Self::RateLimited,
+        Self::PersistedQueryNotFound,
+        Self::QueryTooComplex,
+        Self::InternalServerError,
+    ];
+
+    /// The code a rendered error carries, read back.
+    pub fn parse(code: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|known| known.as_str() == code)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::BadRequest => "BAD_REQUEST",

@@ -1,4 +1,5 @@
-//! alx-backend: a GraphQL API server. Read `app.rs` first, then `http/`, `graphql/`, and one domain folder.
+//! alx-backend: a GraphQL API server. Read `app.rs` first, then `http/`, `schema/` (where the domains meet and the
+//! engine runs every operation), `graphql/` (the toolkit resolvers use), and one domain folder.
 
 /// Accounts, sessions and roles.
 pub mod accounts;
@@ -18,7 +19,7 @@ pub mod db;
 pub mod deadlines;
 /// Shared error kinds and their codes.
 pub mod error;
-/// The GraphQL schema and its execution.
+/// The GraphQL toolkit resolvers use: connections, loaders, guards, ids, the document budget, error mapping.
 pub mod graphql;
 /// The HTTP edge: routes, middleware, transports.
 pub mod http;
@@ -28,8 +29,12 @@ pub mod i18n;
 pub mod names;
 /// Keyset pages as plain data.
 pub mod pagination;
+/// The schema assembled from the domains, and the engine every operation runs through.
+pub mod schema;
 /// Idempotent demo data.
 pub mod seed;
+/// The domain services, built once per process.
+pub mod services;
 /// Logs and metrics.
 pub mod telemetry;
 /// The welcome message: translated, localised time, the caller's name.

@@ -5,9 +5,9 @@ use alx_backend::{
     app::{self, App},
     cli::{Cli, Command, ImportProgress, MigrateAction, UserAction},
     config::Settings,
-    db, graphql,
+    db,
     names::{NamesCsv, NamesService},
-    seed, telemetry,
+    schema, seed, telemetry,
 };
 use anyhow::Context;
 use clap::Parser;
@@ -21,7 +21,7 @@ static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 async fn main() -> ExitCode {
     let cli = Cli::parse();
     if let Some(Command::Schema) = cli.command {
-        print!("{}", graphql::sdl());
+        print!("{}", schema::sdl());
         return ExitCode::SUCCESS;
     }
     let settings = match Settings::load() {

@@ -6,7 +6,7 @@ use crate::{
     accounts::{Role, User, parse_new_user},
     catalog::{NewEvent, NewProduct},
     error::AppResult,
-    graphql::Services,
+    services::Services,
 };
 
 /// The password of every demo account; printed by the command, never for production.

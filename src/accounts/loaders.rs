@@ -5,9 +5,17 @@ use std::{collections::HashMap, sync::Arc};
 use async_graphql::dataloader::Loader;
 
 use super::{AccountsService, User};
-use crate::error::AppError;
+use crate::{error::AppError, graphql::RequestLoader};
 
 pub struct UserLoader(pub AccountsService);
+
+impl RequestLoader for UserLoader {
+    type Service = AccountsService;
+
+    fn create(service: &AccountsService) -> Self {
+        Self(service.clone())
+    }
+}
 
 impl Loader<i32> for UserLoader {
     // Shared, so the many rows that name one user hold one copy of it.

@@ -10,5 +10,5 @@ mod service;
 mod tokens;
 
 pub use model::{Caller, NewUser, ProfileChange, Role, User, parse_new_user};
-pub use service::{AccountsService, AuthSession};
+pub use service::{AccountsService, AuthSession, Identity, IdentityError};
 pub use tokens::{TokenError, Tokens};

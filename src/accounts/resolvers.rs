@@ -17,8 +17,8 @@ use crate::{
         connection::{ConnectionArgs, Cursor, TotalCount, build_connection, connection_cost},
         errors::GqlResultExt,
         guards::{AdminOnly, LoggedIn, request_context, require_caller, require_self_or_admin},
+        ids::{NodeType, global_id},
         load_one,
-        node::{NodeType, global_id},
     },
 };
 

@@ -1,6 +1,6 @@
 //! Account use-cases, in plain async Rust.
 
-use std::{net::IpAddr, num::NonZeroU32, time::Duration};
+use std::{net::IpAddr, num::NonZeroU32, sync::Arc, time::Duration};
 
 use chrono::{DateTime, Utc};
 use sea_orm::{DatabaseConnection, TransactionTrait};
@@ -16,6 +16,24 @@ use crate::{
     error::{AppError, AppResult, Message},
     pagination::{KeysetPage, Page},
 };
+
+/// A caller as the database knows them now, and until when their access token lets them act.
+#[derive(Clone, Debug)]
+pub struct Identity {
+    pub caller: Caller,
+    pub user: Arc<User>,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// Why an access token names nobody who may act.
+#[derive(Debug)]
+pub enum IdentityError {
+    Token(TokenError),
+    /// The token is genuine but its account no longer exists.
+    Gone,
+    /// The account could not be read.
+    Unavailable(AppError),
+}
 
 /// What a successful login, registration or refresh hands the client.
 #[derive(Clone, Debug)]
@@ -60,6 +78,32 @@ impl AccountsService {
     /// Who an `Authorization: Bearer` token belongs to.
     pub fn authenticate(&self, access_token: &str) -> Result<Caller, TokenError> {
         self.tokens.verify_access(access_token)
+    }
+
+    /// Who an access token names, as the database has them now: the role comes from the row, not the token, so a
+    /// demoted or deleted user loses their rights at their next request.
+    pub async fn identify(&self, access_token: &str) -> Result<Identity, IdentityError> {
+        let (caller, expires_at) = self
+            .tokens
+            .verify_access_until(access_token)
+            .map_err(IdentityError::Token)?;
+        self.refresh_identity(caller.user_id, expires_at).await
+    }
+
+    /// Re-reads an identity already proven by a token that expires at `expires_at`.
+    pub async fn refresh_identity(&self, user_id: i32, expires_at: DateTime<Utc>) -> Result<Identity, IdentityError> {
+        match repo::find_user(&self.db, user_id).await {
+            Ok(Some(user)) => Ok(Identity {
+                caller: Caller {
+                    user_id: user.id,
+                    role: user.role,
+                },
+                user: Arc::new(user),
+                expires_at,
+            }),
+            Ok(None) => Err(IdentityError::Gone),
+            Err(error) => Err(IdentityError::Unavailable(error.into())),
+        }
     }
 
     #[tracing::instrument(skip_all, fields(user.email = %new_user.email.as_str()))]

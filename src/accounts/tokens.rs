@@ -60,6 +60,11 @@ impl Tokens {
     }
 
     pub fn verify_access(&self, token: &str) -> Result<Caller, TokenError> {
+        self.verify_access_until(token).map(|(caller, _)| caller)
+    }
+
+    /// The caller a token names, and when the token stops naming it.
+    pub fn verify_access_until(&self, token: &str) -> Result<(Caller, DateTime<Utc>), TokenError> {
         let data =
             jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation).map_err(|error| {
                 match error.kind() {
@@ -73,7 +78,8 @@ impl Tokens {
             "USER" => Role::User,
             _ => return Err(TokenError::Invalid),
         };
-        Ok(Caller { user_id, role })
+        let expires_at = DateTime::from_timestamp(data.claims.exp, 0).ok_or(TokenError::Invalid)?;
+        Ok((Caller { user_id, role }, expires_at))
     }
 }
 

@@ -7,6 +7,7 @@ use async_graphql::dataloader::Loader;
 use super::{CatalogService, ChildList, Event, Product, Reservation, SeatReservation};
 use crate::{
     error::{AppError, AppResult},
+    graphql::{ParentPage, RequestLoader},
     pagination::{KeysetPage, Page},
 };
 
@@ -15,6 +16,14 @@ type Shared = Arc<AppError>;
 macro_rules! by_id_loader {
     ($name:ident, $value:ty, $method:ident) => {
         pub struct $name(pub CatalogService);
+
+        impl RequestLoader for $name {
+            type Service = CatalogService;
+
+            fn create(service: &CatalogService) -> Self {
+                Self(service.clone())
+            }
+        }
 
         impl Loader<i32> for $name {
             type Value = $value;
@@ -32,14 +41,6 @@ by_id_loader!(ProductLoader, Product, products);
 by_id_loader!(ReservationLoader, Reservation, reservations);
 by_id_loader!(EventLoader, Event, events);
 by_id_loader!(SeatReservationLoader, SeatReservation, seat_reservations);
-
-/// One parent's page of a child list; the page arguments are part of the key, so parents asked for with the
-/// same arguments share one statement.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct ParentPage {
-    pub parent: i32,
-    pub page: KeysetPage<i32>,
-}
 
 async fn load_per_parent<T, F, Fut>(keys: &[ParentPage], load: F) -> Result<HashMap<ParentPage, Page<T>>, Shared>
 where
@@ -69,6 +70,14 @@ macro_rules! per_parent_loader {
     ($name:ident, $value:ty, $method:ident) => {
         pub struct $name(pub CatalogService);
 
+        impl RequestLoader for $name {
+            type Service = CatalogService;
+
+            fn create(service: &CatalogService) -> Self {
+                Self(service.clone())
+            }
+        }
+
         impl Loader<ParentPage> for $name {
             type Value = Page<$value>;
             type Error = Shared;
@@ -97,6 +106,14 @@ pub struct ChildCount {
 
 /// Counts children for many parents at once: one `GROUP BY` statement per kind of list.
 pub struct ChildCountLoader(pub CatalogService);
+
+impl RequestLoader for ChildCountLoader {
+    type Service = CatalogService;
+
+    fn create(service: &CatalogService) -> Self {
+        Self(service.clone())
+    }
+}
 
 impl Loader<ChildCount> for ChildCountLoader {
     type Value = u64;

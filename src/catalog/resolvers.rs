@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use super::{
     CatalogService, ChildList, Event, NewEvent, NewProduct, Product, Reservation, SeatReservation,
     loaders::{
-        ChildCount, ChildCountLoader, EventLoader, ParentPage, ProductLoader, ReservationLoader, ReservationsByProduct,
+        ChildCount, ChildCountLoader, EventLoader, ProductLoader, ReservationLoader, ReservationsByProduct,
         SeatReservationLoader, SeatReservationsByEvent,
     },
     model::{EventChange, ProductChange, Quantity},
@@ -19,12 +19,12 @@ use crate::{
     accounts::{User, loaders::UserLoader, resolvers::UserNode},
     error::AppError,
     graphql::{
-        RequestLoader,
+        ParentPage, RequestLoader,
         connection::{ConnectionArgs, Cursor, TotalCount, build_connection, connection_cost},
         errors::GqlResultExt,
         guards::{AdminOnly, LoggedIn, request_context, require_caller, require_self_or_admin},
+        ids::{NodeType, global_id, parse_id_of},
         load_many, load_one, load_page,
-        node::{NodeType, global_id, parse_id_of},
     },
     i18n::Formatters,
     pagination::{KeysetPage, Page},

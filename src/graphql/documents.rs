@@ -1,61 +1,152 @@
 //! Parsed documents by query text. Clients send the same few operations over and over, and async-graphql's
-//! parser costs more than the rest of a small request (about a fifth of the CPU of a `welcome` query here);
-//! cloning a parsed document is far cheaper. A parse depends on the text alone, so one cache serves the process.
-//! An entry also remembers whether its document passed async-graphql's strict validation, which for a document
-//! without variables depends on the text and the schema's types alone (the same in every app of the process).
+//! parser costs more than the rest of a small request (about a fifth of the CPU of a `welcome` query here).
+//!
+//! Only documents that passed the budget and validation are kept, so junk cannot crowd out real operations, and
+//! the cache is bounded by an estimate of the memory its parsed documents hold, not only by their number: a parsed
+//! document is many times larger than its text. Entries are shared (`Arc`): the lock is held only to find one,
+//! and the copy async-graphql's `Request` needs is made outside it.
 
-use std::{
-    num::NonZeroUsize,
-    sync::{LazyLock, Mutex},
-};
+use std::{num::NonZeroUsize, sync::Arc};
 
 use async_graphql::parser::types::ExecutableDocument;
 use lru::LruCache;
+use std::sync::Mutex;
 
-const CAPACITY: usize = 512;
+use super::limits::DocumentCost;
+
 /// Longer documents are parsed every time: caching a few of them would crowd out many ordinary ones.
 const MAX_CACHED_QUERY_BYTES: usize = 16 * 1024;
+/// A rough size of one parsed selection (its node, name, position and vectors), for the memory estimate.
+const BYTES_PER_SELECTION: usize = 256;
 
-#[derive(Clone)]
-pub struct Cached {
-    pub document: ExecutableDocument,
-    pub validated: bool,
+pub struct CachedDocument {
+    pub document: Arc<ExecutableDocument>,
+    /// The document has no variables, so passing strict validation once means it always passes: it may run on the
+    /// schema that skips the rules whose outcome depends on the document alone.
+    pub trusted: bool,
 }
 
-static DOCUMENTS: LazyLock<Mutex<LruCache<String, Cached>>> =
-    LazyLock::new(|| Mutex::new(LruCache::new(NonZeroUsize::new(CAPACITY).expect("non-zero capacity"))));
-
-/// Whether `query`'s document is kept here at all.
-pub fn cacheable(query: &str) -> bool {
-    query.len() <= MAX_CACHED_QUERY_BYTES
+pub struct DocumentCache {
+    inner: Mutex<Inner>,
+    max_bytes: usize,
 }
 
-pub fn get(query: &str) -> Option<Cached> {
-    if !cacheable(query) {
-        return None;
+struct Inner {
+    entries: LruCache<Box<str>, Entry>,
+    bytes: usize,
+}
+
+struct Entry {
+    document: Arc<ExecutableDocument>,
+    trusted: bool,
+    bytes: usize,
+}
+
+impl DocumentCache {
+    /// A cache of at most `max_entries` documents whose estimated size stays under `max_bytes`.
+    pub fn new(max_entries: usize, max_bytes: usize) -> Self {
+        Self {
+            inner: Mutex::new(Inner {
+                entries: LruCache::new(NonZeroUsize::new(max_entries.max(1)).expect("non-zero capacity")),
+                bytes: 0,
+            }),
+            max_bytes,
+        }
     }
-    let mut documents = DOCUMENTS.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-    documents.get(query).cloned()
-}
 
-pub fn put(query: &str, document: &ExecutableDocument) {
-    if !cacheable(query) {
-        return;
+    /// Whether `query`'s document may be kept here at all.
+    pub fn cacheable(query: &str) -> bool {
+        query.len() <= MAX_CACHED_QUERY_BYTES
     }
-    let mut documents = DOCUMENTS.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-    documents.put(
-        query.to_string(),
-        Cached {
-            document: document.clone(),
-            validated: false,
-        },
-    );
+
+    pub fn get(&self, query: &str) -> Option<CachedDocument> {
+        if !Self::cacheable(query) {
+            return None;
+        }
+        let mut inner = self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        inner.entries.get(query).map(|entry| CachedDocument {
+            document: entry.document.clone(),
+            trusted: entry.trusted,
+        })
+    }
+
+    /// Keeps a document that passed validation, evicting the least recently used ones past the size bound.
+    pub fn insert(&self, query: &str, document: Arc<ExecutableDocument>, cost: DocumentCost, trusted: bool) {
+        if !Self::cacheable(query) {
+            return;
+        }
+        let bytes = query
+            .len()
+            .saturating_add(cost.written_selections.saturating_mul(BYTES_PER_SELECTION));
+        if bytes > self.max_bytes {
+            return;
+        }
+        let mut inner = self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let entry = Entry {
+            document,
+            trusted,
+            bytes,
+        };
+        if let Some((_, replaced)) = inner.entries.push(query.into(), entry) {
+            inner.bytes -= replaced.bytes;
+        }
+        inner.bytes += bytes;
+        while inner.bytes > self.max_bytes {
+            match inner.entries.pop_lru() {
+                Some((_, evicted)) => inner.bytes -= evicted.bytes,
+                None => break,
+            }
+        }
+    }
+
+    /// How many documents are kept, and their estimated size in bytes.
+    pub fn usage(&self) -> (usize, usize) {
+        let inner = self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        (inner.entries.len(), inner.bytes)
+    }
 }
 
-/// Records that `query`'s document passed every validation rule.
-pub fn mark_validated(query: &str) {
-    let mut documents = DOCUMENTS.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-    if let Some(cached) = documents.get_mut(query) {
-        cached.validated = true;
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parsed(query: &str) -> Arc<ExecutableDocument> {
+        Arc::new(async_graphql::parser::parse_query(query).expect("parses"))
+    }
+
+    fn cost(selections: usize) -> DocumentCost {
+        DocumentCost {
+            written_selections: selections,
+        }
+    }
+
+    #[test]
+    fn the_cache_stays_under_its_byte_bound_evicting_the_least_recent() {
+        let cache = DocumentCache::new(100, 3 * (BYTES_PER_SELECTION + 20));
+        for index in 0..5 {
+            let query = format!("{{ a{index:02}: __typename }}");
+            cache.insert(&query, parsed(&query), cost(1), true);
+        }
+        let (entries, bytes) = cache.usage();
+        assert!(bytes <= 3 * (BYTES_PER_SELECTION + 20), "{bytes}");
+        assert!(entries < 5);
+        assert!(cache.get("{ a04: __typename }").is_some());
+        assert!(cache.get("{ a00: __typename }").is_none());
+    }
+
+    #[test]
+    fn a_document_larger_than_the_whole_bound_is_not_kept() {
+        let cache = DocumentCache::new(100, 1_000);
+        cache.insert("{ a }", parsed("{ a }"), cost(10), true);
+        assert_eq!(cache.usage(), (0, 0));
+    }
+
+    #[test]
+    fn replacing_an_entry_does_not_count_it_twice() {
+        let cache = DocumentCache::new(100, 10_000);
+        cache.insert("{ a }", parsed("{ a }"), cost(1), false);
+        cache.insert("{ a }", parsed("{ a }"), cost(1), true);
+        assert_eq!(cache.usage(), (1, 5 + BYTES_PER_SELECTION));
+        assert!(cache.get("{ a }").expect("kept").trusted);
     }
 }

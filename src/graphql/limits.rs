@@ -1,105 +1,415 @@
-//! Limits async-graphql does not have, checked once a document parses: aliases per document, and
-//! introspection refused with an error (async-graphql's own switch silently answers null). They are checked by
-//! the execute paths rather than in an async-graphql extension: any extension turns off async-graphql's fast path
-//! for every field and list item it resolves.
+//! The document budget: what a document may cost before anything expensive runs. async-graphql's own checks
+//! (depth, complexity, recursive depth) re-expand every fragment spread, so a kilobyte of fragments that spread
+//! the next one twice costs them 2^n steps, and `__typename` costs them nothing; they are only safe once this
+//! budget has bounded the expanded size. The text is checked before parsing (size, then tokens, which bound the
+//! parser's allocations), the parsed document once per fragment (memoised), and all of it before the permit queue.
+//! They are checked by the engine rather than in an async-graphql extension: any extension turns off
+//! async-graphql's fast path for every field and list item it resolves.
+
+use std::collections::HashMap;
 
 use async_graphql::{
-    ServerError,
-    parser::types::{ExecutableDocument, Selection, SelectionSet},
+    Positioned, ServerError,
+    parser::types::{Directive, ExecutableDocument, Selection, SelectionSet},
 };
 
 use super::errors::request_error;
 use crate::error::{ErrorCode, Message};
 
-/// Refuses a document over the alias limit, or asking for introspection where it is off.
-pub fn check(document: &ExecutableDocument, max_aliases: usize, introspection: bool) -> Result<(), ServerError> {
-    if count_aliases(document) > max_aliases {
-        return Err(request_error(
-            ErrorCode::QueryTooComplex,
-            Message::new("error-too-many-aliases").arg("limit", max_aliases),
-        ));
-    }
-    if !introspection && asks_for_introspection(document) {
-        return Err(request_error(
-            ErrorCode::GraphqlValidationFailed,
-            Message::new("error-introspection-disabled"),
-        ));
-    }
-    Ok(())
+/// The configured ceilings of one document.
+#[derive(Clone, Debug)]
+pub struct DocumentBudget {
+    /// Longest query text, in bytes (checked before anything else; `BAD_REQUEST`).
+    pub max_query_bytes: usize,
+    /// Lexical tokens in the query text, counted without parsing.
+    pub max_tokens: usize,
+    /// Fields, fragment spreads and inline fragments after every spread is expanded (`__typename` counts too).
+    pub max_fields: usize,
+    /// Aliases written in the document.
+    pub max_aliases: usize,
+    /// Directives on one field, spread or inline fragment.
+    pub max_directives: usize,
+    /// Arguments on one field.
+    pub max_arguments: usize,
+    pub introspection: bool,
 }
 
-/// Counts every aliased field in the document, fragments included: an alias flood multiplies work without depth.
-pub fn count_aliases(document: &ExecutableDocument) -> usize {
-    let operations: usize = document
-        .operations
-        .iter()
-        .map(|(_, operation)| count_in(&operation.node.selection_set.node))
-        .sum();
-    let fragments: usize = document
-        .fragments
-        .values()
-        .map(|fragment| count_in(&fragment.node.selection_set.node))
-        .sum();
-    operations + fragments
+/// What a document that fits the budget costs, for the document cache to weigh it by.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DocumentCost {
+    /// Selections written in the document (not expanded): a measure of its parsed size.
+    pub written_selections: usize,
 }
 
-/// Whether any selection, fragments included, names `__schema` or `__type` (`__typename` stays allowed).
-fn asks_for_introspection(document: &ExecutableDocument) -> bool {
-    document
-        .operations
-        .iter()
-        .any(|(_, operation)| introspects(&operation.node.selection_set.node))
-        || document
-            .fragments
-            .values()
-            .any(|fragment| introspects(&fragment.node.selection_set.node))
-}
-
-fn introspects(selection_set: &SelectionSet) -> bool {
-    selection_set.items.iter().any(|selection| match &selection.node {
-        Selection::Field(field) => {
-            matches!(field.node.name.node.as_str(), "__schema" | "__type")
-                || introspects(&field.node.selection_set.node)
+impl DocumentBudget {
+    /// Refuses a query text over the size or token budget; cheap enough to run before the parser.
+    pub fn check_text(&self, query: &str) -> Result<(), ServerError> {
+        if query.len() > self.max_query_bytes {
+            return Err(request_error(
+                ErrorCode::BadRequest,
+                Message::new("error-document-too-large").arg("limit", self.max_query_bytes),
+            ));
         }
-        Selection::InlineFragment(fragment) => introspects(&fragment.node.selection_set.node),
-        Selection::FragmentSpread(_) => false,
-    })
+        if count_tokens(query, self.max_tokens) > self.max_tokens {
+            return Err(too_complex(
+                Message::new("error-too-many-tokens").arg("limit", self.max_tokens),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Refuses a parsed document over the budget, with a fragment cycle, or asking for introspection where it is
+    /// off. Each fragment is measured once, however often it is spread.
+    pub fn check_document(&self, document: &ExecutableDocument) -> Result<DocumentCost, ServerError> {
+        let mut written = Written::default();
+        let mut fragments: HashMap<&str, Shape<'_>> = HashMap::with_capacity(document.fragments.len());
+        for (name, fragment) in &document.fragments {
+            self.check_directives(&fragment.node.directives)?;
+            let mut shape = Shape::default();
+            self.walk(&fragment.node.selection_set.node, &mut shape, &mut written)?;
+            fragments.insert(name.as_str(), shape);
+        }
+        let expanded = expand_fragments(&fragments)?;
+        let mut total: usize = 0;
+        for (_, operation) in document.operations.iter() {
+            self.check_directives(&operation.node.directives)?;
+            let mut shape = Shape::default();
+            self.walk(&operation.node.selection_set.node, &mut shape, &mut written)?;
+            total = total.saturating_add(shape.expanded_with(&expanded));
+        }
+        for fragment in expanded.values() {
+            total = total.max(*fragment);
+        }
+        if total > self.max_fields {
+            return Err(too_complex(
+                Message::new("error-too-many-fields").arg("limit", self.max_fields),
+            ));
+        }
+        if written.aliases > self.max_aliases {
+            return Err(too_complex(
+                Message::new("error-too-many-aliases").arg("limit", self.max_aliases),
+            ));
+        }
+        if !self.introspection && written.introspects {
+            return Err(request_error(
+                ErrorCode::GraphqlValidationFailed,
+                Message::new("error-introspection-disabled"),
+            ));
+        }
+        Ok(DocumentCost {
+            written_selections: written.selections,
+        })
+    }
+
+    fn check_directives(&self, directives: &[Positioned<Directive>]) -> Result<(), ServerError> {
+        if directives.len() > self.max_directives {
+            return Err(too_complex(
+                Message::new("error-too-many-directives").arg("limit", self.max_directives),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Measures one selection set as written, and notes the spreads whose expansion `expand_fragments` adds.
+    fn walk<'a>(
+        &self,
+        selection_set: &'a SelectionSet,
+        shape: &mut Shape<'a>,
+        written: &mut Written,
+    ) -> Result<(), ServerError> {
+        for selection in &selection_set.items {
+            written.selections += 1;
+            shape.selections += 1;
+            match &selection.node {
+                Selection::Field(field) => {
+                    let field = &field.node;
+                    self.check_directives(&field.directives)?;
+                    if field.arguments.len() > self.max_arguments {
+                        return Err(too_complex(
+                            Message::new("error-too-many-arguments").arg("limit", self.max_arguments),
+                        ));
+                    }
+                    written.aliases += usize::from(field.alias.is_some());
+                    written.introspects |= matches!(field.name.node.as_str(), "__schema" | "__type");
+                    self.walk(&field.selection_set.node, shape, written)?;
+                }
+                Selection::InlineFragment(fragment) => {
+                    self.check_directives(&fragment.node.directives)?;
+                    self.walk(&fragment.node.selection_set.node, shape, written)?;
+                }
+                Selection::FragmentSpread(spread) => {
+                    self.check_directives(&spread.node.directives)?;
+                    shape.spreads.push(spread.node.fragment_name.node.as_str());
+                }
+            }
+        }
+        Ok(())
+    }
 }
 
-fn count_in(selection_set: &SelectionSet) -> usize {
-    selection_set
-        .items
-        .iter()
-        .map(|selection| match &selection.node {
-            Selection::Field(field) => {
-                usize::from(field.node.alias.is_some()) + count_in(&field.node.selection_set.node)
-            }
-            Selection::InlineFragment(fragment) => count_in(&fragment.node.selection_set.node),
-            Selection::FragmentSpread(_) => 0,
+fn too_complex(message: Message) -> ServerError {
+    request_error(ErrorCode::QueryTooComplex, message)
+}
+
+/// Totals over the document as written.
+#[derive(Default)]
+struct Written {
+    selections: usize,
+    aliases: usize,
+    introspects: bool,
+}
+
+/// One selection set (an operation's or a fragment's) as written: its own selections and the spreads in it.
+#[derive(Default)]
+struct Shape<'a> {
+    selections: usize,
+    spreads: Vec<&'a str>,
+}
+
+impl Shape<'_> {
+    /// Its size once every spread is replaced by its fragment; unknown fragments (a validation error later) add 0.
+    fn expanded_with(&self, expanded: &HashMap<&str, usize>) -> usize {
+        self.spreads.iter().fold(self.selections, |total, name| {
+            total.saturating_add(expanded.get(name).copied().unwrap_or(0))
         })
-        .sum()
+    }
+}
+
+/// Every fragment's expanded size, each computed once, in dependency order. Iterative rather than recursive: a
+/// chain of thousands of fragments must not overflow the stack. A cycle is the spec's validation error.
+fn expand_fragments<'a>(fragments: &HashMap<&'a str, Shape<'a>>) -> Result<HashMap<&'a str, usize>, ServerError> {
+    let mut expanded: HashMap<&'a str, usize> = HashMap::with_capacity(fragments.len());
+    let mut on_path: HashMap<&'a str, ()> = HashMap::new();
+    for &root in fragments.keys() {
+        if expanded.contains_key(root) {
+            continue;
+        }
+        // Each frame is a fragment and how many of its spreads have been looked at.
+        let mut stack: Vec<(&'a str, usize)> = vec![(root, 0)];
+        on_path.insert(root, ());
+        while let Some((name, next)) = stack.last_mut() {
+            let shape = &fragments[*name];
+            if let Some(&child) = shape.spreads.get(*next) {
+                *next += 1;
+                if expanded.contains_key(child) || !fragments.contains_key(child) {
+                    continue;
+                }
+                if on_path.contains_key(child) {
+                    return Err(request_error(
+                        ErrorCode::GraphqlValidationFailed,
+                        Message::new("error-fragment-cycle").arg("fragment", child),
+                    ));
+                }
+                on_path.insert(child, ());
+                stack.push((child, 0));
+            } else {
+                let size = shape.expanded_with(&expanded);
+                let name = *name;
+                on_path.remove(name);
+                expanded.insert(name, size);
+                stack.pop();
+            }
+        }
+    }
+    Ok(expanded)
+}
+
+/// Counts GraphQL lexical tokens, stopping once past `limit`. It only needs to be right about how many tokens a
+/// document has, not about their kinds: anything it cannot lex counts as a token and is the parser's to refuse.
+pub fn count_tokens(text: &str, limit: usize) -> usize {
+    let bytes = text.as_bytes();
+    let mut count = 0;
+    let mut at = 0;
+    while at < bytes.len() && count <= limit {
+        match bytes[at] {
+            b' ' | b'\t' | b'\n' | b'\r' | b',' => at += 1,
+            b'#' => {
+                while at < bytes.len() && bytes[at] != b'\n' && bytes[at] != b'\r' {
+                    at += 1;
+                }
+            }
+            b'"' => {
+                count += 1;
+                at = skip_string(bytes, at);
+            }
+            b'.' if bytes[at..].starts_with(b"...") => {
+                count += 1;
+                at += 3;
+            }
+            byte if byte == b'_' || byte == b'-' || byte.is_ascii_alphanumeric() => {
+                // Numbers may hold a point (`1.5e3`); names may not, so `a...F` stays three tokens.
+                let number = byte == b'-' || byte.is_ascii_digit();
+                count += 1;
+                at += 1;
+                while at < bytes.len()
+                    && (bytes[at] == b'_' || (number && bytes[at] == b'.') || bytes[at].is_ascii_alphanumeric())
+                {
+                    at += 1;
+                }
+            }
+            byte if byte.is_ascii() => {
+                count += 1;
+                at += 1;
+            }
+            // A character outside ASCII (a BOM, or text the parser will refuse) is skipped whole.
+            _ => {
+                count += 1;
+                at += 1;
+                while at < bytes.len() && bytes[at] & 0xC0 == 0x80 {
+                    at += 1;
+                }
+            }
+        }
+    }
+    count
+}
+
+/// The position after the string (or block string) that starts at `start`, or the end of an unterminated one.
+fn skip_string(bytes: &[u8], start: usize) -> usize {
+    if bytes[start..].starts_with(b"\"\"\"") {
+        let mut at = start + 3;
+        while at < bytes.len() {
+            if bytes[at..].starts_with(b"\\\"\"\"") {
+                at += 4;
+            } else if bytes[at..].starts_with(b"\"\"\"") {
+                return at + 3;
+            } else {
+                at += 1;
+            }
+        }
+        return bytes.len();
+    }
+    let mut at = start + 1;
+    while at < bytes.len() {
+        match bytes[at] {
+            b'\\' => at += 2,
+            b'"' => return at + 1,
+            b'\n' | b'\r' => return at,
+            _ => at += 1,
+        }
+    }
+    bytes.len()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn budget() -> DocumentBudget {
+        DocumentBudget {
+            max_query_bytes: 64 * 1024,
+            max_tokens: 10_000,
+            max_fields: 1_000,
+            max_aliases: 30,
+            max_directives: 5,
+            max_arguments: 20,
+            introspection: false,
+        }
+    }
+
+    fn check(query: &str) -> Result<DocumentCost, String> {
+        let document = async_graphql::parser::parse_query(query).expect("parses");
+        budget().check_document(&document).map_err(|error| {
+            let extensions = error.extensions.expect("extensions");
+            match extensions.get("messageId") {
+                Some(async_graphql::Value::String(id)) => id.clone(),
+                other => panic!("no message id: {other:?}"),
+            }
+        })
+    }
+
+    fn doubling_chain(levels: usize) -> String {
+        let mut query = String::from("{ ...F0 }");
+        for level in 0..levels {
+            query.push_str(&format!(
+                " fragment F{level} on Query {{ ...F{next} ...F{next} }}",
+                next = level + 1
+            ));
+        }
+        query.push_str(&format!(" fragment F{levels} on Query {{ __typename }}"));
+        query
+    }
+
+    #[test]
+    fn a_doubling_fragment_chain_is_measured_expanded_and_refused() {
+        assert_eq!(check(&doubling_chain(31)), Err("error-too-many-fields".into()));
+        // 2^8 leaves and the spreads above them fit.
+        assert!(check(&doubling_chain(8)).is_ok());
+    }
+
+    #[test]
+    fn typename_counts_as_a_field() {
+        let wide = format!("{{ {} }}", "__typename ".repeat(1_001));
+        assert_eq!(check(&wide), Err("error-too-many-fields".into()));
+    }
+
+    #[test]
+    fn a_fragment_cycle_is_a_validation_error_not_a_stack_overflow() {
+        assert_eq!(
+            check("{ ...A } fragment A on Query { ...B } fragment B on Query { ...A }"),
+            Err("error-fragment-cycle".into())
+        );
+        assert_eq!(
+            check("{ ...A } fragment A on Query { ...A }"),
+            Err("error-fragment-cycle".into())
+        );
+        let mut chain = String::from("{ ...F0 }");
+        for level in 0..5_000 {
+            chain.push_str(&format!(" fragment F{level} on Query {{ ...F{} }}", level + 1));
+        }
+        chain.push_str(" fragment F5000 on Query { ...F0 }");
+        assert_eq!(check(&chain), Err("error-fragment-cycle".into()));
+    }
+
+    #[test]
+    fn directives_and_arguments_are_bounded_per_selection() {
+        assert_eq!(
+            check("{ locales @a @a @a @a @a @a { code } }"),
+            Err("error-too-many-directives".into())
+        );
+        let arguments: String = (0..21).map(|index| format!("x{index}: 0 ")).collect();
+        assert_eq!(
+            check(&format!("{{ __typename({arguments}) }}")),
+            Err("error-too-many-arguments".into())
+        );
+    }
+
     #[test]
     fn aliases_are_counted_through_nesting_and_fragments() {
-        let document = async_graphql::parser::parse_query(
-            "query { a: me { b: name } ...F } fragment F on Query { c: me { id } d: __typename }",
-        )
-        .expect("parses");
-        assert_eq!(count_aliases(&document), 4);
+        let aliases: String = (0..31).map(|index| format!("a{index}: __typename ")).collect();
+        assert_eq!(check(&format!("{{ {aliases} }}")), Err("error-too-many-aliases".into()));
+        let nested = "query { a: me { b: name } ...F } fragment F on Query { c: me { id } d: __typename }";
+        assert!(check(nested).is_ok());
     }
 
     #[test]
     fn introspection_is_found_inside_fragments_but_typename_is_not_introspection() {
-        let hidden =
-            async_graphql::parser::parse_query("{ ...F } fragment F on Query { __type(name: \"User\") { name } }")
-                .expect("parses");
-        assert!(asks_for_introspection(&hidden));
-        let plain = async_graphql::parser::parse_query("{ __typename me { __typename } }").expect("parses");
-        assert!(!asks_for_introspection(&plain));
+        assert_eq!(
+            check("{ ...F } fragment F on Query { __type(name: \"User\") { name } }"),
+            Err("error-introspection-disabled".into())
+        );
+        assert!(check("{ __typename me { __typename } }").is_ok());
+    }
+
+    #[test]
+    fn tokens_are_counted_without_parsing() {
+        assert_eq!(count_tokens("{ a b(c: \"x y\", d: 1.5e3) ...F }", 100), 14);
+        assert_eq!(count_tokens("{a...F}", 100), 5);
+        assert_eq!(count_tokens("# a comment\n{ a }", 100), 3);
+        assert_eq!(count_tokens("{ a(s: \"\"\"block \\\"\"\" x\"\"\") }", 100), 8);
+        // Counting stops just past the limit, so a huge text costs no more than the limit.
+        assert_eq!(count_tokens(&"a ".repeat(1_000_000), 10), 11);
+    }
+
+    #[test]
+    fn text_over_the_byte_limit_is_refused_before_tokens() {
+        let budget = budget();
+        let error = budget.check_text(&"a".repeat(64 * 1024 + 1)).expect_err("too large");
+        assert_eq!(
+            error.extensions.expect("extensions").get("code"),
+            Some(&async_graphql::Value::String("BAD_REQUEST".into()))
+        );
+        assert!(budget.check_text(&"a ".repeat(10_001)).is_err());
+        assert!(budget.check_text("{ __typename }").is_ok());
     }
 }

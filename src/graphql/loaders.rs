@@ -1,50 +1,56 @@
 //! This request's DataLoaders, each made on first use: a request touches one or two of them, and building all ten
 //! for every request put allocations on the hot path of even `{ __typename }`. A loader's batch and cache live for
-//! one request, so no answer leaks between callers.
+//! one request, so no answer leaks between callers. Each loader names the service it is made from, which the
+//! schema holds as data, so this toolkit needs no list of the domains' loaders.
 
 use std::{
     any::{Any, TypeId},
     collections::HashMap,
+    hash::Hash,
     sync::{Arc, Mutex},
+    time::Duration,
 };
 
-use async_graphql::dataloader::DataLoader;
+use async_graphql::{
+    Context,
+    dataloader::{DataLoader, Loader},
+};
 
-use super::Services;
+use super::errors;
 use crate::{
-    accounts::loaders::UserLoader,
-    catalog::loaders::{
-        ChildCountLoader, EventLoader, ProductLoader, ReservationLoader, ReservationsByProduct, ReservationsByUser,
-        SeatReservationLoader, SeatReservationsByEvent,
-    },
-    names::loaders::BabyNameLoader,
+    error::AppError,
+    pagination::{KeysetPage, Page},
 };
 
-/// A DataLoader batch function that can be made from the domain services.
+/// A DataLoader batch function made from one domain service held in the schema's data.
 pub trait RequestLoader: Send + Sync + Sized + 'static {
-    fn create(services: &Services) -> Self;
+    type Service: Send + Sync + 'static;
+
+    fn create(service: &Self::Service) -> Self;
 }
 
 pub struct Loaders {
-    services: Arc<Services>,
+    /// How long a DataLoader gathers keys before it runs its batch.
+    delay: Duration,
     made: Mutex<HashMap<TypeId, Arc<dyn Any + Send + Sync>>>,
 }
 
 impl Loaders {
-    pub fn new(services: Arc<Services>) -> Self {
+    pub fn new(delay: Duration) -> Self {
         Self {
-            services,
+            delay,
             made: Mutex::default(),
         }
     }
 
     /// This request's loader for `L`, made now if this is its first use.
-    pub fn get<L: RequestLoader>(&self) -> Arc<DataLoader<L>> {
+    fn get<L: RequestLoader>(&self, ctx: &Context<'_>) -> Arc<DataLoader<L>> {
         let mut made = self.made.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         let loader = made
             .entry(TypeId::of::<L>())
             .or_insert_with(|| {
-                Arc::new(DataLoader::new(L::create(&self.services), tokio::spawn).delay(self.services.loader_delay))
+                let service = ctx.data_unchecked::<L::Service>();
+                Arc::new(DataLoader::new(L::create(service), tokio::spawn).delay(self.delay))
             })
             .clone();
         loader
@@ -53,25 +59,58 @@ impl Loaders {
     }
 }
 
-macro_rules! request_loaders {
-    ($($loader:ident => $service:ident),* $(,)?) => {
-        $(impl RequestLoader for $loader {
-            fn create(services: &Services) -> Self {
-                Self(services.$service.clone())
-            }
-        })*
-    };
+/// DataLoader shares one error among every waiting field; each gets its own copy of what it needs.
+fn shared_error(error: Arc<AppError>) -> async_graphql::Error {
+    errors::to_graphql_error(
+        Arc::try_unwrap(error).unwrap_or_else(|shared| AppError::Internal(anyhow::anyhow!("{shared:#}"))),
+    )
 }
 
-request_loaders!(
-    UserLoader => accounts,
-    BabyNameLoader => names,
-    ProductLoader => catalog,
-    ReservationLoader => catalog,
-    EventLoader => catalog,
-    SeatReservationLoader => catalog,
-    ReservationsByProduct => catalog,
-    ReservationsByUser => catalog,
-    SeatReservationsByEvent => catalog,
-    ChildCountLoader => catalog,
-);
+/// Loads one value through this request's DataLoader for `L`.
+pub async fn load_one<L, K>(ctx: &Context<'_>, key: K) -> async_graphql::Result<Option<L::Value>>
+where
+    L: RequestLoader + Loader<K, Error = Arc<AppError>>,
+    K: Send + Sync + Hash + Eq + Clone + 'static,
+{
+    ctx.data_unchecked::<Loaders>()
+        .get::<L>(ctx)
+        .load_one(key)
+        .await
+        .map_err(shared_error)
+}
+
+/// Loads many values in one batch through this request's DataLoader for `L`; missing keys are absent.
+pub async fn load_many<L, K>(
+    ctx: &Context<'_>,
+    keys: impl IntoIterator<Item = K>,
+) -> async_graphql::Result<HashMap<K, L::Value>>
+where
+    L: RequestLoader + Loader<K, Error = Arc<AppError>>,
+    K: Send + Sync + Hash + Eq + Clone + 'static,
+{
+    ctx.data_unchecked::<Loaders>()
+        .get::<L>(ctx)
+        .load_many(keys)
+        .await
+        .map_err(shared_error)
+}
+
+/// One parent's page of a child list; the page arguments are part of the key, so parents asked for with the
+/// same arguments share one statement.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct ParentPage {
+    pub parent: i32,
+    pub page: KeysetPage<i32>,
+}
+
+/// Loads one parent's page of a child list; a parent with no children gets an empty page.
+pub async fn load_page<L, T>(ctx: &Context<'_>, key: ParentPage) -> async_graphql::Result<Page<T>>
+where
+    L: RequestLoader + Loader<ParentPage, Value = Page<T>, Error = Arc<AppError>>,
+{
+    Ok(load_one::<L, ParentPage>(ctx, key).await?.unwrap_or(Page {
+        items: Vec::new(),
+        has_previous: false,
+        has_next: false,
+    }))
+}

@@ -1,28 +1,26 @@
 //! GraphQL over HTTP (the GraphQL-over-HTTP specification): negotiation, CSRF, limits, status codes, encoding.
 
-use std::{net::SocketAddr, sync::Arc};
+use std::{collections::BTreeMap, sync::Arc};
 
-use async_graphql::{BatchRequest, Request as GqlRequest, ServerError, parser::types::OperationType};
+use async_graphql::{BatchRequest, Request as GqlRequest, ServerError, Variables, parser::types::OperationType};
 use axum::{
     body::{Body, Bytes},
-    extract::{ConnectInfo, FromRequestParts, Request, State, WebSocketUpgrade},
+    extract::{Request, State},
     http::{HeaderMap, HeaderValue, Method, StatusCode, header, request::Parts},
     response::{IntoResponse, Response},
 };
-use std::collections::BTreeMap;
-
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::{
     AppState,
-    middleware::{RequestDeadline, RequestId},
-    ws,
+    edge::{self, LocaleHints},
+    middleware::RequestDeadline,
 };
 use crate::{
-    accounts::TokenError,
+    accounts::Identity,
     error::{ErrorCode, Message},
-    graphql::{self, Executed, RequestContext, errors},
-    i18n,
+    graphql::{RequestContext, errors},
+    schema::Executed,
 };
 
 const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json; charset=utf-8";
@@ -138,91 +136,10 @@ impl<'a> From<&'a Executed> for ResponseBody<'a> {
     }
 }
 
-fn client_address(parts: &Parts, trust_forwarded_for: bool) -> Option<std::net::IpAddr> {
-    let forwarded = trust_forwarded_for
-        .then(|| {
-            parts
-                .headers
-                .get("x-forwarded-for")?
-                .to_str()
-                .ok()?
-                .split(',')
-                .next()?
-                .trim()
-                .parse()
-                .ok()
-        })
-        .flatten();
-    forwarded.or_else(|| {
-        parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|info| info.0.ip())
-    })
-}
-
-/// What a request says about its language and zone before we know who sent it.
-struct LocaleHints<'a> {
-    query_locale: Option<String>,
-    query_timezone: Option<String>,
-    accept_language: Option<&'a str>,
-}
-
-impl<'a> LocaleHints<'a> {
-    fn from_parts(parts: &'a Parts) -> Self {
-        let mut hints = Self {
-            query_locale: None,
-            query_timezone: None,
-            accept_language: parts
-                .headers
-                .get(header::ACCEPT_LANGUAGE)
-                .and_then(|value| value.to_str().ok()),
-        };
-        for (key, value) in form_urlencoded_pairs(parts.uri.query().unwrap_or_default()) {
-            match key.as_str() {
-                "locale" => hints.query_locale = Some(value),
-                "timezone" => hints.query_timezone = Some(value),
-                _ => {}
-            }
-        }
-        hints
-    }
-
-    /// The contract's chain: `?locale=` → the caller's saved locale → `Accept-Language` → the default.
-    fn locale(&self, saved: Option<&str>, default: &'static str) -> &'static str {
-        i18n::first_supported([self.query_locale.as_deref(), saved])
-            .or_else(|| self.accept_language.and_then(i18n::negotiate_accept_language))
-            .unwrap_or(default)
-    }
-
-    /// `?timezone=` → the caller's saved zone → UTC; invalid names are skipped.
-    fn timezone(&self, saved: Option<&str>) -> chrono_tz::Tz {
-        i18n::first_time_zone([self.query_timezone.as_deref(), saved]).unwrap_or(chrono_tz::UTC)
-    }
-
-    /// Whether the caller's saved settings could change the outcome (worth one database read).
-    fn needs_saved_settings(&self) -> bool {
-        self.query_locale.as_deref().and_then(i18n::supported_locale).is_none()
-            || self.query_timezone.as_deref().and_then(i18n::parse_time_zone).is_none()
-    }
-}
-
-fn form_urlencoded_pairs(query: &str) -> Vec<(String, String)> {
-    serde_urlencoded::from_str::<Vec<(String, String)>>(query).unwrap_or_default()
-}
-
 /// Resolves who is calling and in which language; a token that is present but unusable is a 401, never
 /// silently anonymous. Refusals are boxed: a `Response` is large and this is the rare path.
 pub(super) async fn edge(state: &AppState, parts: &Parts) -> Result<Edge, Box<Response>> {
-    let request_id = parts
-        .extensions
-        .get::<RequestId>()
-        .map(|id| id.0.clone())
-        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
-    let hints = LocaleHints::from_parts(parts);
-    let mut context = RequestContext::new(request_id, hints.locale(None, state.default_locale));
-    context.timezone = hints.timezone(None);
-    context.client_address = client_address(parts, state.trust_forwarded_for);
+    let (mut context, hints) = edge::anonymous_context(state, parts);
     let Some(format) = Format::negotiate(&parts.headers) else {
         return Err(Box::new(error_response(
             Format::Json,
@@ -232,53 +149,37 @@ pub(super) async fn edge(state: &AppState, parts: &Parts) -> Result<Edge, Box<Re
             &context,
         )));
     };
-    if let Some(authorization) = parts.headers.get(header::AUTHORIZATION) {
-        let token = authorization
-            .to_str()
-            .ok()
-            .and_then(|value| value.strip_prefix("Bearer ").or_else(|| value.strip_prefix("bearer ")))
-            .map(str::trim);
-        let verified = match token {
-            Some(token) => state.services.accounts.authenticate(token),
-            None => Err(TokenError::Invalid),
-        };
-        match verified {
-            Ok(caller) => context.caller = Some(caller),
-            Err(error) => {
-                let message_id = match error {
-                    TokenError::Expired => "auth-token-expired",
-                    TokenError::Invalid => "auth-token-invalid",
-                };
-                let mut response = error_response(
-                    format,
-                    StatusCode::UNAUTHORIZED,
-                    ErrorCode::Unauthenticated,
-                    Message::new(message_id),
-                    &context,
-                );
-                response.headers_mut().insert(
-                    header::WWW_AUTHENTICATE,
-                    HeaderValue::from_static("Bearer error=\"invalid_token\""),
-                );
-                return Err(Box::new(response));
-            }
+    match edge::identify_caller(state, parts, &mut context, &hints).await {
+        Ok(_) => Ok(Edge { format, context }),
+        Err(refusal) => Err(Box::new(refusal_response(format, refusal, &context))),
+    }
+}
+
+/// The edge for a WebSocket upgrade: the context, the identity behind it, and the hints `connection_init` may
+/// override.
+pub(super) async fn edge_for_upgrade(
+    state: &AppState,
+    parts: &Parts,
+) -> Result<(RequestContext, Option<Identity>, LocaleHints), Box<Response>> {
+    let (mut context, hints) = edge::anonymous_context(state, parts);
+    match edge::identify_caller(state, parts, &mut context, &hints).await {
+        Ok(identity) => Ok((context, identity, hints)),
+        Err(refusal) => {
+            let format = Format::negotiate(&parts.headers).unwrap_or(Format::Json);
+            Err(Box::new(refusal_response(format, refusal, &context)))
         }
     }
-    if let Some(caller) = context.caller
-        && hints.needs_saved_settings()
-    {
-        // A failed read only loses the caller's preferences; the request itself can still be served.
-        match state.services.accounts.user(caller.user_id).await {
-            Ok(Some(user)) => {
-                context.locale = hints.locale(user.locale.as_deref(), state.default_locale);
-                context.timezone = hints.timezone(user.timezone.as_deref());
-                context.caller_profile = Some(Arc::new(user));
-            }
-            Ok(None) => {}
-            Err(error) => tracing::warn!(%error, "could not read the caller's saved locale"),
-        }
+}
+
+fn refusal_response(format: Format, refusal: edge::Refusal, context: &RequestContext) -> Response {
+    let mut response = error_response(format, refusal.status, refusal.code, refusal.message, context);
+    if refusal.status == StatusCode::UNAUTHORIZED {
+        response.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("Bearer error=\"invalid_token\""),
+        );
     }
-    Ok(Edge { format, context })
+    response
 }
 
 fn bad_request(edge: &Edge, status: StatusCode, message: Message) -> Response {
@@ -299,23 +200,45 @@ async fn run_one(state: &AppState, edge: Edge, request: GqlRequest) -> Response 
     if request.query.trim().is_empty() {
         return bad_request(&edge, StatusCode::BAD_REQUEST, Message::new("error-missing-query"));
     }
-    let executed = graphql::execute(&state.schemas, &state.services, &state.limits, request, edge.context).await;
+    let executed = state.engine.execute(request, edge.context).await;
     respond(edge.format, executed)
 }
 
-pub async fn get_graphql(State(state): State<Arc<AppState>>, request: Request) -> Response {
-    let (mut parts, _body) = request.into_parts();
-    if parts.headers.contains_key(header::UPGRADE) {
-        return match WebSocketUpgrade::from_request_parts(&mut parts, &state).await {
-            Ok(upgrade) => ws::upgrade(state.clone(), &mut parts, upgrade).await,
-            Err(rejection) => rejection.into_response(),
-        };
+/// A GET request's parameters, named as the GraphQL-over-HTTP specification names them; `variables` and
+/// `extensions` are JSON in the query string.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct GetParameters {
+    #[serde(default)]
+    query: String,
+    operation_name: Option<String>,
+    variables: Option<String>,
+    extensions: Option<String>,
+}
+
+fn parse_get(query_string: &str) -> Result<GqlRequest, String> {
+    let parameters: GetParameters = serde_urlencoded::from_str(query_string).map_err(|error| error.to_string())?;
+    let mut request = GqlRequest::new(parameters.query);
+    if let Some(name) = parameters.operation_name.filter(|name| !name.is_empty()) {
+        request = request.operation_name(name);
     }
+    if let Some(variables) = parameters.variables.filter(|text| !text.is_empty()) {
+        let value: serde_json::Value = serde_json::from_str(&variables).map_err(|error| error.to_string())?;
+        request = request.variables(Variables::from_json(value));
+    }
+    if let Some(extensions) = parameters.extensions.filter(|text| !text.is_empty()) {
+        request.extensions = serde_json::from_str(&extensions).map_err(|error| error.to_string())?;
+    }
+    Ok(request)
+}
+
+pub async fn get_graphql(State(state): State<Arc<AppState>>, request: Request) -> Response {
+    let (parts, _body) = request.into_parts();
     let edge = match edge(&state, &parts).await {
         Ok(edge) => edge,
         Err(response) => return *response,
     };
-    let mut request = match async_graphql::http::parse_query_string(parts.uri.query().unwrap_or_default()) {
+    let request = match parse_get(parts.uri.query().unwrap_or_default()) {
         Ok(request) => request,
         Err(error) => {
             return bad_request(
@@ -325,8 +248,15 @@ pub async fn get_graphql(State(state): State<Arc<AppState>>, request: Request) -
             );
         }
     };
+    if request.query.trim().is_empty() {
+        return bad_request(&edge, StatusCode::BAD_REQUEST, Message::new("error-missing-query"));
+    }
+    let prepared = match state.engine.prepare(request) {
+        Ok(prepared) => prepared,
+        Err(error) => return respond(edge.format, crate::schema::engine::failed(error, &edge.context)),
+    };
     if matches!(
-        graphql::operation_type(&mut request),
+        prepared.operation_type(),
         Some(OperationType::Mutation | OperationType::Subscription)
     ) {
         let mut response = bad_request(
@@ -339,7 +269,7 @@ pub async fn get_graphql(State(state): State<Arc<AppState>>, request: Request) -
             .insert(header::ALLOW, HeaderValue::from_static("POST"));
         return response;
     }
-    run_one(&state, edge, request).await
+    respond(edge.format, state.engine.run(prepared, edge.context).await)
 }
 
 /// Content types a browser sends cross-site without a CORS preflight; a POST with one of them could be forged.
@@ -403,7 +333,7 @@ pub async fn post_graphql(State(state): State<Arc<AppState>>, request: Request) 
     }
     let read = axum::body::to_bytes(body, state.body_limit_bytes);
     let read = match parts.extensions.get::<RequestDeadline>() {
-        Some(RequestDeadline(deadline)) => state.limits.deadlines.until(*deadline, read).await,
+        Some(RequestDeadline(deadline)) => state.deadlines.until(*deadline, read).await,
         None => Ok(read.await),
     };
     let bytes: Bytes = match read {
@@ -456,7 +386,7 @@ async fn run_batch(state: &AppState, edge: Edge, requests: Vec<GqlRequest>) -> R
     context.caller_profile = None;
     let mut executed_all = Vec::with_capacity(requests.len());
     for request in requests {
-        let executed = graphql::execute(&state.schemas, &state.services, &state.limits, request, context.clone()).await;
+        let executed = state.engine.execute(request, context.clone()).await;
         executed_all.push(executed);
     }
     let bodies: Vec<ResponseBody<'_>> = executed_all.iter().map(ResponseBody::from).collect();

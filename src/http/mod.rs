@@ -2,6 +2,7 @@
 
 mod compression;
 mod cors;
+mod edge;
 mod graphql;
 mod middleware;
 mod pages;
@@ -11,22 +12,28 @@ use std::{sync::Arc, time::Duration};
 
 use std::convert::Infallible;
 
-use axum::{Router, extract::Request, response::Response, routing::get};
+use axum::{
+    Router,
+    extract::{FromRequestParts, Request, State, WebSocketUpgrade},
+    http::header,
+    response::{IntoResponse, Response},
+    routing::get,
+};
 use metrics_exporter_prometheus::PrometheusHandle;
 use sea_orm::DatabaseConnection;
 use tower::{Service, ServiceBuilder};
 
-use crate::{
-    config::CorsOrigins,
-    deadlines::Deadlines,
-    graphql::{GraphqlLimits, Schemas, Services},
-};
+pub use ws::WebSocketLimits;
+
+use crate::{accounts::AccountsService, config::CorsOrigins, deadlines::Deadlines, schema::Engine};
 
 /// Everything a handler needs, shared by every request.
 pub struct AppState {
-    pub schemas: Schemas,
-    pub services: Arc<Services>,
-    pub limits: GraphqlLimits,
+    pub engine: Arc<Engine>,
+    /// Who a token names, read by the edge for HTTP and WebSocket alike.
+    pub accounts: AccountsService,
+    pub deadlines: Deadlines,
+    pub websocket: WebSocketLimits,
     pub db: DatabaseConnection,
     pub metrics: PrometheusHandle,
     pub body_limit_bytes: usize,
@@ -63,7 +70,7 @@ pub fn service(
     options: &HttpOptions,
 ) -> impl Service<Request, Response = Response, Error = Infallible, Future: Send> + Clone + Send + Sync + 'static {
     let router = Router::new()
-        .route(GRAPHQL, get(graphql::get_graphql).post(graphql::post_graphql))
+        .route(GRAPHQL, get(get_or_upgrade).post(graphql::post_graphql))
         .route(GRAPHIQL, get(pages::graphiql))
         .route(GRAPHIQL_ASSET, get(pages::graphiql_asset))
         .route(SCHEMA, get(pages::schema_sdl))
@@ -81,6 +88,18 @@ pub fn service(
             limit: options.request_timeout,
         })
         .service(router)
+}
+
+/// `GET /graphql` is a query over HTTP, or the opening of a WebSocket: the two transports are siblings.
+async fn get_or_upgrade(State(state): State<Arc<AppState>>, request: Request) -> Response {
+    if !request.headers().contains_key(header::UPGRADE) {
+        return graphql::get_graphql(State(state), request).await;
+    }
+    let (mut parts, _body) = request.into_parts();
+    match WebSocketUpgrade::from_request_parts(&mut parts, &state).await {
+        Ok(upgrade) => ws::upgrade(state.clone(), &mut parts, upgrade).await,
+        Err(rejection) => rejection.into_response(),
+    }
 }
 
 /// The route a path falls under, the way the router matches it; `None` for the fallback.

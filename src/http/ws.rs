@@ -1,69 +1,420 @@
-//! GraphQL over WebSocket: `graphql-transport-ws` and the legacy `graphql-ws`, authenticated by `connection_init`.
+//! GraphQL over WebSocket: `graphql-transport-ws` and the legacy `graphql-ws`, authenticated by the upgrade
+//! request or `connection_init`. The protocol is ours rather than async-graphql's, so that every operation runs
+//! through the engine (budget, permits, timeout, metrics) and a connection is bounded like a request: message
+//! size, time to initialise, live operations, and the lifetime of the caller's access token.
 
-use std::sync::{Arc, Mutex};
+use std::{collections::HashMap, sync::Arc, time::Duration};
 
-use async_graphql::{Data, Executor, Request, Response, futures_util::stream::BoxStream};
-use async_graphql_axum::{GraphQLProtocol, GraphQLWebSocket};
+use async_graphql::Request;
 use axum::{
-    extract::{FromRequestParts, WebSocketUpgrade},
-    http::{StatusCode, request::Parts},
+    extract::{
+        WebSocketUpgrade,
+        ws::{CloseFrame, Message as WsMessage, WebSocket},
+    },
+    http::{StatusCode, header, request::Parts},
     response::{IntoResponse, Response as HttpResponse},
 };
-use futures_util::StreamExt;
+use futures_util::{SinkExt, StreamExt, stream::SplitSink};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use tokio::{sync::mpsc, task::AbortHandle, time::Instant};
 
-use super::{AppState, graphql::edge};
-use crate::{
-    error::{AppError, Message},
-    graphql::{self, RequestContext, errors},
-    i18n,
+use super::{
+    AppState,
+    edge::{self, LocaleHints, Refusal},
 };
+use crate::{accounts::Identity, graphql::RequestContext, i18n, schema::Executed};
 
-/// Runs every operation of one connection with that connection's caller and locale.
-#[derive(Clone)]
-struct ConnectionExecutor {
-    state: Arc<AppState>,
-    context: Arc<Mutex<RequestContext>>,
+/// How a WebSocket connection is bounded.
+#[derive(Clone, Debug)]
+pub struct WebSocketLimits {
+    /// How long a client may take to send `connection_init` (close 4408 after).
+    pub init_timeout: Duration,
+    /// Operations one connection may have running at once (close 4429 past it).
+    pub max_operations: usize,
+    /// How often the server shows it is alive: a `ka` message (graphql-ws) or a ping frame.
+    pub keep_alive: Duration,
+    /// The largest message and frame (close 1009 past it); the HTTP body limit.
+    pub max_message_bytes: usize,
 }
 
-impl ConnectionExecutor {
-    fn context(&self) -> RequestContext {
-        self.context
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .clone()
-    }
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Protocol {
+    /// The `graphql-ws` library's protocol.
+    TransportWs,
+    /// subscriptions-transport-ws, which names itself `graphql-ws`.
+    Legacy,
 }
 
-impl Executor for ConnectionExecutor {
-    async fn execute(&self, request: Request) -> Response {
-        let state = &self.state;
-        graphql::execute(&state.schemas, &state.services, &state.limits, request, self.context())
-            .await
-            .response
+impl Protocol {
+    fn from_header(value: &str) -> Option<Self> {
+        value.split(',').map(str::trim).find_map(|name| match name {
+            "graphql-transport-ws" => Some(Self::TransportWs),
+            "graphql-ws" => Some(Self::Legacy),
+            _ => None,
+        })
     }
 
-    fn execute_stream(&self, mut request: Request, session_data: Option<Arc<Data>>) -> BoxStream<'static, Response> {
-        let context = self.context();
-        if let Err(error) = graphql::prepare(&mut request, &self.state.limits) {
-            let mut errors = vec![error];
-            errors::localize(&mut errors, context.effective_locale(), &context.request_id);
-            return futures_util::stream::once(async move { Response::from_errors(errors) }).boxed();
+    fn name(self) -> &'static str {
+        match self {
+            Self::TransportWs => "graphql-transport-ws",
+            Self::Legacy => "graphql-ws",
         }
-        let request = graphql::with_request_data(request, &self.state.services, context.clone());
-        self.state
-            .schemas
-            .strict
-            .execute_stream_with_session_data(request, session_data.unwrap_or_default())
-            .map(move |mut response| {
-                errors::localize(&mut response.errors, context.effective_locale(), &context.request_id);
-                response
+    }
+}
+
+/// The close codes graphql-transport-ws gives these situations.
+mod close {
+    pub const BAD_MESSAGE: u16 = 4400;
+    pub const UNAUTHORISED: u16 = 4401;
+    pub const FORBIDDEN: u16 = 4403;
+    pub const INIT_TIMEOUT: u16 = 4408;
+    pub const DUPLICATE_ID: u16 = 4409;
+    pub const TOO_MANY: u16 = 4429;
+    pub const TOO_BIG: u16 = 1009;
+    /// What async-graphql answered a refused `connection_init` with; clients written against it expect it.
+    pub const INIT_REFUSED: u16 = 1002;
+}
+
+pub async fn upgrade(state: Arc<AppState>, parts: &mut Parts, upgrade: WebSocketUpgrade) -> HttpResponse {
+    let protocol = parts
+        .headers
+        .get(header::SEC_WEBSOCKET_PROTOCOL)
+        .and_then(|value| value.to_str().ok())
+        .and_then(Protocol::from_header);
+    let Some(protocol) = protocol else {
+        return (
+            StatusCode::BAD_REQUEST,
+            "Use the graphql-transport-ws or graphql-ws sub-protocol.",
+        )
+            .into_response();
+    };
+    let (context, identity, hints) = match super::graphql::edge_for_upgrade(&state, parts).await {
+        Ok(found) => found,
+        Err(response) => return *response,
+    };
+    let limit = state.websocket.max_message_bytes;
+    let connection = Connection {
+        hints,
+        state,
+        protocol,
+        context,
+        identity,
+        initialised: false,
+        operations: HashMap::new(),
+    };
+    upgrade
+        .protocols([protocol.name()])
+        .max_message_size(limit)
+        .max_frame_size(limit)
+        .on_upgrade(move |socket| connection.run(socket))
+}
+
+/// What an operation's task tells the connection.
+enum Outgoing {
+    Text(String),
+    /// The operation is over: forget its id, then send its last message (so the id is free when the client
+    /// reads that message and may reuse it).
+    Finished {
+        id: String,
+        last: Option<String>,
+    },
+    Close(u16, String),
+}
+
+struct Connection {
+    state: Arc<AppState>,
+    protocol: Protocol,
+    context: RequestContext,
+    hints: LocaleHints,
+    identity: Option<Identity>,
+    initialised: bool,
+    operations: HashMap<String, AbortHandle>,
+}
+
+/// The client's messages of both protocols.
+#[derive(Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+enum ClientMessage {
+    ConnectionInit {
+        #[serde(default)]
+        payload: Option<Value>,
+    },
+    Subscribe {
+        id: String,
+        payload: Request,
+    },
+    Start {
+        id: String,
+        payload: Request,
+    },
+    Complete {
+        id: String,
+    },
+    Stop {
+        id: String,
+    },
+    Ping {
+        #[serde(default)]
+        payload: Option<Value>,
+    },
+    Pong {},
+    ConnectionTerminate,
+}
+
+type Sink = SplitSink<WebSocket, WsMessage>;
+
+impl Connection {
+    async fn run(mut self, socket: WebSocket) {
+        let (mut sink, mut incoming) = socket.split();
+        let limits = self.state.websocket.clone();
+        let (outgoing, mut from_operations) = mpsc::channel::<Outgoing>(64);
+        let init_deadline = Instant::now() + limits.init_timeout;
+        let mut keep_alive = tokio::time::interval_at(Instant::now() + limits.keep_alive, limits.keep_alive);
+        let closing = loop {
+            let expiry = self.identity.as_ref().map(|identity| expires_in(identity.expires_at));
+            tokio::select! {
+                message = incoming.next() => match message {
+                    Some(Ok(WsMessage::Text(text))) => {
+                        if let Some(closing) = self.on_text(text.as_str(), &mut sink, &outgoing).await {
+                            break Some(closing);
+                        }
+                    }
+                    Some(Ok(WsMessage::Binary(_))) => {
+                        break Some((close::BAD_MESSAGE, "Binary messages are not part of the protocol.".into()));
+                    }
+                    Some(Ok(WsMessage::Ping(_) | WsMessage::Pong(_))) => {}
+                    Some(Ok(WsMessage::Close(_))) | None => break None,
+                    Some(Err(error)) => {
+                        // tungstenite refuses a message over `max_message_size` as a read error.
+                        let too_big = error.to_string().contains("Space limit exceeded")
+                            || error.to_string().contains("too long");
+                        break too_big.then(|| (close::TOO_BIG, "The message is too large.".into()));
+                    }
+                },
+                Some(message) = from_operations.recv() => {
+                    let text = match message {
+                        Outgoing::Text(text) => Some(text),
+                        Outgoing::Finished { id, last } => {
+                            self.operations.remove(&id);
+                            last
+                        }
+                        Outgoing::Close(code, reason) => break Some((code, reason)),
+                    };
+                    if let Some(text) = text
+                        && sink.send(WsMessage::text(text)).await.is_err()
+                    {
+                        break None;
+                    }
+                }
+                () = tokio::time::sleep_until(init_deadline), if !self.initialised => {
+                    break Some((close::INIT_TIMEOUT, "Connection initialisation timeout".into()));
+                }
+                () = tokio::time::sleep(expiry.unwrap_or_default()), if expiry.is_some() => {
+                    let reason = i18n::translate_id(self.context.effective_locale(), "auth-token-expired", Vec::new());
+                    break Some((close::FORBIDDEN, reason));
+                }
+                _ = keep_alive.tick() => {
+                    let alive = match self.protocol {
+                        Protocol::Legacy => WsMessage::text(json!({ "type": "ka" }).to_string()),
+                        Protocol::TransportWs => WsMessage::Ping(Default::default()),
+                    };
+                    if sink.send(alive).await.is_err() {
+                        break None;
+                    }
+                }
+            }
+        };
+        for operation in self.operations.values() {
+            operation.abort();
+        }
+        if let Some((code, reason)) = closing {
+            let frame = CloseFrame {
+                code,
+                reason: close_reason(&reason).into(),
+            };
+            let _ = sink.send(WsMessage::Close(Some(frame))).await;
+        }
+        let _ = sink.close().await;
+    }
+
+    /// Handles one client message; `Some` closes the connection with that code and reason.
+    async fn on_text(
+        &mut self,
+        text: &str,
+        sink: &mut Sink,
+        outgoing: &mpsc::Sender<Outgoing>,
+    ) -> Option<(u16, String)> {
+        let Ok(message) = serde_json::from_str::<ClientMessage>(text) else {
+            return Some((close::BAD_MESSAGE, "Invalid message received".into()));
+        };
+        match message {
+            ClientMessage::ConnectionInit { payload } => {
+                if self.initialised {
+                    return Some((close::TOO_MANY, "Too many initialisation requests".into()));
+                }
+                if let Err(refusal) = self.initialise(payload.unwrap_or_default()).await {
+                    let reason = i18n::translate(self.context.effective_locale(), &refusal.message);
+                    if self.protocol == Protocol::Legacy {
+                        let error = json!({ "type": "connection_error", "payload": { "message": reason } });
+                        let _ = sink.send(WsMessage::text(error.to_string())).await;
+                    }
+                    return Some((close::INIT_REFUSED, reason));
+                }
+                self.initialised = true;
+                let ack = json!({ "type": "connection_ack" }).to_string();
+                sink.send(WsMessage::text(ack))
+                    .await
+                    .err()
+                    .map(|_| (1000, String::new()))
+            }
+            ClientMessage::Subscribe { id, payload } | ClientMessage::Start { id, payload } => {
+                self.subscribe(id, payload, outgoing)
+            }
+            ClientMessage::Complete { id } | ClientMessage::Stop { id } => {
+                if let Some(operation) = self.operations.remove(&id) {
+                    operation.abort();
+                    if self.protocol == Protocol::Legacy {
+                        let complete = json!({ "id": id, "type": "complete" }).to_string();
+                        return sink
+                            .send(WsMessage::text(complete))
+                            .await
+                            .err()
+                            .map(|_| (1000, String::new()));
+                    }
+                }
+                None
+            }
+            ClientMessage::Ping { payload } => {
+                let mut pong = json!({ "type": "pong" });
+                if let Some(payload) = payload {
+                    pong["payload"] = payload;
+                }
+                sink.send(WsMessage::text(pong.to_string()))
+                    .await
+                    .err()
+                    .map(|_| (1000, String::new()))
+            }
+            ClientMessage::Pong {} => None,
+            ClientMessage::ConnectionTerminate => Some((1000, String::new())),
+        }
+    }
+
+    /// Applies `connection_init`: its token names the caller (a token on the upgrade request stands when the
+    /// payload has none); its `locale` outranks what the upgrade request's URL gave. Browsers cannot set headers
+    /// on a WebSocket, so the payload is where their clients say who they are.
+    async fn initialise(&mut self, payload: Value) -> Result<(), Refusal> {
+        if let Some(token) = bearer_token(&payload) {
+            self.identity = Some(edge::identify(&self.state, &token).await?);
+        }
+        if let Some(locale) = payload.get("locale").and_then(Value::as_str) {
+            self.hints.requested_locale = Some(locale.to_string());
+        }
+        if let Some(zone) = payload.get("timezone").and_then(Value::as_str) {
+            self.hints.requested_timezone = Some(zone.to_string());
+        }
+        let saved = self.identity.as_ref().map(|identity| identity.user.clone());
+        self.hints
+            .apply(&mut self.context, saved.as_deref(), self.state.default_locale);
+        Ok(())
+    }
+
+    fn subscribe(&mut self, id: String, request: Request, outgoing: &mpsc::Sender<Outgoing>) -> Option<(u16, String)> {
+        if !self.initialised {
+            return Some((close::UNAUTHORISED, "Unauthorized".into()));
+        }
+        if self.operations.contains_key(&id) {
+            return Some((close::DUPLICATE_ID, format!("Subscriber for {id} already exists")));
+        }
+        if self.operations.len() >= self.state.websocket.max_operations {
+            return Some((close::TOO_MANY, "Too many operations on one connection".into()));
+        }
+        let operation = Operation {
+            state: self.state.clone(),
+            protocol: self.protocol,
+            context: self.context.clone(),
+            identity: self.identity.clone(),
+            id: id.clone(),
+            outgoing: outgoing.clone(),
+        };
+        let task = tokio::spawn(operation.run(request));
+        self.operations.insert(id, task.abort_handle());
+        None
+    }
+}
+
+/// One operation of a connection, run on its own task so that a slow one does not hold up the others.
+struct Operation {
+    state: Arc<AppState>,
+    protocol: Protocol,
+    context: RequestContext,
+    identity: Option<Identity>,
+    id: String,
+    outgoing: mpsc::Sender<Outgoing>,
+}
+
+impl Operation {
+    async fn run(mut self, request: Request) {
+        // The caller is who the database says now: a demoted or deleted user loses their rights here too.
+        if let Some(identity) = &self.identity {
+            match self
+                .state
+                .accounts
+                .refresh_identity(identity.caller.user_id, identity.expires_at)
+                .await
+                .map_err(Refusal::from)
+            {
+                Ok(fresh) => edge::set_identity(&mut self.context, &fresh),
+                Err(refusal) => {
+                    let reason = i18n::translate(self.context.effective_locale(), &refusal.message);
+                    let _ = self.outgoing.send(Outgoing::Close(close::FORBIDDEN, reason)).await;
+                    return;
+                }
+            }
+        }
+        let mut results = self.state.engine.execute_stream(request, self.context.clone());
+        while let Some(executed) = results.next().await {
+            if executed.request_failed && self.protocol == Protocol::TransportWs {
+                // graphql-transport-ws: an operation refused before it ran ends with `error`, and no `complete`.
+                let errors = serde_json::to_value(&executed.response.errors).unwrap_or_default();
+                let error = json!({ "id": self.id, "type": "error", "payload": errors }).to_string();
+                self.finish(Some(error)).await;
+                return;
+            }
+            if self
+                .outgoing
+                .send(Outgoing::Text(self.next_message(&executed)))
+                .await
+                .is_err()
+            {
+                return;
+            }
+        }
+        let complete = json!({ "id": self.id, "type": "complete" }).to_string();
+        self.finish(Some(complete)).await;
+    }
+
+    fn next_message(&self, executed: &Executed) -> String {
+        let kind = match self.protocol {
+            Protocol::TransportWs => "next",
+            Protocol::Legacy => "data",
+        };
+        json!({ "id": self.id, "type": kind, "payload": executed.response }).to_string()
+    }
+
+    async fn finish(&self, last: Option<String>) {
+        let _ = self
+            .outgoing
+            .send(Outgoing::Finished {
+                id: self.id.clone(),
+                last,
             })
-            .boxed()
+            .await;
     }
 }
 
 /// Reads `Authorization` (or `authToken`) from the `connection_init` payload, as graphql-ws clients send it.
-fn bearer_token(payload: &serde_json::Value) -> Option<String> {
+fn bearer_token(payload: &Value) -> Option<String> {
     let object = payload.as_object()?;
     let raw = ["Authorization", "authorization", "authToken", "token"]
         .iter()
@@ -72,70 +423,15 @@ fn bearer_token(payload: &serde_json::Value) -> Option<String> {
     Some(raw.strip_prefix("Bearer ").unwrap_or(raw).trim().to_string())
 }
 
-/// Applies `connection_init`: its token names the caller; its `locale` (then the caller's saved locale) outranks
-/// what the upgrade request's URL and `Accept-Language` gave. Browsers cannot set headers on a WebSocket, so the
-/// payload is where their clients say who they are.
-async fn init_connection(
-    state: &AppState,
-    context: &Mutex<RequestContext>,
-    payload: &serde_json::Value,
-) -> async_graphql::Result<()> {
-    let caller =
-        match bearer_token(payload) {
-            Some(token) => Some(state.services.accounts.authenticate(&token).map_err(|_| {
-                errors::to_graphql_error(AppError::Unauthenticated(Message::new("auth-token-invalid")))
-            })?),
-            None => None,
-        };
-    let saved = match caller {
-        Some(caller) => state.services.accounts.user(caller.user_id).await.ok().flatten(),
-        None => None,
-    };
-    let requested_locale = payload.get("locale").and_then(|value| value.as_str());
-    let requested_zone = payload.get("timezone").and_then(|value| value.as_str());
-    let mut context = context.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-    context.caller = caller;
-    // A connection outlives any copy of the account read now; each operation loads it afresh.
-    context.caller_profile = None;
-    if let Some(locale) =
-        i18n::first_supported([requested_locale, saved.as_ref().and_then(|user| user.locale.as_deref())])
-    {
-        context.locale = locale;
-    }
-    if let Some(zone) =
-        i18n::first_time_zone([requested_zone, saved.as_ref().and_then(|user| user.timezone.as_deref())])
-    {
-        context.timezone = zone;
-    }
-    Ok(())
+fn expires_in(expires_at: chrono::DateTime<chrono::Utc>) -> Duration {
+    (expires_at - chrono::Utc::now()).to_std().unwrap_or_default()
 }
 
-pub async fn upgrade(state: Arc<AppState>, parts: &mut Parts, upgrade: WebSocketUpgrade) -> HttpResponse {
-    let Ok(protocol) = GraphQLProtocol::from_request_parts(parts, &()).await else {
-        return (
-            StatusCode::BAD_REQUEST,
-            "Use the graphql-transport-ws or graphql-ws sub-protocol.",
-        )
-            .into_response();
-    };
-    let context = match edge(&state, parts).await {
-        Ok(edge) => edge.context,
-        Err(response) => return *response,
-    };
-    let context = Arc::new(Mutex::new(context));
-    let executor = ConnectionExecutor {
-        state: state.clone(),
-        context: context.clone(),
-    };
-    upgrade
-        .protocols(async_graphql::http::ALL_WEBSOCKET_PROTOCOLS)
-        .on_upgrade(move |socket| async move {
-            GraphQLWebSocket::new(socket, executor, protocol)
-                .on_connection_init(move |payload| async move {
-                    init_connection(&state, &context, &payload).await?;
-                    Ok(Data::default())
-                })
-                .serve()
-                .await;
-        })
+/// A close frame's reason must fit in 123 bytes; a translated one is cut at a character boundary.
+fn close_reason(reason: &str) -> String {
+    let mut end = reason.len().min(123);
+    while !reason.is_char_boundary(end) {
+        end -= 1;
+    }
+    reason[..end].to_string()
 }

@@ -9,7 +9,10 @@ use std::{borrow::Cow, collections::HashMap};
 use fluent_templates::{fluent_bundle::FluentValue, static_loader};
 
 pub use format::Formatters;
-pub use negotiate::{first_supported, first_time_zone, negotiate_accept_language, parse_time_zone, supported_locale};
+pub use negotiate::{
+    first_supported, first_time_zone, negotiate_accept_language, parse_time_zone, resolve_locale, resolve_time_zone,
+    supported_locale,
+};
 
 use crate::error::Message;
 

@@ -57,6 +57,24 @@ pub fn first_time_zone<'a>(candidates: impl IntoIterator<Item = Option<&'a str>>
     candidates.into_iter().flatten().find_map(parse_time_zone)
 }
 
+/// The contract's locale chain, written once for every transport: what the request itself asks for (`?locale=`,
+/// or a WebSocket's `connection_init`) → the caller's saved locale → `Accept-Language` → the default.
+pub fn resolve_locale(
+    requested: Option<&str>,
+    saved: Option<&str>,
+    accept_language: Option<&str>,
+    default: &'static str,
+) -> &'static str {
+    first_supported([requested, saved])
+        .or_else(|| accept_language.and_then(negotiate_accept_language))
+        .unwrap_or(default)
+}
+
+/// The zone chain: what the request asks for → the caller's saved zone → UTC; invalid names are skipped.
+pub fn resolve_time_zone(requested: Option<&str>, saved: Option<&str>) -> chrono_tz::Tz {
+    first_time_zone([requested, saved]).unwrap_or(chrono_tz::UTC)
+}
+
 /// A valid IANA zone name, such as `Europe/Paris`; anything else is `None`.
 pub fn parse_time_zone(name: &str) -> Option<chrono_tz::Tz> {
     name.trim().parse().ok()

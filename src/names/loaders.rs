@@ -5,9 +5,17 @@ use std::collections::HashMap;
 use async_graphql::dataloader::Loader;
 
 use super::{BabyName, NamesService};
-use crate::error::AppError;
+use crate::{error::AppError, graphql::RequestLoader};
 
 pub struct BabyNameLoader(pub NamesService);
+
+impl RequestLoader for BabyNameLoader {
+    type Service = NamesService;
+
+    fn create(service: &NamesService) -> Self {
+        Self(service.clone())
+    }
+}
 
 impl Loader<i32> for BabyNameLoader {
     type Value = BabyName;

@@ -11,8 +11,8 @@ use crate::graphql::{
     connection::{ConnectionArgs, Cursor, CursorKey, OrderDirection, TotalCount, build_connection, connection_cost},
     errors::GqlResultExt,
     guards::AdminOnly,
+    ids::{NodeType, global_id, parse_id_of},
     load_one,
-    node::{NodeType, global_id, parse_id_of},
 };
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Enum)]

@@ -21,7 +21,7 @@ pub const PASSWORD: &str = "correct horse battery";
 pub struct TestApp {
     pub address: SocketAddr,
     pub client: Client,
-    pub app_services: alx_backend::graphql::Services,
+    pub app_services: alx_backend::services::Services,
     /// The test's own database, for commands run against it.
     pub database_url: String,
     pub statements: alx_backend::db::StatementCounter,

@@ -1,15 +1,9 @@
-//! Relay object identification: global ids (`base64("User:42")`), the `Node` interface, `node` and `nodes`.
+//! Relay global ids (`base64("User:42")`): every type one can name, encoding, and strict decoding.
 
-use async_graphql::{Context, ID, Interface, Object, Result};
+use async_graphql::ID;
 use base64::{Engine, engine::general_purpose::STANDARD};
 
-use super::errors::GqlResultExt;
-use crate::{
-    accounts::resolvers::UserNode,
-    catalog::resolvers::{self as catalog, EventNode, ProductNode, ReservationNode, SeatReservationNode},
-    error::{AppError, Message},
-    names::resolvers::BabyNameNode,
-};
+use crate::error::{AppError, Message};
 
 /// Every type a global id can name.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -77,65 +71,6 @@ pub fn parse_id_of(field: &str, id: &str, expected: NodeType) -> Result<i32, App
                 .arg("field", field)
                 .arg("expected", expected.name()),
         ))
-    }
-}
-
-#[derive(Interface)]
-#[graphql(field(
-    name = "id",
-    ty = "ID",
-    desc = "A global, opaque id: pass it to `node` to get this object back."
-))]
-pub enum Node {
-    User(UserNode),
-    Product(ProductNode),
-    Reservation(ReservationNode),
-    Event(EventNode),
-    SeatReservation(SeatReservationNode),
-    BabyName(BabyNameNode),
-}
-
-#[derive(Default)]
-pub struct NodeQuery;
-
-#[Object]
-impl NodeQuery {
-    /// Any object by its global id; null when it no longer exists.
-    async fn node(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Node>> {
-        let (node_type, database_id) = parse_global_id("id", &id).gql()?;
-        load_node(ctx, node_type, database_id).await
-    }
-
-    /// Objects by their global ids, in the order asked; null where one no longer exists.
-    async fn nodes(&self, ctx: &Context<'_>, ids: Vec<ID>) -> Result<Vec<Option<Node>>> {
-        let parsed = ids
-            .iter()
-            .enumerate()
-            .map(|(index, id)| parse_global_id(&format!("ids.{index}"), id))
-            .collect::<Result<Vec<_>, _>>()
-            .gql()?;
-        // Every load goes through a DataLoader, so these awaits batch into one query per type.
-        futures_util::future::try_join_all(
-            parsed
-                .into_iter()
-                .map(|(node_type, database_id)| load_node(ctx, node_type, database_id)),
-        )
-        .await
-    }
-}
-
-async fn load_node(ctx: &Context<'_>, node_type: NodeType, database_id: i32) -> Result<Option<Node>> {
-    match node_type {
-        NodeType::User => Ok(UserNode::load(ctx, database_id).await?.map(Node::User)),
-        NodeType::Product => Ok(catalog::load_product(ctx, database_id).await?.map(Node::Product)),
-        NodeType::Reservation => Ok(catalog::load_reservation(ctx, database_id)
-            .await?
-            .map(Node::Reservation)),
-        NodeType::Event => Ok(catalog::load_event(ctx, database_id).await?.map(Node::Event)),
-        NodeType::SeatReservation => Ok(catalog::load_seat_reservation(ctx, database_id)
-            .await?
-            .map(Node::SeatReservation)),
-        NodeType::BabyName => Ok(BabyNameNode::load(ctx, database_id).await?.map(Node::BabyName)),
     }
 }
 
