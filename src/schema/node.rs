@@ -6,12 +6,16 @@ use async_graphql::{Context, ID, Interface, Object, Result};
 use crate::{
     accounts::resolvers::UserNode,
     catalog::resolvers::{self as catalog, EventNode, ProductNode, ReservationNode, SeatReservationNode},
+    error::{AppError, Message},
     graphql::{
         errors::GqlResultExt,
         ids::{NodeType, parse_global_id},
     },
     names::resolvers::BabyNameNode,
 };
+
+/// Ids one `nodes` call may name: like a page, a list a client chooses the length of is capped.
+const MAX_IDS: usize = 100;
 
 #[derive(Interface)]
 #[graphql(field(
@@ -41,11 +45,16 @@ impl NodeQuery {
 
     /// Objects by their global ids (at most 100), in the order asked; null where one no longer exists.
     #[graphql(complexity = "ids.len().saturating_mul(child_complexity).saturating_add(1)")]
-    async fn nodes(
-        &self,
-        ctx: &Context<'_>,
-        #[graphql(validator(max_items = 100))] ids: Vec<ID>,
-    ) -> Result<Vec<Option<Node>>> {
+    async fn nodes(&self, ctx: &Context<'_>, ids: Vec<ID>) -> Result<Vec<Option<Node>>> {
+        if ids.len() > MAX_IDS {
+            return Err(AppError::bad_input(
+                "ids",
+                Message::new("error-page-size-too-large")
+                    .arg("field", "ids")
+                    .arg("max", MAX_IDS),
+            ))
+            .gql();
+        }
         let parsed = ids
             .iter()
             .enumerate()

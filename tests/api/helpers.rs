@@ -22,6 +22,8 @@ pub struct TestApp {
     pub address: SocketAddr,
     pub client: Client,
     pub app_services: alx_backend::services::Services,
+    /// The engine the server runs every operation through, to look inside (its document cache).
+    pub engine: std::sync::Arc<alx_backend::schema::Engine>,
     /// The test's own database, for commands run against it.
     pub database_url: String,
     pub statements: alx_backend::db::StatementCounter,
@@ -78,6 +80,7 @@ impl TestApp {
         configure(&mut settings);
         let app = App::build_with_clock(&settings, clock).await.expect("app builds");
         let app_services = app.services.clone();
+        let engine = app.engine.clone();
         let statements = app.statements.clone();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind port 0");
         let address = listener.local_addr().expect("local address");
@@ -89,6 +92,7 @@ impl TestApp {
             address,
             client: Client::new(),
             app_services,
+            engine,
             database_url: settings.database_url.clone(),
             statements,
             shutdown: Some(shutdown),
@@ -113,6 +117,20 @@ impl TestApp {
             request = request.bearer_auth(token);
         }
         let response = request.send().await.expect("request sent");
+        read(response).await
+    }
+
+    /// POSTs a raw body as JSON, for documents too large to build as a `Value` cheaply.
+    pub async fn post_raw(&self, body: String) -> (StatusCode, Value) {
+        let response = self
+            .client
+            .post(self.url("/graphql"))
+            .header("content-type", "application/json")
+            .header("accept", "application/graphql-response+json")
+            .body(body)
+            .send()
+            .await
+            .expect("request sent");
         read(response).await
     }
 
@@ -262,4 +280,11 @@ pub fn real_names_file() -> Option<std::path::PathBuf> {
         eprintln!("skipped: {} is absent", path.display());
         None
     }
+}
+
+/// Runs one statement on the app's own database, as an operator would behind the API's back.
+pub async fn run_sql(app: &TestApp, statement: &str) {
+    let db = Database::connect(&app.database_url).await.expect("connect");
+    db.execute_unprepared(statement).await.expect("statement runs");
+    db.close().await.expect("close");
 }

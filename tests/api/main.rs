@@ -2,10 +2,12 @@
 //! when `TEST_DATABASE_URL` is set).
 
 mod accounts;
+mod budget;
 mod catalog;
 mod helpers;
 mod http;
 mod i18n;
+mod identity;
 mod names;
 mod protections;
 mod schema;

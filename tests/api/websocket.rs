@@ -132,3 +132,220 @@ async fn an_upgrade_without_a_graphql_sub_protocol_is_refused() {
     assert!(connect_async(request).await.is_err());
     app.assert_still_serving().await;
 }
+
+/// Opens a socket and completes `connection_init`, with `token` if given.
+async fn open_initialised(app: &TestApp, token: Option<&str>) -> Socket {
+    let mut socket = open(app, "graphql-transport-ws").await;
+    let payload = match token {
+        Some(token) => json!({ "Authorization": format!("Bearer {token}") }),
+        None => json!({}),
+    };
+    send(&mut socket, json!({ "type": "connection_init", "payload": payload })).await;
+    assert_eq!(receive(&mut socket).await["type"], "connection_ack");
+    socket
+}
+
+/// The next protocol message within `limit`; a socket that says nothing in time fails the test.
+async fn receive_within(socket: &mut Socket, limit: std::time::Duration) -> Value {
+    tokio::time::timeout(limit, receive(socket))
+        .await
+        .expect("the server answers in time")
+}
+
+/// A query that waits on a DataLoader for as long as the app's loader delay: an operation that stays live.
+const SLOW_QUERY: &str = "{ node(id: \"VXNlcjox\") { id } }";
+
+fn with_slow_loaders(settings: &mut alx_backend::config::Settings) {
+    settings.dataloader_delay = std::time::Duration::from_secs(60);
+    settings.execution_timeout = std::time::Duration::from_secs(60);
+}
+
+#[tokio::test]
+async fn a_message_over_the_body_limit_closes_with_1009() {
+    let app = TestApp::spawn_with(|settings| settings.body_limit_bytes = 64 * 1024).await;
+    let mut socket = open_initialised(&app, None).await;
+    let query = format!("{{{}}}", " __typename".repeat(200_000));
+    let message = json!({ "id": "1", "type": "subscribe", "payload": { "query": query } });
+    let _ = socket.send(Message::text(message.to_string())).await;
+    let answer = receive_within(&mut socket, std::time::Duration::from_secs(10)).await;
+    assert_eq!(answer["type"], "closed");
+    assert_eq!(answer["code"], 1009, "{answer:#}");
+    app.assert_still_serving().await;
+}
+
+#[tokio::test]
+async fn a_socket_that_never_initialises_is_closed_with_4408() {
+    let app = TestApp::spawn_with(|settings| settings.ws_init_timeout = std::time::Duration::from_millis(300)).await;
+    let mut socket = open(&app, "graphql-transport-ws").await;
+    let answer = receive_within(&mut socket, std::time::Duration::from_secs(10)).await;
+    assert_eq!(answer["type"], "closed");
+    assert_eq!(answer["code"], 4408, "{answer:#}");
+}
+
+#[tokio::test]
+async fn a_subscribe_before_connection_init_closes_with_4401() {
+    let app = TestApp::spawn().await;
+    let mut socket = open(&app, "graphql-transport-ws").await;
+    send(
+        &mut socket,
+        json!({ "id": "1", "type": "subscribe", "payload": { "query": "{ __typename }" } }),
+    )
+    .await;
+    assert_eq!(receive(&mut socket).await["code"], 4401);
+}
+
+#[tokio::test]
+async fn operations_past_the_cap_close_with_4429() {
+    let app = TestApp::spawn_with(|settings| {
+        with_slow_loaders(settings);
+        settings.ws_max_operations = 2;
+    })
+    .await;
+    let mut socket = open_initialised(&app, None).await;
+    for id in ["1", "2", "3"] {
+        send(
+            &mut socket,
+            json!({ "id": id, "type": "subscribe", "payload": { "query": SLOW_QUERY } }),
+        )
+        .await;
+    }
+    let answer = receive_within(&mut socket, std::time::Duration::from_secs(10)).await;
+    assert_eq!(answer["type"], "closed");
+    assert_eq!(answer["code"], 4429, "{answer:#}");
+    app.assert_still_serving().await;
+}
+
+#[tokio::test]
+async fn a_duplicate_operation_id_closes_with_4409() {
+    let app = TestApp::spawn_with(with_slow_loaders).await;
+    let mut socket = open_initialised(&app, None).await;
+    for _ in 0..2 {
+        send(
+            &mut socket,
+            json!({ "id": "same", "type": "subscribe", "payload": { "query": SLOW_QUERY } }),
+        )
+        .await;
+    }
+    let answer = receive_within(&mut socket, std::time::Duration::from_secs(10)).await;
+    assert_eq!(answer["code"], 4409, "{answer:#}");
+}
+
+#[tokio::test]
+async fn an_id_is_free_again_once_its_operation_completed() {
+    let app = TestApp::spawn().await;
+    let mut socket = open_initialised(&app, None).await;
+    for _ in 0..3 {
+        send(
+            &mut socket,
+            json!({ "id": "again", "type": "subscribe", "payload": { "query": "{ __typename }" } }),
+        )
+        .await;
+        assert_eq!(receive(&mut socket).await["type"], "next");
+        assert_eq!(receive(&mut socket).await, json!({ "id": "again", "type": "complete" }));
+    }
+}
+
+#[tokio::test]
+async fn websocket_operations_wait_for_a_permit_and_time_out_like_http() {
+    let app = TestApp::spawn_with(|settings| {
+        settings.dataloader_delay = std::time::Duration::from_secs(60);
+        settings.execution_timeout = std::time::Duration::from_millis(300);
+        settings.max_concurrent_operations = 1;
+    })
+    .await;
+    let mut socket = open_initialised(&app, None).await;
+    send(
+        &mut socket,
+        json!({ "id": "1", "type": "subscribe", "payload": { "query": SLOW_QUERY } }),
+    )
+    .await;
+    let answer = receive_within(&mut socket, std::time::Duration::from_secs(10)).await;
+    assert_eq!(answer["type"], "error", "{answer:#}");
+    assert_eq!(answer["payload"][0]["extensions"]["messageId"], "error-query-timeout");
+}
+
+#[tokio::test]
+async fn a_hostile_document_over_websocket_gets_the_same_budget_error() {
+    let app = TestApp::spawn().await;
+    let mut socket = open_initialised(&app, None).await;
+    let mut query = String::from("{ ...F0 }");
+    for level in 0..31 {
+        query.push_str(&format!(
+            " fragment F{level} on Query {{ ...F{next} ...F{next} }}",
+            next = level + 1
+        ));
+    }
+    query.push_str(" fragment F31 on Query { __typename }");
+    send(
+        &mut socket,
+        json!({ "id": "1", "type": "subscribe", "payload": { "query": query } }),
+    )
+    .await;
+    let answer = receive_within(&mut socket, std::time::Duration::from_secs(5)).await;
+    assert_eq!(answer["type"], "error", "{answer:#}");
+    assert_eq!(answer["payload"][0]["extensions"]["code"], "QUERY_TOO_COMPLEX");
+    app.assert_still_serving().await;
+}
+
+#[tokio::test]
+async fn the_connection_closes_with_4403_when_the_access_token_expires() {
+    let app = TestApp::spawn_with(|settings| settings.access_token_ttl = std::time::Duration::from_secs(1)).await;
+    let session = app.register("expiring@example.com").await;
+    let token = session["accessToken"].as_str().expect("token");
+    let mut socket = open_initialised(&app, Some(token)).await;
+    let answer = receive_within(&mut socket, std::time::Duration::from_secs(10)).await;
+    assert_eq!(answer["type"], "closed");
+    assert_eq!(answer["code"], 4403, "{answer:#}");
+    assert_eq!(
+        answer["reason"],
+        "The access token has expired. Refresh it and try again."
+    );
+}
+
+#[tokio::test]
+async fn a_demoted_admin_loses_admin_rights_on_an_open_socket() {
+    let app = TestApp::spawn().await;
+    let admin = app.login_as_admin().await;
+    let mut socket = open_initialised(&app, Some(admin["accessToken"].as_str().expect("token"))).await;
+    let users = json!({ "id": "1", "type": "subscribe", "payload": { "query": "{ users(first: 1) { totalCount } }" } });
+    send(&mut socket, users.clone()).await;
+    let answer = receive(&mut socket).await;
+    assert_eq!(answer["payload"]["data"]["users"]["totalCount"], 1, "{answer:#}");
+    assert_eq!(receive(&mut socket).await["type"], "complete");
+    crate::helpers::run_sql(&app, "UPDATE users SET role = 'USER' WHERE email = 'admin@example.com'").await;
+    send(&mut socket, users).await;
+    let answer = receive(&mut socket).await;
+    assert_eq!(
+        answer["payload"]["errors"][0]["extensions"]["code"], "FORBIDDEN",
+        "{answer:#}"
+    );
+}
+
+#[tokio::test]
+async fn a_token_on_the_upgrade_request_stands_when_connection_init_has_none() {
+    let app = TestApp::spawn().await;
+    let session = app.register("header@example.com").await;
+    let mut request = format!("ws://{}/graphql", app.address)
+        .into_client_request()
+        .expect("request");
+    request.headers_mut().insert(
+        "sec-websocket-protocol",
+        HeaderValue::from_static("graphql-transport-ws"),
+    );
+    let bearer = format!("Bearer {}", session["accessToken"].as_str().expect("token"));
+    request
+        .headers_mut()
+        .insert("authorization", HeaderValue::from_str(&bearer).expect("header"));
+    let (mut socket, _) = connect_async(request).await.expect("upgrade");
+    send(&mut socket, json!({ "type": "connection_init", "payload": {} })).await;
+    assert_eq!(receive(&mut socket).await["type"], "connection_ack");
+    send(
+        &mut socket,
+        json!({ "id": "1", "type": "subscribe", "payload": { "query": "{ me { email } }" } }),
+    )
+    .await;
+    assert_eq!(
+        receive(&mut socket).await["payload"]["data"]["me"]["email"],
+        "header@example.com"
+    );
+}
