@@ -70,6 +70,25 @@ impl<K> KeysetPage<K> {
     }
 }
 
+/// Groups per-parent rows (already in parent, then id order) into one page per parent; every parent asked for
+/// gets a page, empty when it has no rows.
+pub fn pages_by_parent<T>(
+    parents: &[i32],
+    rows: Vec<T>,
+    parent_of: impl Fn(&T) -> i32,
+    page: &KeysetPage<i32>,
+) -> std::collections::HashMap<i32, Page<T>> {
+    let mut grouped: std::collections::HashMap<i32, Vec<T>> =
+        parents.iter().map(|parent| (*parent, Vec::new())).collect();
+    for row in rows {
+        grouped.entry(parent_of(&row)).or_default().push(row);
+    }
+    grouped
+        .into_iter()
+        .map(|(parent, rows)| (parent, page.page_from(rows)))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

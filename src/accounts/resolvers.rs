@@ -7,13 +7,10 @@ use chrono::{DateTime, Utc};
 
 use super::{AccountsService, AuthSession, ProfileChange, Role, User, loaders::UserLoader, model, parse_new_user};
 use crate::{
-    catalog::{
-        ChildList,
-        loaders::ReservationsByUser,
-        resolvers::{ChildTotal, ReservationNode, child_page, reservation_nodes},
-    },
+    catalog::{self, resolvers::ReservationNode},
     error::AppError,
     graphql::{
+        children::ChildTotal,
         connection::{ConnectionArgs, Cursor, TotalCount, build_connection, connection_cost},
         errors::GqlResultExt,
         guards::{AdminOnly, LoggedIn, request_context, require_caller, require_self_or_admin},
@@ -125,19 +122,7 @@ impl UserNode {
         before: Option<String>,
     ) -> Result<Connection<Cursor, ReservationNode, ChildTotal>> {
         require_self_or_admin(ctx, self.user.id)?;
-        let page = ConnectionArgs::new(first, after, last, before)
-            .parse::<i32>("reservations")
-            .gql()?;
-        let (page, total) =
-            child_page::<ReservationsByUser, _>(ctx, ChildList::ReservationsOfUser, self.user.id, page).await?;
-        let page = reservation_nodes(ctx, page).await?;
-        Ok(build_connection(
-            "reservations",
-            page,
-            ReservationNode::database_id_of,
-            |node| node,
-            total,
-        ))
+        catalog::reservations_of_user(ctx, self.user.id, ConnectionArgs::new(first, after, last, before)).await
     }
 }
 

@@ -7,4 +7,5 @@ pub mod resolvers;
 mod service;
 
 pub use model::{Event, NewEvent, NewProduct, Product, Reservation, SeatReservation};
-pub use service::{CatalogService, ChildList};
+pub use resolvers::reservations_of_user;
+pub use service::CatalogService;

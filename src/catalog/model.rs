@@ -29,6 +29,23 @@ pub struct Reservation {
     pub created_at: DateTime<Utc>,
 }
 
+/// What a list of reservations hangs from: a product's reservations, or a user's.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ReservationParent {
+    Product,
+    User,
+}
+
+impl ReservationParent {
+    /// The id of this kind of parent that `reservation` belongs to.
+    pub fn of(self, reservation: &Reservation) -> i32 {
+        match self {
+            Self::Product => reservation.product_id,
+            Self::User => reservation.user_id,
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Event {
     pub id: i32,

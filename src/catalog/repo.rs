@@ -11,7 +11,9 @@ use sea_orm::{
     sea_query::{Expr, ExprTrait},
 };
 
-use super::model::{Event, EventChange, NewEvent, NewProduct, Product, ProductChange, Reservation, SeatReservation};
+use super::model::{
+    Event, EventChange, NewEvent, NewProduct, Product, ProductChange, Reservation, ReservationParent, SeatReservation,
+};
 use crate::{
     db::{count_per_parent, page_per_parent},
     pagination::{KeysetPage, Page},
@@ -235,50 +237,36 @@ pub async fn delete_reservation(db: &impl ConnectionTrait, id: i32) -> Result<bo
     Ok(reservations::Entity::delete_by_id(id).exec(db).await?.rows_affected == 1)
 }
 
-pub async fn reservations_per_product(
+fn reservation_parent_column(parent: ReservationParent) -> reservations::Column {
+    match parent {
+        ReservationParent::Product => reservations::Column::ProductId,
+        ReservationParent::User => reservations::Column::UserId,
+    }
+}
+
+pub async fn reservations_per_parent(
     db: &impl ConnectionTrait,
-    product_ids: &[i32],
+    parent: ReservationParent,
+    parents: &[i32],
     page: &KeysetPage<i32>,
 ) -> Result<Vec<Reservation>, DbErr> {
     let rows = page_per_parent::<reservations::Entity>(
         db,
-        reservations::Column::ProductId,
+        reservation_parent_column(parent),
         reservations::Column::Id,
-        product_ids,
+        parents,
         page,
     )
     .await?;
     Ok(rows.into_iter().map(reservation).collect())
 }
 
-pub async fn reservations_per_user(
+pub async fn count_reservations_per_parent(
     db: &impl ConnectionTrait,
-    user_ids: &[i32],
-    page: &KeysetPage<i32>,
-) -> Result<Vec<Reservation>, DbErr> {
-    let rows = page_per_parent::<reservations::Entity>(
-        db,
-        reservations::Column::UserId,
-        reservations::Column::Id,
-        user_ids,
-        page,
-    )
-    .await?;
-    Ok(rows.into_iter().map(reservation).collect())
-}
-
-pub async fn count_reservations_per_product(
-    db: &impl ConnectionTrait,
-    product_ids: &[i32],
+    parent: ReservationParent,
+    parents: &[i32],
 ) -> Result<HashMap<i32, u64>, DbErr> {
-    count_per_parent::<reservations::Entity>(db, reservations::Column::ProductId, product_ids).await
-}
-
-pub async fn count_reservations_per_user(
-    db: &impl ConnectionTrait,
-    user_ids: &[i32],
-) -> Result<HashMap<i32, u64>, DbErr> {
-    count_per_parent::<reservations::Entity>(db, reservations::Column::UserId, user_ids).await
+    count_per_parent::<reservations::Entity>(db, reservation_parent_column(parent), parents).await
 }
 
 pub async fn count_seat_reservations_per_event(

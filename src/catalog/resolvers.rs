@@ -2,32 +2,29 @@
 
 use std::{collections::HashMap, sync::Arc};
 
-use async_graphql::dataloader::Loader;
-
 use async_graphql::{Context, ID, InputObject, Object, Result, connection::Connection};
 use chrono::{DateTime, Utc};
 
 use super::{
-    CatalogService, ChildList, Event, NewEvent, NewProduct, Product, Reservation, SeatReservation,
+    CatalogService, Event, NewEvent, NewProduct, Product, Reservation, SeatReservation,
     loaders::{
-        ChildCount, ChildCountLoader, EventLoader, ProductLoader, ReservationLoader, ReservationsByProduct,
-        SeatReservationLoader, SeatReservationsByEvent,
+        EventLoader, ProductLoader, ReservationLoader, ReservationsOfProduct, ReservationsOfUser,
+        SeatReservationLoader, SeatsOfEvent,
     },
     model::{EventChange, ProductChange, Quantity},
 };
 use crate::{
     accounts::{User, loaders::UserLoader, resolvers::UserNode},
-    error::AppError,
     graphql::{
-        ParentPage, RequestLoader,
+        children::{ChildTotal, child_page},
         connection::{ConnectionArgs, Cursor, TotalCount, build_connection, connection_cost},
         errors::GqlResultExt,
         guards::{AdminOnly, LoggedIn, request_context, require_caller, require_self_or_admin},
         ids::{NodeType, global_id, parse_id_of},
-        load_many, load_one, load_page,
+        load_many, load_one,
     },
     i18n::Formatters,
-    pagination::{KeysetPage, Page},
+    pagination::Page,
 };
 
 fn catalog<'a>(ctx: &Context<'a>) -> &'a CatalogService {
@@ -88,8 +85,7 @@ impl ProductNode {
         let page = ConnectionArgs::new(first, after, last, before)
             .parse::<i32>("reservations")
             .gql()?;
-        let (page, total) =
-            child_page::<ReservationsByProduct, _>(ctx, ChildList::ReservationsOfProduct, self.0.id, page).await?;
+        let (page, total) = child_page::<ReservationsOfProduct>(ctx, self.0.id, page).await?;
         let page = reservation_nodes(ctx, page).await?;
         Ok(build_connection(
             "reservations",
@@ -105,39 +101,22 @@ impl ProductNode {
     }
 }
 
-/// The `totalCount` of a nested connection.
-pub struct ChildTotal(u64);
-
-#[Object]
-impl ChildTotal {
-    /// How many rows the whole list holds (not just this page).
-    async fn total_count(&self) -> u64 {
-        self.0
-    }
-}
-
-/// One parent's page of a child list and, when the selection asks for `totalCount`, the list's size. Both loads
-/// start together, so every parent of a request lands in the same two batches (one page statement, one count
-/// statement) whatever order its fields resolve in.
-pub async fn child_page<L, T>(
+/// `User.reservations`, for the accounts domain: the one function it calls in this one.
+pub async fn reservations_of_user(
     ctx: &Context<'_>,
-    list: ChildList,
-    parent: i32,
-    page: KeysetPage<i32>,
-) -> Result<(Page<T>, ChildTotal)>
-where
-    L: RequestLoader + Loader<ParentPage, Value = Page<T>, Error = Arc<AppError>>,
-{
-    let wants_total = ctx.look_ahead().field("totalCount").exists();
-    let count = async {
-        if wants_total {
-            load_one::<ChildCountLoader, _>(ctx, ChildCount { list, parent }).await
-        } else {
-            Ok(None)
-        }
-    };
-    let (page, total) = futures_util::try_join!(load_page::<L, T>(ctx, ParentPage { parent, page }), count)?;
-    Ok((page, ChildTotal(total.unwrap_or(0))))
+    user_id: i32,
+    args: ConnectionArgs,
+) -> Result<Connection<Cursor, ReservationNode, ChildTotal>> {
+    let page = args.parse::<i32>("reservations").gql()?;
+    let (page, total) = child_page::<ReservationsOfUser>(ctx, user_id, page).await?;
+    let page = reservation_nodes(ctx, page).await?;
+    Ok(build_connection(
+        "reservations",
+        page,
+        ReservationNode::database_id_of,
+        |node| node,
+        total,
+    ))
 }
 
 /// Units of a product held for a user; `user` is filled in ahead when the list that made this node saw its
@@ -270,8 +249,7 @@ impl EventNode {
         let page = ConnectionArgs::new(first, after, last, before)
             .parse::<i32>("seatReservations")
             .gql()?;
-        let (page, total) =
-            child_page::<SeatReservationsByEvent, _>(ctx, ChildList::SeatsOfEvent, self.0.id, page).await?;
+        let (page, total) = child_page::<SeatsOfEvent>(ctx, self.0.id, page).await?;
         Ok(build_connection(
             "seatReservations",
             page,

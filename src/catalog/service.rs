@@ -6,23 +6,18 @@ use chrono::Utc;
 use sea_orm::{DatabaseConnection, DbErr, TransactionTrait};
 
 use super::{
-    model::{Event, EventChange, NewEvent, NewProduct, Product, ProductChange, Quantity, Reservation, SeatReservation},
+    model::{
+        Event, EventChange, NewEvent, NewProduct, Product, ProductChange, Quantity, Reservation, ReservationParent,
+        SeatReservation,
+    },
     repo,
 };
 use crate::{
     accounts::Caller,
     db::is_transient,
     error::{AppError, AppResult, ErrorCode, Message},
-    pagination::{KeysetPage, Page},
+    pagination::{KeysetPage, Page, pages_by_parent},
 };
-
-/// The per-parent lists of the catalog.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum ChildList {
-    ReservationsOfProduct,
-    ReservationsOfUser,
-    SeatsOfEvent,
-}
 
 /// How often a transaction that lost a race (deadlock, serialisation failure, busy SQLite) is tried again
 /// before the error reaches the client.
@@ -50,23 +45,6 @@ where
             Err(error) => return Err(error.into()),
         }
     }
-}
-
-/// Groups per-parent rows (already in parent, then id order) into one page per parent.
-fn pages_by_parent<T>(
-    parents: &[i32],
-    rows: Vec<T>,
-    parent_of: impl Fn(&T) -> i32,
-    page: &KeysetPage<i32>,
-) -> HashMap<i32, Page<T>> {
-    let mut grouped: HashMap<i32, Vec<T>> = parents.iter().map(|parent| (*parent, Vec::new())).collect();
-    for row in rows {
-        grouped.entry(parent_of(&row)).or_default().push(row);
-    }
-    grouped
-        .into_iter()
-        .map(|(parent, rows)| (parent, page.page_from(rows)))
-        .collect()
 }
 
 impl CatalogService {
@@ -193,22 +171,24 @@ impl CatalogService {
         Ok(repo::find_reservations(&self.db, ids).await?)
     }
 
-    pub async fn reservations_per_product(
+    /// One page of reservations for each parent, in one statement.
+    pub async fn reservations_per_parent(
         &self,
-        product_ids: &[i32],
+        parent: ReservationParent,
+        parents: &[i32],
         page: &KeysetPage<i32>,
     ) -> AppResult<HashMap<i32, Page<Reservation>>> {
-        let rows = repo::reservations_per_product(&self.db, product_ids, page).await?;
-        Ok(pages_by_parent(product_ids, rows, |row| row.product_id, page))
+        let rows = repo::reservations_per_parent(&self.db, parent, parents, page).await?;
+        Ok(pages_by_parent(parents, rows, |row| parent.of(row), page))
     }
 
-    pub async fn reservations_per_user(
+    /// How many reservations each parent has, for `totalCount` on nested connections.
+    pub async fn count_reservations_per_parent(
         &self,
-        user_ids: &[i32],
-        page: &KeysetPage<i32>,
-    ) -> AppResult<HashMap<i32, Page<Reservation>>> {
-        let rows = repo::reservations_per_user(&self.db, user_ids, page).await?;
-        Ok(pages_by_parent(user_ids, rows, |row| row.user_id, page))
+        parent: ReservationParent,
+        parents: &[i32],
+    ) -> AppResult<HashMap<i32, u64>> {
+        Ok(repo::count_reservations_per_parent(&self.db, parent, parents).await?)
     }
 
     pub async fn seat_reservations_per_event(
@@ -220,17 +200,12 @@ impl CatalogService {
         Ok(pages_by_parent(event_ids, rows, |row| row.event_id, page))
     }
 
-    pub async fn seat_reservations(&self, ids: &[i32]) -> AppResult<Vec<SeatReservation>> {
-        Ok(repo::find_seat_reservations(&self.db, ids).await?)
+    pub async fn count_seat_reservations_per_event(&self, event_ids: &[i32]) -> AppResult<HashMap<i32, u64>> {
+        Ok(repo::count_seat_reservations_per_event(&self.db, event_ids).await?)
     }
 
-    /// The size of each parent's child list, for `totalCount` on nested connections.
-    pub async fn count_children(&self, list: ChildList, parents: &[i32]) -> AppResult<HashMap<i32, u64>> {
-        Ok(match list {
-            ChildList::ReservationsOfProduct => repo::count_reservations_per_product(&self.db, parents).await?,
-            ChildList::ReservationsOfUser => repo::count_reservations_per_user(&self.db, parents).await?,
-            ChildList::SeatsOfEvent => repo::count_seat_reservations_per_event(&self.db, parents).await?,
-        })
+    pub async fn seat_reservations(&self, ids: &[i32]) -> AppResult<Vec<SeatReservation>> {
+        Ok(repo::find_seat_reservations(&self.db, ids).await?)
     }
 
     pub async fn create_event(&self, new: NewEvent) -> AppResult<Event> {

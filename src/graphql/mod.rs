@@ -1,6 +1,7 @@
 //! The GraphQL toolkit every domain's resolvers use, naming no domain: connections, per-request context and
 //! loaders, guards, global ids, the document budget and cache, and the one mapping of errors to codes.
 
+pub mod children;
 pub mod connection;
 pub mod context;
 pub mod documents;
