@@ -116,7 +116,8 @@ where
 }
 
 /// Whether a failed statement may succeed if the whole transaction is tried again: PostgreSQL's serialisation
-/// failures and deadlocks, and SQLite's busy or locked database.
+/// failures and deadlocks, and SQLite's busy or locked database. A pool timeout is not: the pool is exhausted,
+/// and trying again would only add to the queue (each try could wait the whole acquire timeout).
 pub fn is_transient(error: &sea_orm::DbErr) -> bool {
     use sea_orm::{DbErr, RuntimeErr, sqlx};
     let runtime = match error {
@@ -133,7 +134,6 @@ pub fn is_transient(error: &sea_orm::DbErr) -> bool {
                 Some("40001" | "40P01" | "5" | "6" | "517" | "261")
             )
         }
-        sqlx::Error::PoolTimedOut => true,
         _ => false,
     }
 }
@@ -161,4 +161,33 @@ where
         .into_iter()
         .map(|(parent, count)| (parent, u64::try_from(count).unwrap_or_default()))
         .collect())
+}
+
+/// How often a transaction that lost a race (deadlock, serialisation failure, busy SQLite) is tried again
+/// before the error reaches the client.
+const TRANSIENT_RETRIES: u32 = 8;
+
+/// Runs `attempt` (one whole transaction) until it commits, fails for good, or has lost `TRANSIENT_RETRIES`
+/// races. Between tries it waits a jittered, doubling pause (0.5 ms, 1 ms, … up to 64 ms, at most ~130 ms in
+/// all), so that the transactions that collided do not collide again in lockstep.
+pub async fn retry_transient<T, E, F, Fut>(mut attempt: F) -> Result<T, E>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<Result<T, E>, sea_orm::DbErr>>,
+    E: From<sea_orm::DbErr>,
+{
+    let mut tries = 0;
+    loop {
+        match attempt().await {
+            Ok(outcome) => return outcome,
+            Err(error) if is_transient(&error) && tries < TRANSIENT_RETRIES => {
+                tries += 1;
+                tracing::debug!(%error, tries, "retrying a transaction that lost a race");
+                let ceiling_micros = 500u64 << (tries - 1).min(7);
+                let pause = rand::random_range(ceiling_micros / 2..=ceiling_micros);
+                tokio::time::sleep(std::time::Duration::from_micros(pause)).await;
+            }
+            Err(error) => return Err(error.into()),
+        }
+    }
 }

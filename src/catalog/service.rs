@@ -14,37 +14,14 @@ use super::{
 };
 use crate::{
     accounts::Caller,
-    db::is_transient,
+    db::retry_transient,
     error::{AppError, AppResult, ErrorCode, Message},
     pagination::{KeysetPage, Page, pages_by_parent},
 };
 
-/// How often a transaction that lost a race (deadlock, serialisation failure, busy SQLite) is tried again
-/// before the error reaches the client.
-const TRANSIENT_RETRIES: usize = 8;
-
 #[derive(Clone)]
 pub struct CatalogService {
     db: DatabaseConnection,
-}
-
-async fn retry_transient<T, F, Fut>(mut attempt: F) -> AppResult<T>
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Result<AppResult<T>, DbErr>>,
-{
-    let mut tries = 0;
-    loop {
-        match attempt().await {
-            Ok(outcome) => return outcome,
-            Err(error) if is_transient(&error) && tries < TRANSIENT_RETRIES => {
-                tries += 1;
-                tracing::debug!(%error, tries, "retrying a transaction that lost a race");
-                tokio::task::yield_now().await;
-            }
-            Err(error) => return Err(error.into()),
-        }
-    }
 }
 
 impl CatalogService {

@@ -28,10 +28,11 @@ pub enum OrderDirection {
     Desc,
 }
 
-/// The complexity of a connection field: its children cost once per row it may return.
+/// The complexity of a connection field: its children cost once per row it may return. Saturating, so that an
+/// operator who raises the depth limit cannot make a deep document's cost wrap round to a small number.
 pub fn connection_cost(first: Option<i32>, last: Option<i32>, child_complexity: usize) -> usize {
     let rows = first.or(last).unwrap_or(DEFAULT_PAGE_SIZE).clamp(0, MAX_PAGE_SIZE) as usize;
-    1 + rows.max(1) * child_complexity
+    rows.max(1).saturating_mul(child_complexity).saturating_add(1)
 }
 
 /// A cursor: the list it belongs to and the row's ordering key, base64url-encoded so clients treat it as opaque.
@@ -221,6 +222,12 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_connection_cost_saturates_instead_of_wrapping() {
+        assert_eq!(connection_cost(Some(100), None, usize::MAX / 2), usize::MAX);
+        assert_eq!(connection_cost(Some(10), None, 3), 31);
+    }
 
     #[test]
     fn cursors_belong_to_their_list() {

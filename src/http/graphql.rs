@@ -9,7 +9,10 @@ use axum::{
     http::{HeaderMap, HeaderValue, Method, StatusCode, header, request::Parts},
     response::{IntoResponse, Response},
 };
-use serde::{Deserialize, Serialize};
+use serde::{
+    Deserialize, Deserializer, Serialize,
+    de::{DeserializeSeed, SeqAccess, Visitor},
+};
 
 use super::{
     AppState,
@@ -350,12 +353,22 @@ pub async fn post_graphql(State(state): State<Arc<AppState>>, request: Request) 
     // whole request into an intermediate tree and reading it twice, and names the actual error.
     let is_batch = bytes.iter().find(|byte| !byte.is_ascii_whitespace()) == Some(&b'[');
     let parsed = if is_batch {
-        serde_json::from_slice::<Vec<GqlRequest>>(&bytes).map(BatchRequest::Batch)
+        let mut deserializer = serde_json::Deserializer::from_slice(&bytes);
+        BoundedBatch { max: state.max_batch }
+            .deserialize(&mut deserializer)
+            .and_then(|requests| deserializer.end().map(|()| BatchRequest::Batch(requests)))
     } else {
         serde_json::from_slice::<GqlRequest>(&bytes).map(BatchRequest::Single)
     };
     let batch = match parsed {
         Ok(batch) => batch,
+        Err(error) if error.to_string().starts_with(BATCH_TOO_LARGE) => {
+            return bad_request(
+                &edge,
+                StatusCode::BAD_REQUEST,
+                Message::new("error-batch-too-large").arg("limit", state.max_batch),
+            );
+        }
         Err(error) => {
             return bad_request(
                 &edge,
@@ -367,6 +380,41 @@ pub async fn post_graphql(State(state): State<Arc<AppState>>, request: Request) 
     match batch {
         BatchRequest::Single(request) => run_one(&state, edge, request).await,
         BatchRequest::Batch(requests) => run_batch(&state, edge, requests).await,
+    }
+}
+
+const BATCH_TOO_LARGE: &str = "batch too large";
+
+/// A batch read one operation at a time and refused as soon as it holds more than `max`: 70,000 tiny operations
+/// fit in a 1 MiB body, and reading them all before counting would allocate tens of megabytes for nothing.
+struct BoundedBatch {
+    max: usize,
+}
+
+impl<'de> DeserializeSeed<'de> for BoundedBatch {
+    type Value = Vec<GqlRequest>;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_seq(self)
+    }
+}
+
+impl<'de> Visitor<'de> for BoundedBatch {
+    type Value = Vec<GqlRequest>;
+
+    fn expecting(&self, formatter: &mut std::fmt::Formatter) -> std::fmt::Result {
+        formatter.write_str("a list of GraphQL requests")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut items: A) -> Result<Self::Value, A::Error> {
+        let mut requests = Vec::new();
+        while let Some(request) = items.next_element::<GqlRequest>()? {
+            if requests.len() == self.max {
+                return Err(serde::de::Error::custom(BATCH_TOO_LARGE));
+            }
+            requests.push(request);
+        }
+        Ok(requests)
     }
 }
 

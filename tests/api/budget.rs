@@ -232,6 +232,18 @@ async fn a_flood_of_tokens_over_get_is_refused_before_parsing() {
     assert_eq!(body["errors"][0]["extensions"]["messageId"], "error-too-many-tokens");
 }
 
+#[tokio::test]
+async fn a_batch_of_seventy_thousand_operations_is_refused_as_it_is_read() {
+    let app = TestApp::spawn().await;
+    let body = format!("[{}]", vec![r#"{"query":"a"}"#; 70_000].join(","));
+    let started = Instant::now();
+    let (status, answer) = app.post_raw(body).await;
+    assert!(started.elapsed() < QUICK);
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{answer:#}");
+    assert_eq!(answer["errors"][0]["extensions"]["messageId"], "error-batch-too-large");
+    app.assert_still_serving().await;
+}
+
 mod random_documents {
     use std::time::{Duration, Instant};
 
