@@ -1,6 +1,7 @@
 //! Connecting to SQLite or PostgreSQL with the settings each needs, and applying migrations.
 
 use std::{
+    future::Future,
     sync::{
         Arc,
         atomic::{AtomicU64, Ordering},
@@ -173,7 +174,7 @@ const TRANSIENT_RETRIES: u32 = 8;
 pub async fn retry_transient<T, E, F, Fut>(mut attempt: F) -> Result<T, E>
 where
     F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Result<Result<T, E>, sea_orm::DbErr>>,
+    Fut: Future<Output = Result<Result<T, E>, sea_orm::DbErr>>,
     E: From<sea_orm::DbErr>,
 {
     let mut tries = 0;
@@ -185,7 +186,7 @@ where
                 tracing::debug!(%error, tries, "retrying a transaction that lost a race");
                 let ceiling_micros = 500u64 << (tries - 1).min(7);
                 let pause = rand::random_range(ceiling_micros / 2..=ceiling_micros);
-                tokio::time::sleep(std::time::Duration::from_micros(pause)).await;
+                tokio::time::sleep(Duration::from_micros(pause)).await;
             }
             Err(error) => return Err(error.into()),
         }

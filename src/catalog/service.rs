@@ -1,9 +1,9 @@
 //! Catalog use-cases: reservations take and give back stock atomically; admins manage products and events.
 
-use std::{collections::HashMap, future::Future};
+use std::collections::HashMap;
 
 use chrono::Utc;
-use sea_orm::{DatabaseConnection, DbErr, TransactionTrait};
+use sea_orm::{DatabaseConnection, TransactionTrait};
 
 use super::{
     model::{
