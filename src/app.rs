@@ -9,7 +9,7 @@ use secrecy::{ExposeSecret, SecretString};
 use tokio::net::TcpListener;
 
 use crate::{
-    accounts::{AccountsService, Tokens},
+    accounts::{AccountsService, AttemptLimits, Tokens},
     catalog::CatalogService,
     clock::{self, Clock},
     config::Settings,
@@ -70,7 +70,7 @@ impl App {
             body_limit_bytes: settings.body_limit_bytes,
             max_batch: settings.max_batch,
             default_locale,
-            trust_forwarded_for: settings.trust_forwarded_for,
+            trusted_proxies: settings.trust_forwarded_for.then(|| settings.trusted_proxies.clone()),
             sdl: schema::sdl(),
         });
         let options = HttpOptions {
@@ -107,11 +107,16 @@ impl App {
 pub async fn build_services(settings: &Settings, db: DatabaseConnection, clock: Clock) -> anyhow::Result<Services> {
     let secret = jwt_secret(settings).await?;
     let tokens = Tokens::new(secret.expose_secret().as_bytes(), settings.access_token_ttl);
-    let attempts = NonZeroU32::new(settings.login_attempts_per_minute).context("login attempts must be positive")?;
+    let limits = AttemptLimits {
+        logins_per_minute: NonZeroU32::new(settings.login_attempts_per_minute)
+            .context("login attempts must be positive")?,
+        registrations_per_minute: NonZeroU32::new(settings.register_attempts_per_minute)
+            .context("register attempts must be positive")?,
+    };
     let formatters = Arc::new(Formatters::new()?);
     Ok(Services {
         names: NamesService::new(db.clone()),
-        accounts: AccountsService::new(db.clone(), tokens, attempts, settings.refresh_token_ttl),
+        accounts: AccountsService::new(db.clone(), tokens, limits, settings.refresh_token_ttl),
         catalog: CatalogService::new(db),
         welcome: WelcomeService::new(formatters.clone(), clock),
         formatters,

@@ -1,13 +1,19 @@
 //! Typed settings: defaults < `alx-backend.toml` < environment (`DATABASE_URL`, `ALX_*`), validated once at start.
 
-use std::{net::SocketAddr, path::PathBuf, time::Duration};
+use std::{
+    net::{IpAddr, SocketAddr},
+    num::NonZeroUsize,
+    path::PathBuf,
+    time::Duration,
+};
 
 use figment::{
     Figment,
     providers::{Env, Format, Serialized, Toml},
 };
+use ipnet::IpNet;
 use secrecy::SecretString;
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -58,8 +64,28 @@ struct RawSettings {
     access_token_ttl_secs: u64,
     refresh_token_ttl_secs: u64,
     login_attempts_per_minute: u32,
+    register_attempts_per_minute: u32,
     trust_forwarded_for: bool,
+    #[serde(default, deserialize_with = "count_or_text")]
+    trusted_proxies: Option<String>,
     default_locale: String,
+}
+
+/// The environment provider types values, so `ALX_TRUSTED_PROXIES=2` arrives as a number; this setting is a count
+/// or a list, so it takes either, as text.
+fn count_or_text<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum CountOrText {
+        Count(u64),
+        Text(String),
+    }
+    Ok(
+        Option::<CountOrText>::deserialize(deserializer)?.map(|value| match value {
+            CountOrText::Count(count) => count.to_string(),
+            CountOrText::Text(text) => text,
+        }),
+    )
 }
 
 impl Default for RawSettings {
@@ -97,9 +123,43 @@ impl Default for RawSettings {
             access_token_ttl_secs: 15 * 60,
             refresh_token_ttl_secs: 30 * 24 * 3600,
             login_attempts_per_minute: 5,
+            register_attempts_per_minute: 5,
             trust_forwarded_for: false,
+            trusted_proxies: None,
             default_locale: "en".into(),
         }
+    }
+}
+
+/// Which `X-Forwarded-For` hops our own proxies added (see `http/client_address.rs`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TrustedProxies {
+    /// The last N hops: with 1, the right-most entry is the client as our one proxy saw it.
+    Count(NonZeroUsize),
+    /// Hops from these addresses or networks are ours; the right-most hop outside them is the client.
+    List(Vec<IpNet>),
+}
+
+impl TrustedProxies {
+    fn parse(value: &str) -> Result<Self, String> {
+        let value = value.trim();
+        if let Ok(count) = value.parse::<usize>() {
+            return NonZeroUsize::new(count)
+                .map(Self::Count)
+                .ok_or_else(|| "a count of proxies must be at least 1".into());
+        }
+        let proxies = comma_list(value)
+            .iter()
+            .map(|item| {
+                item.parse::<IpNet>()
+                    .or_else(|_| item.parse::<IpAddr>().map(IpNet::from))
+                    .map_err(|_| format!("`{item}` is not a count, an address or a network such as 10.0.0.0/8"))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        if proxies.is_empty() {
+            return Err("expected a count of proxies or a comma-separated list of addresses and networks".into());
+        }
+        Ok(Self::List(proxies))
     }
 }
 
@@ -153,7 +213,11 @@ pub struct Settings {
     pub access_token_ttl: Duration,
     pub refresh_token_ttl: Duration,
     pub login_attempts_per_minute: u32,
+    /// Registrations per client address; all addresses together get 20×.
+    pub register_attempts_per_minute: u32,
     pub trust_forwarded_for: bool,
+    /// Whose `X-Forwarded-For` hops to skip when `trust_forwarded_for` is on.
+    pub trusted_proxies: TrustedProxies,
     pub default_locale: String,
 }
 
@@ -279,11 +343,22 @@ impl Settings {
             ("access_token_ttl_secs", raw.access_token_ttl_secs),
             ("refresh_token_ttl_secs", raw.refresh_token_ttl_secs),
             ("login_attempts_per_minute", raw.login_attempts_per_minute as u64),
+            ("register_attempts_per_minute", raw.register_attempts_per_minute as u64),
         ] {
             if value == 0 {
                 return Err(invalid(key, "must be greater than 0"));
             }
         }
+        let trusted_proxies = match raw.trusted_proxies.as_deref() {
+            Some(_) if !raw.trust_forwarded_for => {
+                return Err(invalid(
+                    "trusted_proxies",
+                    "has no effect unless ALX_TRUST_FORWARDED_FOR=true",
+                ));
+            }
+            Some(value) => TrustedProxies::parse(value).map_err(|reason| invalid("trusted_proxies", reason))?,
+            None => TrustedProxies::Count(NonZeroUsize::MIN),
+        };
         tracing_subscriber::EnvFilter::try_new(&raw.log).map_err(|error| invalid("log", error.to_string()))?;
         Ok(Self {
             database_url: raw.database_url,
@@ -320,7 +395,9 @@ impl Settings {
             access_token_ttl: Duration::from_secs(raw.access_token_ttl_secs),
             refresh_token_ttl: Duration::from_secs(raw.refresh_token_ttl_secs),
             login_attempts_per_minute: raw.login_attempts_per_minute,
+            register_attempts_per_minute: raw.register_attempts_per_minute,
             trust_forwarded_for: raw.trust_forwarded_for,
+            trusted_proxies,
             default_locale: raw.default_locale,
         })
     }
@@ -395,5 +472,52 @@ mod tests {
             settings.cors_origins,
             CorsOrigins::List(vec!["https://a.example".into(), "https://b.example".into()])
         );
+    }
+
+    /// As `load_with`, behind proxies (`ALX_TRUST_FORWARDED_FOR=true`).
+    fn forwarded_with(pairs: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+        let mut figment =
+            Figment::from(Serialized::defaults(RawSettings::default())).merge(("trust_forwarded_for", true));
+        for (key, value) in pairs {
+            figment = figment.merge((key.to_string(), value.to_string()));
+        }
+        Settings::from_figment(figment)
+    }
+
+    #[test]
+    fn trusted_proxies_default_to_one_when_forwarded_for_is_trusted() {
+        let settings = forwarded_with(&[]).expect("valid");
+        assert_eq!(settings.trusted_proxies, TrustedProxies::Count(NonZeroUsize::MIN));
+    }
+
+    #[test]
+    fn trusted_proxies_are_a_count_or_a_list_of_addresses_and_networks() {
+        let count = Figment::from(Serialized::defaults(RawSettings::default()))
+            .merge(("trust_forwarded_for", true))
+            .merge(("trusted_proxies", 2));
+        assert_eq!(
+            Settings::from_figment(count).expect("valid").trusted_proxies,
+            TrustedProxies::Count(NonZeroUsize::new(2).expect("non-zero")),
+            "a number, as the environment provider types it"
+        );
+        let settings = forwarded_with(&[("trusted_proxies", "10.0.0.0/8, 192.0.2.7, 2001:db8::/32")]).expect("valid");
+        let expected = ["10.0.0.0/8", "192.0.2.7/32", "2001:db8::/32"].map(|net| net.parse().expect("a network"));
+        assert_eq!(settings.trusted_proxies, TrustedProxies::List(expected.to_vec()));
+    }
+
+    #[test]
+    fn unusable_trusted_proxies_name_alx_trusted_proxies() {
+        for value in ["0", "proxy.internal", " , "] {
+            let error = forwarded_with(&[("trusted_proxies", value)]).expect_err("must refuse");
+            assert_eq!(error.setting, "ALX_TRUSTED_PROXIES", "{value:?}");
+        }
+        let error = load_with(&[("trusted_proxies", "1")]).expect_err("must refuse without trust");
+        assert_eq!(error.setting, "ALX_TRUSTED_PROXIES");
+    }
+
+    #[test]
+    fn register_attempts_must_be_positive() {
+        let error = load_with(&[("register_attempts_per_minute", "0")]).expect_err("must refuse");
+        assert_eq!(error.setting, "ALX_REGISTER_ATTEMPTS_PER_MINUTE");
     }
 }

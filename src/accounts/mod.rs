@@ -1,4 +1,4 @@
-//! Accounts and access: registration, login, token rotation, roles, and the rate limit on login attempts.
+//! Accounts and access: registration, login, token rotation, roles, and the limits on login and registration.
 
 pub mod loaders;
 pub mod model;
@@ -10,5 +10,5 @@ mod service;
 mod tokens;
 
 pub use model::{Caller, NewUser, ProfileChange, Role, User, parse_new_user};
-pub use service::{AccountsService, AuthSession, Identity, IdentityError};
+pub use service::{AccountsService, AttemptLimits, AuthSession, Identity, IdentityError};
 pub use tokens::{TokenError, Tokens};

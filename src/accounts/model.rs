@@ -8,6 +8,8 @@ pub const PASSWORD_MIN_CHARS: usize = 8;
 // Argon2 accepts any length; the cap keeps a hostile 1 MB password from costing a core for seconds.
 pub const PASSWORD_MAX_CHARS: usize = 256;
 pub const NAME_MAX_CHARS: usize = 100;
+/// The longest address mail can be delivered to (RFC 5321's 256-octet path, less its angle brackets).
+pub const EMAIL_MAX_CHARS: usize = 254;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Role {
@@ -50,6 +52,9 @@ pub struct Email(String);
 
 impl Email {
     pub fn parse(field: &str, raw: &str) -> Result<Self, AppError> {
+        if Self::too_long(raw) {
+            return Err(AppError::bad_input(field, Message::new("account-email-invalid")));
+        }
         let normalized = raw.trim().to_lowercase();
         let valid = email_address::EmailAddress::parse_with_options(
             &normalized,
@@ -64,6 +69,11 @@ impl Email {
         } else {
             Err(AppError::bad_input(field, Message::new("account-email-invalid")))
         }
+    }
+
+    /// Whether `raw` is longer than any address, found without reading further than the limit.
+    pub fn too_long(raw: &str) -> bool {
+        raw.trim().chars().nth(EMAIL_MAX_CHARS).is_some()
     }
 
     pub fn as_str(&self) -> &str {
@@ -215,6 +225,26 @@ mod tests {
         for bad in ["", "ada", "ada@", "@example.com", "ada@localhost", "a b@example.com"] {
             assert!(Email::parse("email", bad).is_err(), "{bad:?} should be refused");
         }
+    }
+
+    #[test]
+    fn emails_longer_than_254_characters_are_refused() {
+        let local = "a".repeat(64);
+        // Labels of at most 63 characters, as DNS allows.
+        let domain = |length: usize| {
+            let mut domain = String::from("example.com");
+            while domain.len() < length {
+                let label = (length - domain.len() - 1).min(63);
+                domain = format!("{}.{domain}", "b".repeat(label));
+            }
+            domain
+        };
+        let longest = format!("{local}@{}", domain(EMAIL_MAX_CHARS - 65));
+        assert_eq!(longest.chars().count(), EMAIL_MAX_CHARS);
+        assert!(Email::parse("email", &format!(" {longest} ")).is_ok());
+        let over = format!("{local}@{}", domain(EMAIL_MAX_CHARS - 64));
+        assert!(Email::too_long(&over));
+        assert!(Email::parse("email", &over).is_err());
     }
 
     #[test]

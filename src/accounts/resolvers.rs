@@ -243,7 +243,8 @@ impl AccountsMutation {
             input.timezone.as_deref(),
         )
         .gql()?;
-        Ok(accounts(ctx).register(new_user).await.gql()?.into())
+        let address = request_context(ctx).client_address;
+        Ok(accounts(ctx).register(new_user, address).await.gql()?.into())
     }
 
     /// Logs in. A wrong email and a wrong password get the same answer; repeated attempts are rate limited.

@@ -7,8 +7,8 @@ use sea_orm::{DatabaseConnection, TransactionTrait};
 
 use super::{
     model::{Caller, DisplayName, Email, NewUser, ProfileChange, User},
-    password,
-    rate_limit::LoginLimiter,
+    password::Hashing,
+    rate_limit::{LoginLimiter, RegisterLimiter},
     repo,
     tokens::{self, TokenError, Tokens},
 };
@@ -44,11 +44,20 @@ pub struct AuthSession {
     pub user: User,
 }
 
+/// How often a client may try to log in or register.
+#[derive(Clone, Copy, Debug)]
+pub struct AttemptLimits {
+    pub logins_per_minute: NonZeroU32,
+    pub registrations_per_minute: NonZeroU32,
+}
+
 #[derive(Clone)]
 pub struct AccountsService {
     db: DatabaseConnection,
     tokens: Tokens,
-    limiter: LoginLimiter,
+    login_limiter: Arc<LoginLimiter>,
+    register_limiter: Arc<RegisterLimiter>,
+    hashing: Hashing,
     refresh_ttl: Duration,
 }
 
@@ -56,21 +65,26 @@ fn invalid_credentials() -> AppError {
     AppError::Unauthenticated(Message::new("auth-invalid-credentials"))
 }
 
+fn email_taken() -> Message {
+    Message::new("account-email-taken")
+}
+
+fn rate_limited(retry_after_secs: u64) -> AppError {
+    AppError::RateLimited { retry_after_secs }
+}
+
 fn invalid_refresh_token() -> AppError {
     AppError::Unauthenticated(Message::new("auth-refresh-token-invalid"))
 }
 
 impl AccountsService {
-    pub fn new(
-        db: DatabaseConnection,
-        tokens: Tokens,
-        login_attempts_per_minute: NonZeroU32,
-        refresh_ttl: Duration,
-    ) -> Self {
+    pub fn new(db: DatabaseConnection, tokens: Tokens, limits: AttemptLimits, refresh_ttl: Duration) -> Self {
         Self {
             db,
             tokens,
-            limiter: LoginLimiter::new(login_attempts_per_minute),
+            login_limiter: Arc::new(LoginLimiter::new(limits.logins_per_minute)),
+            register_limiter: Arc::new(RegisterLimiter::new(limits.registrations_per_minute)),
+            hashing: Hashing::per_core(),
             refresh_ttl,
         }
     }
@@ -106,15 +120,25 @@ impl AccountsService {
         }
     }
 
-    #[tracing::instrument(skip_all, fields(user.email = %new_user.email.as_str()))]
-    pub async fn register(&self, new_user: NewUser) -> AppResult<AuthSession> {
+    /// Creates an account from `address` and logs it in. The input is already parsed (the cheap checks); the
+    /// limit comes next, before the database is asked whether the email is taken and before the hash, so it
+    /// bounds both the CPU a client can spend and how often it can learn that an email has an account.
+    #[tracing::instrument(skip_all)]
+    pub async fn register(&self, new_user: NewUser, address: Option<IpAddr>) -> AppResult<AuthSession> {
+        self.register_limiter.check(address).map_err(rate_limited)?;
+        if repo::find_credentials(&self.db, new_user.email.as_str())
+            .await?
+            .is_some()
+        {
+            return Err(AppError::bad_input("input.email", email_taken()));
+        }
         let user = self.create_user(new_user, "input.email").await?;
         self.start_session(user).await
     }
 
     /// Creates an account without logging in (the `user create` command and `register`).
     pub async fn create_user(&self, new_user: NewUser, email_field: &str) -> AppResult<User> {
-        let password_hash = password::hash(&new_user.password).await?;
+        let password_hash = self.hashing.hash(&new_user.password).await?;
         let row = repo::NewUserRow {
             email: new_user.email.as_str().to_string(),
             name: new_user.name.into_inner(),
@@ -125,7 +149,7 @@ impl AccountsService {
         };
         repo::insert_user(&self.db, row, Utc::now())
             .await
-            .map_err(|error| AppError::from_db_conflict(error, email_field, Message::new("account-email-taken")))
+            .map_err(|error| AppError::from_db_conflict(error, email_field, email_taken()))
     }
 
     /// The account with `new_user`'s email, created when there is none (the idempotent seed).
@@ -136,13 +160,15 @@ impl AccountsService {
         }
     }
 
-    /// Logs in; a wrong email and a wrong password fail alike, in about the same time.
+    /// Logs in; a wrong email and a wrong password fail alike, in about the same time. A value longer than any
+    /// email cannot be an account: it is refused at once and takes no limiter key.
     #[tracing::instrument(skip_all)]
     pub async fn login(&self, email: &str, password: &str, address: Option<IpAddr>) -> AppResult<AuthSession> {
+        if Email::too_long(email) {
+            return Err(invalid_credentials());
+        }
         let normalized = email.trim().to_lowercase();
-        self.limiter
-            .check(&normalized, address)
-            .map_err(|retry_after_secs| AppError::RateLimited { retry_after_secs })?;
+        self.login_limiter.check(&normalized, address).map_err(rate_limited)?;
         let account = match Email::parse("email", &normalized) {
             Ok(email) => repo::find_credentials(&self.db, email.as_str()).await?,
             Err(_) => None,
@@ -151,7 +177,7 @@ impl AccountsService {
             Some((user, hash)) => (Some(user), Some(hash)),
             None => (None, None),
         };
-        let matched = password::verify(password, hash).await?;
+        let matched = self.hashing.verify(password, hash).await?;
         match user {
             Some(user) if matched => self.start_session(user).await,
             _ => Err(invalid_credentials()),

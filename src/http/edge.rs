@@ -1,12 +1,7 @@
 //! What the edge learns of a request before anything runs, shared by HTTP and WebSocket: the request id, the
 //! client's address, the caller (from a token, then from the database), and the locale and zone chain.
 
-use std::net::{IpAddr, SocketAddr};
-
-use axum::{
-    extract::ConnectInfo,
-    http::{HeaderMap, StatusCode, header, request::Parts},
-};
+use axum::http::{HeaderMap, StatusCode, header, request::Parts};
 
 use super::{AppState, middleware::RequestId};
 use crate::{
@@ -104,29 +99,6 @@ pub fn request_id(parts: &Parts) -> String {
         .unwrap_or_else(|| uuid::Uuid::new_v4().to_string())
 }
 
-pub fn client_address(parts: &Parts, trust_forwarded_for: bool) -> Option<IpAddr> {
-    let forwarded = trust_forwarded_for
-        .then(|| {
-            parts
-                .headers
-                .get("x-forwarded-for")?
-                .to_str()
-                .ok()?
-                .split(',')
-                .next()?
-                .trim()
-                .parse()
-                .ok()
-        })
-        .flatten();
-    forwarded.or_else(|| {
-        parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|info| info.0.ip())
-    })
-}
-
 /// The token of an `Authorization: Bearer …` header: `None` without the header, `Some(None)` when it is unusable.
 fn bearer_header(headers: &HeaderMap) -> Option<Option<&str>> {
     let authorization = headers.get(header::AUTHORIZATION)?;
@@ -144,7 +116,7 @@ pub fn anonymous_context(state: &AppState, parts: &Parts) -> (RequestContext, Lo
     let hints = LocaleHints::from_parts(parts);
     let mut context = RequestContext::new(request_id(parts), state.default_locale);
     hints.apply(&mut context, None, state.default_locale);
-    context.client_address = client_address(parts, state.trust_forwarded_for);
+    context.client_address = super::client_address::of_request(parts, state.trusted_proxies.as_ref());
     (context, hints)
 }
 

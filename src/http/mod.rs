@@ -1,5 +1,6 @@
 //! The HTTP edge, and the only module that knows axum: routes, middleware, and the GraphQL transports.
 
+mod client_address;
 mod compression;
 mod cors;
 mod edge;
@@ -25,7 +26,12 @@ use tower::{Service, ServiceBuilder};
 
 pub use ws::WebSocketLimits;
 
-use crate::{accounts::AccountsService, config::CorsOrigins, deadlines::Deadlines, schema::Engine};
+use crate::{
+    accounts::AccountsService,
+    config::{CorsOrigins, TrustedProxies},
+    deadlines::Deadlines,
+    schema::Engine,
+};
 
 /// Everything a handler needs, shared by every request.
 pub struct AppState {
@@ -39,7 +45,8 @@ pub struct AppState {
     pub body_limit_bytes: usize,
     pub max_batch: usize,
     pub default_locale: &'static str,
-    pub trust_forwarded_for: bool,
+    /// Whose `X-Forwarded-For` hops to skip; `None` ignores the header.
+    pub trusted_proxies: Option<TrustedProxies>,
     pub sdl: String,
 }
 

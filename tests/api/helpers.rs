@@ -77,6 +77,8 @@ impl TestApp {
         settings.jwt_secret = Some(SecretString::from(JWT_SECRET.to_string()));
         settings.jwt_secret_file = dir.path().join("jwt-secret");
         settings.db_max_connections = 5;
+        // Tests register many users from 127.0.0.1; the tests of that limit set it back.
+        settings.register_attempts_per_minute = 1_000;
         configure(&mut settings);
         let app = App::build_with_clock(&settings, clock).await.expect("app builds");
         let app_services = app.services.clone();
