@@ -1,6 +1,7 @@
 //! The API as clients see it: the real app on 127.0.0.1:0, a fresh database per test (SQLite, or PostgreSQL
 //! when `TEST_DATABASE_URL` is set).
 
+mod abuse;
 mod accounts;
 mod budget;
 mod catalog;
