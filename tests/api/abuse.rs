@@ -122,11 +122,14 @@ async fn a_batch_of_ten_operations_of_thirty_aliased_registers_is_answered_fast_
         assert!(!errors.is_empty());
         for error in errors {
             assert_eq!(error["extensions"]["code"], "RATE_LIMITED", "{error:#}");
-            assert!(
-                error["extensions"]["retryAfter"]
-                    .as_u64()
-                    .is_some_and(|seconds| seconds >= 1)
-            );
+            // The list is capped; its last entry then counts the rest, under the same code.
+            if error["extensions"]["messageId"] != "error-more-errors" {
+                assert!(
+                    error["extensions"]["retryAfter"]
+                        .as_u64()
+                        .is_some_and(|seconds| seconds >= 1)
+                );
+            }
         }
     }
     assert!(elapsed < Duration::from_secs(5), "answered in {elapsed:?}");
@@ -152,28 +155,40 @@ async fn a_login_with_a_300_character_email_is_unauthenticated_and_spends_no_att
     assert_no_errors(&ok);
 }
 
+/// Logs in with a new email each time, through a proxy that forwards `hops(i)`, until refused, and returns the
+/// refusal. Per address the shipped limit is 4 × 5 attempts at once, then one more every 3 s: each attempt costs
+/// an Argon2 verification, so on a loaded machine a slot may come back during the run, and the bound allows it.
+async fn logins_until_limited(app: &TestApp, hops: impl Fn(u32) -> String) -> Value {
+    let started = Instant::now();
+    for i in 1..=60 {
+        let body = login_forwarded(app, &format!("user{i}@example.com"), &hops(i)).await;
+        if error_code(&body) == "RATE_LIMITED" {
+            let allowed = u64::from(i - 1);
+            let refilled = started.elapsed().as_secs() / 3;
+            assert!(
+                (20..=20 + refilled).contains(&allowed),
+                "limited after {allowed} attempts in {:?}",
+                started.elapsed()
+            );
+            assert!(retry_after(&body) >= 1);
+            return body;
+        }
+        assert_eq!(error_code(&body), "UNAUTHENTICATED", "attempt {i}");
+    }
+    panic!("sixty attempts from one client were never limited");
+}
+
 #[tokio::test]
 async fn twenty_one_logins_forwarded_from_one_client_with_forged_left_hops_are_limited_on_that_client() {
     let app = TestApp::spawn_with(|settings| settings.trust_forwarded_for = true).await;
-    for i in 1..=20 {
-        let body = login_forwarded(
-            &app,
-            &format!("user{i}@example.com"),
-            &format!("198.51.100.{i}, 203.0.113.7"),
-        )
-        .await;
-        assert_eq!(error_code(&body), "UNAUTHENTICATED", "attempt {i}");
-    }
-    let body = login_forwarded(&app, "user21@example.com", "198.51.100.21, 203.0.113.7").await;
-    assert_eq!(error_code(&body), "RATE_LIMITED");
-    assert!(retry_after(&body) >= 1);
-    let other_client = login_forwarded(&app, "user22@example.com", "198.51.100.21, 203.0.113.8").await;
+    logins_until_limited(&app, |i| format!("198.51.100.{i}, 203.0.113.7")).await;
+    let other_client = login_forwarded(&app, "other@example.com", "198.51.100.1, 203.0.113.8").await;
     assert_eq!(
         error_code(&other_client),
         "UNAUTHENTICATED",
         "keyed on 203.0.113.7 only"
     );
-    let (_, direct) = app.login("user23@example.com", PASSWORD).await;
+    let (_, direct) = app.login("direct@example.com", PASSWORD).await;
     assert_eq!(
         error_code(&direct),
         "UNAUTHENTICATED",
@@ -184,23 +199,14 @@ async fn twenty_one_logins_forwarded_from_one_client_with_forged_left_hops_are_l
 #[tokio::test]
 async fn a_forged_forwarded_for_is_ignored_unless_trusted() {
     let app = TestApp::spawn().await;
-    for i in 1..=20 {
-        let body = login_forwarded(&app, &format!("user{i}@example.com"), &format!("198.51.100.{i}")).await;
-        assert_eq!(error_code(&body), "UNAUTHENTICATED", "attempt {i}");
-    }
-    let body = login_forwarded(&app, "user21@example.com", "198.51.100.21").await;
-    assert_eq!(error_code(&body), "RATE_LIMITED", "keyed on the connection's address");
+    // Every attempt names a new address; only the connection's counts, so the usual limit applies.
+    logins_until_limited(&app, |i| format!("198.51.100.{i}")).await;
 }
 
 #[tokio::test]
 async fn rotating_ipv6_addresses_inside_one_64_earns_no_fresh_login_attempts() {
     let app = TestApp::spawn_with(|settings| settings.trust_forwarded_for = true).await;
-    for i in 1..=20 {
-        let body = login_forwarded(&app, &format!("user{i}@example.com"), &format!("2001:db8:1:2::{i:x}")).await;
-        assert_eq!(error_code(&body), "UNAUTHENTICATED", "attempt {i}");
-    }
-    let body = login_forwarded(&app, "user21@example.com", "2001:db8:1:2:ffff::21").await;
-    assert_eq!(error_code(&body), "RATE_LIMITED");
-    let next_subnet = login_forwarded(&app, "user22@example.com", "2001:db8:1:3::1").await;
+    logins_until_limited(&app, |i| format!("2001:db8:1:2:{i:x}::{i:x}")).await;
+    let next_subnet = login_forwarded(&app, "other@example.com", "2001:db8:1:3::1").await;
     assert_eq!(error_code(&next_subnet), "UNAUTHENTICATED");
 }
