@@ -36,7 +36,7 @@ const SWEEP_EVERY: Duration = Duration::from_secs(60);
 
 /// The part of an address one client controls: the address for IPv4, the /64 for IPv6 (the smallest subnet a
 /// provider hands out, so rotating addresses inside it does not earn a fresh bucket).
-pub fn address_key(address: IpAddr) -> IpAddr {
+fn address_key(address: IpAddr) -> IpAddr {
     match address.to_canonical() {
         IpAddr::V6(v6) => IpAddr::V6(Ipv6Addr::from_bits(v6.to_bits() & (u128::MAX << 64))),
         v4 => v4,

@@ -41,7 +41,7 @@ pub(super) fn of_request(parts: &Parts, trusted: Option<&TrustedProxies>) -> Opt
 }
 
 /// The client among `hops` (the `X-Forwarded-For` entries, left to right) and `peer` (who connected to us).
-pub fn resolve<'a>(
+fn resolve<'a>(
     hops: impl DoubleEndedIterator<Item = &'a str>,
     peer: Option<IpAddr>,
     trusted: &TrustedProxies,
