@@ -34,6 +34,7 @@ error-first-and-last = Use either first or last, not both.
 error-invalid-cursor = The cursor given for { $field } is not valid for this list.
 error-invalid-id = The id given for { $field } is not a valid id.
 error-wrong-id-type = The id given for { $field } does not belong to a { $expected }.
+error-control-characters = { $field } must not contain control characters.
 
 ## Authentication
 auth-required = You must be logged in to do this.

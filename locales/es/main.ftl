@@ -34,6 +34,7 @@ error-first-and-last = Use first o last, no ambos.
 error-invalid-cursor = El cursor dado para { $field } no es válido para esta lista.
 error-invalid-id = El identificador dado para { $field } no es válido.
 error-wrong-id-type = El identificador dado para { $field } no corresponde a un { $expected }.
+error-control-characters = { $field } no debe contener caracteres de control.
 
 ## Autenticación
 auth-required = Debe iniciar sesión para hacer esto.

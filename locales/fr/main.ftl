@@ -34,6 +34,7 @@ error-first-and-last = Utilisez first ou last, pas les deux.
 error-invalid-cursor = Le curseur donné pour { $field } n'est pas valide pour cette liste.
 error-invalid-id = L'identifiant donné pour { $field } n'est pas valide.
 error-wrong-id-type = L'identifiant donné pour { $field } ne désigne pas un objet { $expected }.
+error-control-characters = { $field } ne doit pas contenir de caractères de contrôle.
 
 ## Authentification
 auth-required = Vous devez être connecté pour faire ceci.

@@ -1,0 +1,172 @@
+//! Hostile inputs at the edges of the domains: over-long filters, control characters in text, forged cursors.
+
+use std::time::{Duration, Instant};
+
+use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+use serde_json::{Value, json};
+
+use crate::helpers::{PASSWORD, TestApp, assert_no_errors, error_code, error_field, names_csv};
+
+/// A refusal is answered in milliseconds; the margin is for a loaded machine running a debug build.
+const FAST: Duration = Duration::from_secs(1);
+
+const PAGE: &str = "query($filter: BabyNameFilter) { babyNamesPage(filter: $filter) { totalCount prevPage } }";
+
+/// `gql`, timed.
+async fn timed_gql(app: &TestApp, token: Option<&str>, query: &str, variables: Value) -> (Duration, Value) {
+    let started = Instant::now();
+    let (_, body) = app.gql_as(token, query, variables).await;
+    (started.elapsed(), body)
+}
+
+fn assert_refused(elapsed: Duration, body: &Value, code: &str, field: &str) {
+    assert_eq!(error_code(body), code, "{body}");
+    assert_eq!(error_field(body), field, "{body}");
+    assert!(elapsed < FAST, "answered in {elapsed:?}");
+    assert!(body.to_string().len() < 1024, "a small answer: {body}");
+}
+
+#[tokio::test]
+async fn a_101_character_name_prefix_is_refused_and_the_count_cache_does_not_grow() {
+    let app = TestApp::spawn().await;
+    app.import_names(&names_csv(30), false).await;
+    let (_, body) = app.gql(PAGE, json!({ "filter": { "firstNamePrefix": "oli" } })).await;
+    assert_no_errors(&body);
+    let cached = app.app_services.names.cached_counts();
+    assert_eq!(cached, 1, "the honest filter's count is remembered");
+
+    let hostile = format!(
+        "{{ babyNamesPage(filter: {{ firstNamePrefix: \"{}\" }}) {{ totalCount }} }}",
+        "a".repeat(101)
+    );
+    let (elapsed, body) = timed_gql(&app, None, &hostile, json!({})).await;
+    assert_refused(elapsed, &body, "BAD_USER_INPUT", "filter.firstNamePrefix");
+    let (elapsed, body) = timed_gql(&app, None, PAGE, json!({ "filter": { "firstName": "a".repeat(65) } })).await;
+    assert_refused(elapsed, &body, "BAD_USER_INPUT", "filter.firstName");
+    assert_eq!(
+        app.app_services.names.cached_counts(),
+        cached,
+        "no refused filter was counted"
+    );
+
+    let (_, body) = app
+        .gql(PAGE, json!({ "filter": { "firstName": "a".repeat(64) } }))
+        .await;
+    assert_no_errors(&body);
+    assert_eq!(
+        body["data"]["babyNamesPage"]["totalCount"], 0,
+        "64 characters is still a name"
+    );
+    app.assert_still_serving().await;
+}
+
+#[tokio::test]
+async fn a_nul_in_a_name_filter_is_bad_user_input_on_every_paging_style() {
+    let app = TestApp::spawn().await;
+    app.import_names(&names_csv(30), false).await;
+    let (elapsed, body) = timed_gql(&app, None, PAGE, json!({ "filter": { "firstName": "a\u{0}" } })).await;
+    assert_refused(elapsed, &body, "BAD_USER_INPUT", "filter.firstName");
+    let (elapsed, body) = timed_gql(
+        &app,
+        None,
+        "query($filter: BabyNameFilter) { babyNamesFromIndex(filter: $filter) { pageSize } }",
+        json!({ "filter": { "firstNamePrefix": "ol\u{1b}[2J" } }),
+    )
+    .await;
+    assert_refused(elapsed, &body, "BAD_USER_INPUT", "filter.firstNamePrefix");
+    let (elapsed, body) = timed_gql(
+        &app,
+        None,
+        "query($filter: BabyNameFilter) { babyNames(filter: $filter) { totalCount } }",
+        json!({ "filter": { "firstName": "\u{0}" } }),
+    )
+    .await;
+    assert_refused(elapsed, &body, "BAD_USER_INPUT", "filter.firstName");
+    app.assert_still_serving().await;
+}
+
+#[tokio::test]
+async fn a_forged_cursor_with_a_nul_in_its_text_is_refused_like_any_malformed_cursor() {
+    let app = TestApp::spawn().await;
+    app.import_names(&names_csv(30), false).await;
+    let query = "query($after: String) { babyNames(first: 2, after: $after, orderBy: { field: FIRST_NAME }) { edges { cursor } } }";
+    let (_, honest) = app.gql(query, json!({})).await;
+    assert_no_errors(&honest);
+    let forged = URL_SAFE_NO_PAD.encode("babyNames.firstName.asc|3:so\u{0}livia");
+    let (elapsed, body) = timed_gql(&app, None, query, json!({ "after": forged })).await;
+    assert_refused(elapsed, &body, "BAD_USER_INPUT", "after");
+    let (_, malformed) = app.gql(query, json!({ "after": "not-a-cursor" })).await;
+    assert_eq!(
+        body["errors"][0]["message"], malformed["errors"][0]["message"],
+        "the same answer as a malformed cursor"
+    );
+    app.assert_still_serving().await;
+}
+
+#[tokio::test]
+async fn control_characters_in_account_names_are_refused_and_change_nothing() {
+    let app = TestApp::spawn().await;
+    let register = "mutation($input: RegisterInput!) { register(input: $input) { user { id } } }";
+    let (elapsed, body) = timed_gql(
+        &app,
+        None,
+        register,
+        json!({ "input": { "email": "nul@example.com", "password": PASSWORD, "name": "Ada\u{0}" } }),
+    )
+    .await;
+    assert_refused(elapsed, &body, "BAD_USER_INPUT", "input.name");
+    let (_, body) = app.login("nul@example.com", PASSWORD).await;
+    assert!(
+        body["data"].is_null() || body["data"]["login"].is_null(),
+        "no account: {body}"
+    );
+
+    let token = app.register("ada@example.com").await["accessToken"]
+        .as_str()
+        .expect("token")
+        .to_string();
+    let update = "mutation($input: UpdateMeInput!) { updateMe(input: $input) { name } }";
+    for hostile in ["Ada\u{0}Lovelace", "Ada\u{7}", "Ada\u{85}Lovelace"] {
+        let (elapsed, body) = timed_gql(&app, Some(&token), update, json!({ "input": { "name": hostile } })).await;
+        assert_refused(elapsed, &body, "BAD_USER_INPUT", "input.name");
+    }
+    let (_, body) = app.gql_as(Some(&token), "{ me { name } }", json!({})).await;
+    assert_eq!(body["data"]["me"]["name"], "Test User", "the name is unchanged");
+}
+
+#[tokio::test]
+async fn a_nul_in_a_product_name_is_refused_and_creates_nothing() {
+    let app = TestApp::spawn().await;
+    let admin = app.login_as_admin().await["accessToken"]
+        .as_str()
+        .expect("token")
+        .to_string();
+    let create = "mutation($input: CreateProductInput!) { createProduct(input: $input) { id } }";
+    let (elapsed, body) = timed_gql(
+        &app,
+        Some(&admin),
+        create,
+        json!({ "input": { "name": "Suitcase\u{0}", "priceCents": 100, "initialStock": 1 } }),
+    )
+    .await;
+    assert_refused(elapsed, &body, "BAD_USER_INPUT", "input.name");
+    let (_, body) = app.gql("{ products(first: 10) { totalCount } }", json!({})).await;
+    assert_eq!(body["data"]["products"]["totalCount"], 0);
+    app.assert_still_serving().await;
+}
+
+#[tokio::test]
+async fn a_page_past_the_end_points_back_to_the_page_before_it() {
+    let app = TestApp::spawn().await;
+    app.import_names(&names_csv(25), false).await;
+    let (_, body) = app
+        .gql(
+            "{ babyNamesPage(page: 3000, pageSize: 10) { page totalPages prevPage nextPage pageSize } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        body["data"]["babyNamesPage"],
+        json!({ "page": 3000, "totalPages": 3, "prevPage": 2999, "nextPage": null, "pageSize": 0 })
+    );
+}
