@@ -66,6 +66,11 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Seed => {
+            // The demo accounts' password is published: in production they would be a public admin login.
+            anyhow::ensure!(
+                !settings.is_production(),
+                "seed creates demo accounts with a published password; it refuses to run with ALX_ENV=production"
+            );
             let (db, _) = db::connect(&settings.database_url, 1).await?;
             db::migrate_up(&db).await?;
             let services = app::build_services(&settings, db, alx_backend::clock::system_clock()).await?;

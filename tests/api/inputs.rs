@@ -1,11 +1,12 @@
-//! Hostile inputs at the edges of the domains: over-long filters, control characters in text, forged cursors.
+//! Hostile inputs at the edges of the domains: over-long filters, control characters in text, forged cursors,
+//! `seed` in production and environment values that look like numbers.
 
 use std::time::{Duration, Instant};
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use serde_json::{Value, json};
 
-use crate::helpers::{PASSWORD, TestApp, assert_no_errors, error_code, error_field, names_csv};
+use crate::helpers::{JWT_SECRET, PASSWORD, TestApp, assert_no_errors, error_code, error_field, names_csv};
 
 /// A refusal is answered in milliseconds; the margin is for a loaded machine running a debug build.
 const FAST: Duration = Duration::from_secs(1);
@@ -169,4 +170,42 @@ async fn a_page_past_the_end_points_back_to_the_page_before_it() {
         body["data"]["babyNamesPage"],
         json!({ "page": 3000, "totalPages": 3, "prevPage": 2999, "nextPage": null, "pageSize": 0 })
     );
+}
+
+#[tokio::test]
+async fn seed_refuses_to_run_in_production_and_touches_no_database() {
+    let dir = tempfile::tempdir().expect("dir");
+    let database = dir.path().join("seed.db");
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_alx-backend"))
+        .arg("seed")
+        .env("ALX_ENV", "production")
+        .env("ALX_JWT_SECRET", JWT_SECRET)
+        .env("DATABASE_URL", format!("sqlite://{}", database.display()))
+        .current_dir(dir.path())
+        .output()
+        .expect("runs");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("ALX_ENV"), "{stderr}");
+    assert!(!database.exists(), "no database was created");
+    assert!(!String::from_utf8_lossy(&output.stdout).contains("admin@example.com"));
+}
+
+#[tokio::test]
+async fn environment_values_that_look_like_numbers_start_the_binary_as_text() {
+    let dir = tempfile::tempdir().expect("dir");
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_alx-backend"))
+        .args(["migrate", "status"])
+        .env("ALX_BLOCKED_PHONE_NUMBERS", "4153518780")
+        .env("ALX_JWT_SECRET", "1234567890".repeat(4))
+        .env("ALX_MAX_DEPTH", "12")
+        .env(
+            "DATABASE_URL",
+            format!("sqlite://{}", dir.path().join("env.db").display()),
+        )
+        .current_dir(dir.path())
+        .output()
+        .expect("runs");
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
 }
