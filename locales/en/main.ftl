@@ -8,6 +8,7 @@ error-body-timeout = The request body did not arrive in time.
 error-missing-query = The request has no GraphQL query.
 error-batch-too-large = A batch may hold at most { $limit } operations.
 error-mutation-over-get = Mutations and subscriptions can only be sent with POST.
+error-method-not-allowed = /graphql accepts GET and POST, not { $method }.
 error-not-acceptable = This server answers with application/graphql-response+json or application/json.
 error-parse-failed = The GraphQL query could not be parsed.
 error-validation-failed = The GraphQL query is not valid against the schema.

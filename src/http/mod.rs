@@ -70,7 +70,12 @@ pub fn service(
     options: &HttpOptions,
 ) -> impl Service<Request, Response = Response, Error = Infallible, Future: Send> + Clone + Send + Sync + 'static {
     let router = Router::new()
-        .route(GRAPHQL, get(get_or_upgrade).post(graphql::post_graphql))
+        .route(
+            GRAPHQL,
+            get(get_or_upgrade)
+                .post(graphql::post_graphql)
+                .fallback(graphql::method_not_allowed),
+        )
         .route(GRAPHIQL, get(pages::graphiql))
         .route(GRAPHIQL_ASSET, get(pages::graphiql_asset))
         .route(SCHEMA, get(pages::schema_sdl))

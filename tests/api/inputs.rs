@@ -1,12 +1,13 @@
 //! Hostile inputs at the edges of the domains: over-long filters, control characters in text, forged cursors,
-//! `seed` in production and environment values that look like numbers.
+//! unsupported methods, `seed` in production and environment values that look like numbers.
 
 use std::time::{Duration, Instant};
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::helpers::{JWT_SECRET, PASSWORD, TestApp, assert_no_errors, error_code, error_field, names_csv};
+use crate::helpers::{JWT_SECRET, PASSWORD, TestApp, assert_no_errors, error_code, error_field, names_csv, read};
 
 /// A refusal is answered in milliseconds; the margin is for a loaded machine running a debug build.
 const FAST: Duration = Duration::from_secs(1);
@@ -170,6 +171,41 @@ async fn a_page_past_the_end_points_back_to_the_page_before_it() {
         body["data"]["babyNamesPage"],
         json!({ "page": 3000, "totalPages": 3, "prevPage": 2999, "nextPage": null, "pageSize": 0 })
     );
+}
+
+#[tokio::test]
+async fn unsupported_methods_on_graphql_answer_a_json_error_with_allow() {
+    let app = TestApp::spawn().await;
+    for method in [reqwest::Method::PUT, reqwest::Method::DELETE, reqwest::Method::PATCH] {
+        let started = Instant::now();
+        let response = app
+            .client
+            .request(method.clone(), app.url("/graphql"))
+            .header("accept-language", "fr")
+            .header("content-type", "application/json")
+            .body(r#"{"query":"{ __typename }"}"#)
+            .send()
+            .await
+            .expect("sent");
+        assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED, "{method}");
+        assert_eq!(response.headers()["allow"], "GET, POST");
+        assert!(
+            response.headers()["content-type"]
+                .to_str()
+                .expect("ascii")
+                .starts_with("application/json"),
+            "{method}"
+        );
+        let (_, body) = read(response).await;
+        assert!(started.elapsed() < FAST);
+        assert_eq!(error_code(&body), "BAD_REQUEST", "{method}: {body}");
+        let message = body["errors"][0]["message"].as_str().expect("message");
+        assert!(
+            message.contains("GET et POST") && message.contains(method.as_str()),
+            "{message}"
+        );
+    }
+    app.assert_still_serving().await;
 }
 
 #[tokio::test]
