@@ -28,6 +28,7 @@ pub enum LogFormat {
 struct RawSettings {
     database_url: String,
     listen: String,
+    metrics_listen: Option<String>,
     env: Environment,
     jwt_secret: Option<String>,
     jwt_secret_file: PathBuf,
@@ -67,6 +68,7 @@ impl Default for RawSettings {
         Self {
             database_url: "sqlite://alx-backend.db".into(),
             listen: "127.0.0.1:8080".into(),
+            metrics_listen: None,
             env: Environment::Development,
             jwt_secret: None,
             jwt_secret_file: ".jwt-secret".into(),
@@ -114,6 +116,9 @@ pub enum CorsOrigins {
 pub struct Settings {
     pub database_url: String,
     pub listen: SocketAddr,
+    /// Where `/metrics` is served on its own; `None` serves it on `listen` in development and nowhere in
+    /// production, where the API listener is public.
+    pub metrics_listen: Option<SocketAddr>,
     pub env: Environment,
     /// `None` in development means "generate one and keep it in `jwt_secret_file`".
     pub jwt_secret: Option<SecretString>,
@@ -241,6 +246,18 @@ impl Settings {
                 format!("`{}` is not an address and port such as 127.0.0.1:8080", raw.listen),
             )
         })?;
+        let metrics_listen = raw
+            .metrics_listen
+            .as_deref()
+            .map(|address| {
+                address.parse().map_err(|_| {
+                    invalid(
+                        "metrics_listen",
+                        format!("`{address}` is not an address and port such as 127.0.0.1:9090"),
+                    )
+                })
+            })
+            .transpose()?;
         let production = raw.env == Environment::Production;
         let jwt_secret = match raw.jwt_secret {
             Some(secret) if secret.len() < 32 => {
@@ -300,6 +317,7 @@ impl Settings {
         Ok(Self {
             database_url: raw.database_url,
             listen,
+            metrics_listen,
             env: raw.env,
             jwt_secret,
             jwt_secret_file: raw.jwt_secret_file,
@@ -444,6 +462,18 @@ mod tests {
             let error = load(&[(key, value)]).expect_err(value);
             assert_eq!(error.setting, setting, "{key}={value}");
         }
+    }
+
+    #[test]
+    fn metrics_listen_is_an_address_and_port() {
+        let settings = load_with(&[("metrics_listen", "127.0.0.1:9090")]).expect("valid");
+        assert_eq!(
+            settings.metrics_listen,
+            Some("127.0.0.1:9090".parse().expect("address"))
+        );
+        assert_eq!(load_with(&[]).expect("defaults").metrics_listen, None);
+        let error = load_with(&[("metrics_listen", "9090")]).expect_err("must refuse");
+        assert_eq!(error.setting, "ALX_METRICS_LISTEN");
     }
 
     #[test]

@@ -49,6 +49,9 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
                 .with_context(|| format!("cannot listen on {} (ALX_LISTEN)", settings.listen))?;
             let app = App::build(&settings).await?;
             tracing::info!(address = %listener.local_addr()?, "serving GraphQL at /graphql, GraphiQL at /");
+            if let Some(address) = app.metrics_address() {
+                tracing::info!(%address, "serving /metrics on its own listener");
+            }
             app.serve(listener, app::shutdown_signal()).await
         }
         Command::Migrate { action } => {

@@ -1,8 +1,9 @@
 //! Hostile inputs at the edges of the domains: over-long filters, control characters in text, forged cursors,
-//! unsupported methods, `seed` in production and environment values that look like numbers.
+//! unsupported methods, a public `/metrics`, `seed` in production and environment values that look like numbers.
 
 use std::time::{Duration, Instant};
 
+use alx_backend::config::Environment;
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -206,6 +207,57 @@ async fn unsupported_methods_on_graphql_answer_a_json_error_with_allow() {
         );
     }
     app.assert_still_serving().await;
+}
+
+#[tokio::test]
+async fn metrics_move_to_their_own_listener_and_stop_with_the_app() {
+    let mut app = TestApp::spawn_with(|settings| {
+        settings.metrics_listen = Some("127.0.0.1:0".parse().expect("address"));
+    })
+    .await;
+    app.assert_still_serving().await;
+    let metrics_address = app.metrics_address.expect("a metrics listener");
+    let metrics = app
+        .client
+        .get(format!("http://{metrics_address}/metrics"))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(metrics.status(), StatusCode::OK);
+    let text = metrics.text().await.expect("text");
+    assert!(text.contains("graphql_operations_total"), "{text}");
+
+    let on_api = app.client.get(app.url("/metrics")).send().await.expect("sent");
+    assert_eq!(on_api.status(), StatusCode::NOT_FOUND, "not on the public listener");
+    let graphql_there = app
+        .client
+        .get(format!("http://{metrics_address}/graphql?query=%7B__typename%7D"))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(
+        graphql_there.status(),
+        StatusCode::NOT_FOUND,
+        "only metrics on the metrics listener"
+    );
+
+    app.trigger_shutdown();
+    app.wait_stopped().await.expect("stopped cleanly");
+    assert!(
+        tokio::net::TcpStream::connect(metrics_address).await.is_err(),
+        "the metrics listener closed with the app"
+    );
+}
+
+#[tokio::test]
+async fn production_keeps_metrics_off_the_api_listener() {
+    let app = TestApp::spawn_with(|settings| settings.env = Environment::Production).await;
+    app.assert_still_serving().await;
+    assert_eq!(app.metrics_address, None);
+    let on_api = app.client.get(app.url("/metrics")).send().await.expect("sent");
+    assert_eq!(on_api.status(), StatusCode::NOT_FOUND);
+    let health = app.client.get(app.url("/healthz")).send().await.expect("sent");
+    assert_eq!(health.status(), StatusCode::OK);
 }
 
 #[tokio::test]
