@@ -33,6 +33,8 @@ pub struct App {
     pub services: Services,
     state: Arc<AppState>,
     http_options: HttpOptions,
+    /// Bound at build, like the API listener before it, so a taken port stops start-up and tests learn the port.
+    metrics_listener: Option<TcpListener>,
 }
 
 impl App {
@@ -77,15 +79,32 @@ impl App {
             cors_origins: settings.cors_origins.clone(),
             request_timeout: settings.request_timeout,
             deadlines,
+            metrics_on_api: settings.metrics_listen.is_none() && !settings.is_production(),
+        };
+        let metrics_listener = match settings.metrics_listen {
+            Some(address) => Some(
+                TcpListener::bind(address)
+                    .await
+                    .with_context(|| format!("cannot listen on {address} (ALX_METRICS_LISTEN)"))?,
+            ),
+            None => None,
         };
         Ok(Self {
             engine,
             state,
             http_options: options,
+            metrics_listener,
             db,
             statements,
             services,
         })
+    }
+
+    /// Where `/metrics` is served on its own, if anywhere.
+    pub fn metrics_address(&self) -> Option<SocketAddr> {
+        self.metrics_listener
+            .as_ref()
+            .and_then(|listener| listener.local_addr().ok())
     }
 
     /// Serves until `shutdown` resolves, then stops accepting and lets in-flight requests finish.
@@ -94,14 +113,48 @@ impl App {
         listener: TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
+        let (shutdown, metrics) = spawn_metrics(self.metrics_listener, self.state.clone(), shutdown);
         let service = http::service(self.state, &self.http_options).into_make_service_with_connect_info::<SocketAddr>();
         axum::serve(listener, service)
             .with_graceful_shutdown(shutdown)
             .await
             .context("serving HTTP")?;
+        if let Some(metrics) = metrics {
+            metrics
+                .await
+                .context("the metrics listener")?
+                .context("serving metrics")?;
+        }
         self.db.close().await.context("closing the database pool")?;
         Ok(())
     }
+}
+
+/// Serves `/metrics` on its own listener, if there is one, until the API stops: the returned signal is the one the
+/// API serves with, and it stops the metrics listener too (also when the API fails and drops it).
+fn spawn_metrics(
+    listener: Option<TcpListener>,
+    state: Arc<AppState>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> (
+    impl Future<Output = ()> + Send + 'static,
+    Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+) {
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = listener.map(|listener| {
+        tokio::spawn(async move {
+            axum::serve(listener, http::metrics_service(state))
+                .with_graceful_shutdown(async {
+                    let _ = stopped.await;
+                })
+                .await
+        })
+    });
+    let shutdown = async move {
+        shutdown.await;
+        let _ = stop.send(());
+    };
+    (shutdown, task)
 }
 
 pub async fn build_services(settings: &Settings, db: DatabaseConnection, clock: Clock) -> anyhow::Result<Services> {

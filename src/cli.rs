@@ -53,6 +53,7 @@ pub enum Command {
         replace: bool,
     },
     /// Add demo data (products incl. the four suitcases, an event, an admin and two users); safe to repeat.
+    /// Refused with ALX_ENV=production: the demo accounts' password is published.
     Seed,
     /// Manage accounts.
     User {

@@ -1,6 +1,7 @@
 //! Typed settings: defaults < `alx-backend.toml` < environment (`DATABASE_URL`, `ALX_*`), validated once at start.
 
 use std::{
+    collections::BTreeMap,
     net::{IpAddr, SocketAddr},
     num::NonZeroUsize,
     path::PathBuf,
@@ -34,6 +35,7 @@ pub enum LogFormat {
 struct RawSettings {
     database_url: String,
     listen: String,
+    metrics_listen: Option<String>,
     env: Environment,
     jwt_secret: Option<String>,
     jwt_secret_file: PathBuf,
@@ -93,6 +95,7 @@ impl Default for RawSettings {
         Self {
             database_url: "sqlite://alx-backend.db".into(),
             listen: "127.0.0.1:8080".into(),
+            metrics_listen: None,
             env: Environment::Development,
             jwt_secret: None,
             jwt_secret_file: ".jwt-secret".into(),
@@ -174,6 +177,9 @@ pub enum CorsOrigins {
 pub struct Settings {
     pub database_url: String,
     pub listen: SocketAddr,
+    /// Where `/metrics` is served on its own; `None` serves it on `listen` in development and nowhere in
+    /// production, where the API listener is public.
+    pub metrics_listen: Option<SocketAddr>,
     pub env: Environment,
     /// `None` in development means "generate one and keep it in `jwt_secret_file`".
     pub jwt_secret: Option<SecretString>,
@@ -253,19 +259,31 @@ fn comma_list(value: &str) -> Vec<String> {
         .collect()
 }
 
+/// Environment variables as the text they hold. figment's `Env` provider re-types each value (`4153518780` becomes
+/// a number, `"abc"` loses its quotes, `0123` its zero), which broke string settings and could change a secret;
+/// numbers and booleans are read from this text when the settings are extracted instead (`extract_lossy`).
+fn env_text(vars: impl IntoIterator<Item = (String, String)>) -> Serialized<BTreeMap<String, String>> {
+    Serialized::defaults(vars.into_iter().collect())
+}
+
+fn env_vars(env: &Env) -> impl Iterator<Item = (String, String)> + '_ {
+    env.iter().map(|(key, value)| (key.as_str().to_string(), value))
+}
+
 impl Settings {
     /// Reads defaults, then the TOML file (`ALX_CONFIG`, default `alx-backend.toml`, optional), then the environment.
     pub fn load() -> Result<Self, ConfigError> {
         let file = std::env::var("ALX_CONFIG").unwrap_or_else(|_| "alx-backend.toml".into());
         let figment = Figment::from(Serialized::defaults(RawSettings::default()))
             .merge(Toml::file(file))
-            .merge(Env::prefixed("ALX_").ignore(&["CONFIG"]))
-            .merge(Env::raw().only(&["DATABASE_URL"]));
+            .merge(env_text(env_vars(&Env::prefixed("ALX_").ignore(&["CONFIG"]))))
+            .merge(env_text(env_vars(&Env::raw().only(&["DATABASE_URL"]))));
         Self::from_figment(figment)
     }
 
     fn from_figment(figment: Figment) -> Result<Self, ConfigError> {
-        let raw: RawSettings = figment.extract().map_err(|error| {
+        // Lossy: `"30"` is read as the number 30 and `"true"` as true, since the environment only holds text.
+        let raw: RawSettings = figment.extract_lossy().map_err(|error| {
             let key = error.path.join(".");
             let setting = if key.is_empty() {
                 "configuration".into()
@@ -293,6 +311,18 @@ impl Settings {
                 format!("`{}` is not an address and port such as 127.0.0.1:8080", raw.listen),
             )
         })?;
+        let metrics_listen = raw
+            .metrics_listen
+            .as_deref()
+            .map(|address| {
+                address.parse().map_err(|_| {
+                    invalid(
+                        "metrics_listen",
+                        format!("`{address}` is not an address and port such as 127.0.0.1:9090"),
+                    )
+                })
+            })
+            .transpose()?;
         let production = raw.env == Environment::Production;
         let jwt_secret = match raw.jwt_secret {
             Some(secret) if secret.len() < 32 => {
@@ -363,6 +393,7 @@ impl Settings {
         Ok(Self {
             database_url: raw.database_url,
             listen,
+            metrics_listen,
             env: raw.env,
             jwt_secret,
             jwt_secret_file: raw.jwt_secret_file,
@@ -463,6 +494,64 @@ mod tests {
     fn an_unknown_environment_names_alx_env() {
         let error = load_with(&[("env", "staging")]).expect_err("must refuse");
         assert_eq!(error.setting, "ALX_ENV");
+    }
+
+    #[test]
+    fn environment_text_is_kept_as_written_for_string_settings() {
+        let digits = "0123456789".repeat(4);
+        let quoted = format!("\"{}\"", "s".repeat(40));
+        let load = |pairs: &[(&str, &str)]| {
+            let vars = pairs.iter().map(|(key, value)| (key.to_string(), value.to_string()));
+            Settings::from_figment(Figment::from(Serialized::defaults(RawSettings::default())).merge(env_text(vars)))
+        };
+        let settings = load(&[("blocked_phone_numbers", "4153518780"), ("jwt_secret", &digits)]).expect("valid");
+        assert_eq!(settings.blocked_phone_numbers, vec!["4153518780".to_string()]);
+        assert_eq!(
+            settings.jwt_secret.as_ref().map(secrecy::ExposeSecret::expose_secret),
+            Some(digits.as_str())
+        );
+        let settings = load(&[("jwt_secret", &quoted), ("default_locale", "true")]).expect("valid");
+        assert_eq!(
+            settings.jwt_secret.as_ref().map(secrecy::ExposeSecret::expose_secret),
+            Some(quoted.as_str()),
+            "the quotes are part of the secret"
+        );
+        assert_eq!(settings.default_locale, "true");
+
+        let settings = load(&[
+            ("max_depth", "12"),
+            ("migrate_on_start", "false"),
+            ("introspection", "true"),
+            ("env", "production"),
+            ("jwt_secret", &digits),
+        ])
+        .expect("numbers and booleans are read from their text");
+        assert_eq!(settings.max_depth, 12);
+        assert!(!settings.migrate_on_start);
+        assert!(settings.introspection);
+        assert!(settings.is_production());
+
+        for (key, value, setting) in [
+            ("max_depth", "deep", "ALX_MAX_DEPTH"),
+            ("max_depth", "-1", "ALX_MAX_DEPTH"),
+            ("migrate_on_start", "maybe", "ALX_MIGRATE_ON_START"),
+            ("database_url", "4153518780", "DATABASE_URL"),
+        ] {
+            let error = load(&[(key, value)]).expect_err(value);
+            assert_eq!(error.setting, setting, "{key}={value}");
+        }
+    }
+
+    #[test]
+    fn metrics_listen_is_an_address_and_port() {
+        let settings = load_with(&[("metrics_listen", "127.0.0.1:9090")]).expect("valid");
+        assert_eq!(
+            settings.metrics_listen,
+            Some("127.0.0.1:9090".parse().expect("address"))
+        );
+        assert_eq!(load_with(&[]).expect("defaults").metrics_listen, None);
+        let error = load_with(&[("metrics_listen", "9090")]).expect_err("must refuse");
+        assert_eq!(error.setting, "ALX_METRICS_LISTEN");
     }
 
     #[test]

@@ -37,5 +37,7 @@ pub mod seed;
 pub mod services;
 /// Logs and metrics.
 pub mod telemetry;
+/// The rule every free-text input shares.
+pub mod text;
 /// The welcome message: translated, localised time, the caller's name.
 pub mod welcome;

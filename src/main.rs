@@ -49,6 +49,9 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
                 .with_context(|| format!("cannot listen on {} (ALX_LISTEN)", settings.listen))?;
             let app = App::build(&settings).await?;
             tracing::info!(address = %listener.local_addr()?, "serving GraphQL at /graphql, GraphiQL at /");
+            if let Some(address) = app.metrics_address() {
+                tracing::info!(%address, "serving /metrics on its own listener");
+            }
             app.serve(listener, app::shutdown_signal()).await
         }
         Command::Migrate { action } => {
@@ -66,6 +69,11 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Seed => {
+            // The demo accounts' password is published: in production they would be a public admin login.
+            anyhow::ensure!(
+                !settings.is_production(),
+                "seed creates demo accounts with a published password; it refuses to run with ALX_ENV=production"
+            );
             let (db, _) = db::connect(&settings.database_url, 1).await?;
             db::migrate_up(&db).await?;
             let services = app::build_services(&settings, db, alx_backend::clock::system_clock()).await?;

@@ -8,6 +8,7 @@ error-body-timeout = The request body did not arrive in time.
 error-missing-query = The request has no GraphQL query.
 error-batch-too-large = A batch may hold at most { $limit } operations.
 error-mutation-over-get = Mutations and subscriptions can only be sent with POST.
+error-method-not-allowed = /graphql accepts GET and POST, not { $method }.
 error-not-acceptable = This server answers with application/graphql-response+json or application/json.
 error-parse-failed = The GraphQL query could not be parsed.
 error-validation-failed = The GraphQL query is not valid against the schema.
@@ -34,6 +35,7 @@ error-first-and-last = Use either first or last, not both.
 error-invalid-cursor = The cursor given for { $field } is not valid for this list.
 error-invalid-id = The id given for { $field } is not a valid id.
 error-wrong-id-type = The id given for { $field } does not belong to a { $expected }.
+error-control-characters = { $field } must not contain control characters.
 
 ## Authentication
 auth-required = You must be logged in to do this.

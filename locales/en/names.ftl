@@ -2,6 +2,7 @@
 
 names-at-least-one = { $field } must be at least 1.
 names-index-out-of-range = { $field } must be between 0 and { $max }.
+names-filter-too-long = { $field } may be at most { $max } characters long.
 
 ## The import-names command
 

@@ -8,6 +8,7 @@ error-body-timeout = El cuerpo de la solicitud no llegó a tiempo.
 error-missing-query = La solicitud no contiene ninguna consulta GraphQL.
 error-batch-too-large = Un lote puede contener como máximo { $limit } operaciones.
 error-mutation-over-get = Las mutaciones y suscripciones solo pueden enviarse con POST.
+error-method-not-allowed = /graphql acepta GET y POST, no { $method }.
 error-not-acceptable = Este servidor responde con application/graphql-response+json o application/json.
 error-parse-failed = No se pudo analizar la consulta GraphQL.
 error-validation-failed = La consulta GraphQL no es válida para el esquema.
@@ -34,6 +35,7 @@ error-first-and-last = Use first o last, no ambos.
 error-invalid-cursor = El cursor dado para { $field } no es válido para esta lista.
 error-invalid-id = El identificador dado para { $field } no es válido.
 error-wrong-id-type = El identificador dado para { $field } no corresponde a un { $expected }.
+error-control-characters = { $field } no debe contener caracteres de control.
 
 ## Autenticación
 auth-required = Debe iniciar sesión para hacer esto.

@@ -2,6 +2,7 @@
 
 names-at-least-one = { $field } debe ser al menos 1.
 names-index-out-of-range = { $field } debe estar entre 0 y { $max }.
+names-filter-too-long = { $field } puede tener como máximo { $max } caracteres.
 
 ## La orden import-names
 

@@ -8,6 +8,7 @@ error-body-timeout = Le corps de la requête n’est pas arrivé à temps.
 error-missing-query = La requête ne contient pas de requête GraphQL.
 error-batch-too-large = Un lot peut contenir au plus { $limit } opérations.
 error-mutation-over-get = Les mutations et les abonnements ne peuvent être envoyés qu'en POST.
+error-method-not-allowed = /graphql accepte GET et POST, pas { $method }.
 error-not-acceptable = Ce serveur répond en application/graphql-response+json ou en application/json.
 error-parse-failed = La requête GraphQL n'a pas pu être analysée.
 error-validation-failed = La requête GraphQL n'est pas valide pour ce schéma.
@@ -34,6 +35,7 @@ error-first-and-last = Utilisez first ou last, pas les deux.
 error-invalid-cursor = Le curseur donné pour { $field } n'est pas valide pour cette liste.
 error-invalid-id = L'identifiant donné pour { $field } n'est pas valide.
 error-wrong-id-type = L'identifiant donné pour { $field } ne désigne pas un objet { $expected }.
+error-control-characters = { $field } ne doit pas contenir de caractères de contrôle.
 
 ## Authentification
 auth-required = Vous devez être connecté pour faire ceci.

@@ -2,6 +2,7 @@
 
 names-at-least-one = { $field } doit valoir au moins 1.
 names-index-out-of-range = { $field } doit être compris entre 0 et { $max }.
+names-filter-too-long = { $field } ne doit pas dépasser { $max } caractères.
 
 ## La commande import-names
 

@@ -128,6 +128,7 @@ impl DisplayName {
                 Message::new("account-name-too-long").arg("max", NAME_MAX_CHARS),
             ));
         }
+        crate::text::check_plain(field, trimmed)?;
         Ok(Self(trimmed.to_string()))
     }
 

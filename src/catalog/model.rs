@@ -70,6 +70,7 @@ fn name(field: &str, raw: &str, empty_message: &'static str) -> Result<String, A
     if trimmed.is_empty() || trimmed.chars().count() > 200 {
         return Err(AppError::bad_input(field, Message::new(empty_message)));
     }
+    crate::text::check_plain(field, trimmed)?;
     Ok(trimmed.to_string())
 }
 

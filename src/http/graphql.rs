@@ -275,6 +275,24 @@ pub async fn get_graphql(State(state): State<Arc<AppState>>, request: Request) -
     respond(edge.format, state.engine.run(prepared, edge.context).await)
 }
 
+/// Any other method on `/graphql`: a JSON error like every other refusal there, with the methods it takes.
+pub async fn method_not_allowed(State(state): State<Arc<AppState>>, request: Request) -> Response {
+    let (parts, _body) = request.into_parts();
+    let edge = match edge(&state, &parts).await {
+        Ok(edge) => edge,
+        Err(response) => return *response,
+    };
+    let mut response = bad_request(
+        &edge,
+        StatusCode::METHOD_NOT_ALLOWED,
+        Message::new("error-method-not-allowed").arg("method", &parts.method),
+    );
+    response
+        .headers_mut()
+        .insert(header::ALLOW, HeaderValue::from_static("GET, POST"));
+    response
+}
+
 /// Content types a browser sends cross-site without a CORS preflight; a POST with one of them could be forged.
 fn is_simple_content_type(content_type: Option<&str>) -> bool {
     match content_type {

@@ -54,6 +54,8 @@ pub struct HttpOptions {
     pub cors_origins: CorsOrigins,
     pub request_timeout: Duration,
     pub deadlines: Deadlines,
+    /// Whether the API listener answers `/metrics`: only in development without a metrics listener of its own.
+    pub metrics_on_api: bool,
 }
 
 /// The routes, as metrics label them.
@@ -76,16 +78,22 @@ pub fn service(
     state: Arc<AppState>,
     options: &HttpOptions,
 ) -> impl Service<Request, Response = Response, Error = Infallible, Future: Send> + Clone + Send + Sync + 'static {
-    let router = Router::new()
-        .route(GRAPHQL, get(get_or_upgrade).post(graphql::post_graphql))
+    let mut router = Router::new()
+        .route(
+            GRAPHQL,
+            get(get_or_upgrade)
+                .post(graphql::post_graphql)
+                .fallback(graphql::method_not_allowed),
+        )
         .route(GRAPHIQL, get(pages::graphiql))
         .route(GRAPHIQL_ASSET, get(pages::graphiql_asset))
         .route(SCHEMA, get(pages::schema_sdl))
         .route(HEALTH, get(pages::healthz))
-        .route(READY, get(pages::readyz))
-        .route(METRICS, get(pages::metrics))
-        .fallback(pages::not_found)
-        .with_state(state);
+        .route(READY, get(pages::readyz));
+    if options.metrics_on_api {
+        router = router.route(METRICS, get(pages::metrics));
+    }
+    let router = router.fallback(pages::not_found).with_state(state);
     ServiceBuilder::new()
         .layer(middleware::RequestContextLayer)
         .layer(cors::layer(&options.cors_origins))
@@ -107,6 +115,14 @@ async fn get_or_upgrade(State(state): State<Arc<AppState>>, request: Request) ->
         Ok(upgrade) => ws::upgrade(state.clone(), &mut parts, upgrade).await,
         Err(rejection) => rejection.into_response(),
     }
+}
+
+/// `/metrics` alone, for its own listener (`ALX_METRICS_LISTEN`), which scrapers reach and API clients do not.
+pub fn metrics_service(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route(METRICS, get(pages::metrics))
+        .fallback(pages::not_found)
+        .with_state(state)
 }
 
 /// The route a path falls under, the way the router matches it; `None` for the fallback.

@@ -80,6 +80,31 @@ pub fn fold_case(name: &str) -> String {
     name.trim().to_lowercase()
 }
 
+/// The longest name or prefix a filter takes. The dataset's longest name is 15 characters; the cap keeps each
+/// remembered count's key small (see the count cache in service.rs).
+pub const FILTER_NAME_MAX_CHARS: usize = 64;
+
+/// A name or prefix to filter by, case-folded: at most `FILTER_NAME_MAX_CHARS` characters, none of them a control
+/// character.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FilterName(String);
+
+impl FilterName {
+    pub fn parse(field: &str, raw: &str) -> Result<Self, AppError> {
+        let trimmed = raw.trim();
+        if trimmed.chars().count() > FILTER_NAME_MAX_CHARS {
+            return Err(AppError::bad_input(
+                field,
+                Message::new("names-filter-too-long")
+                    .arg("field", field)
+                    .arg("max", FILTER_NAME_MAX_CHARS),
+            ));
+        }
+        crate::text::check_plain(field, trimmed)?;
+        Ok(Self(fold_case(trimmed)))
+    }
+}
+
 /// Which rows a list holds; every condition must hold. Names are kept case-folded.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct NameFilter {
@@ -95,16 +120,18 @@ impl NameFilter {
         year_of_birth: Option<i32>,
         gender: Option<Gender>,
         ethnicity: Option<Ethnicity>,
-        first_name: Option<&str>,
-        first_name_prefix: Option<&str>,
+        first_name: Option<FilterName>,
+        first_name_prefix: Option<FilterName>,
     ) -> Self {
         Self {
             year_of_birth,
             gender,
             ethnicity,
-            first_name: first_name.map(fold_case),
+            first_name: first_name.map(|name| name.0),
             // Every name starts with the empty prefix: it filters nothing.
-            first_name_prefix: first_name_prefix.map(fold_case).filter(|prefix| !prefix.is_empty()),
+            first_name_prefix: first_name_prefix
+                .map(|prefix| prefix.0)
+                .filter(|prefix| !prefix.is_empty()),
         }
     }
 
@@ -228,9 +255,10 @@ impl NumberedPage {
         (self.page < self.total_pages()).then_some(self.page + 1)
     }
 
-    /// The page before this one; from past the end, the last page that exists, which is where a reader wants to go.
+    /// The page before this one, whenever this one is not the first, even past the end: the curriculum's
+    /// `get_hyper` answers `page - 1` there too.
     pub fn prev_page(&self) -> Option<u64> {
-        (self.page > 1).then(|| (self.page - 1).min(self.total_pages().max(1)))
+        (self.page > 1).then(|| self.page - 1)
     }
 }
 
@@ -401,9 +429,34 @@ mod tests {
             (3, Some(2), None)
         );
         assert_eq!((page(3, 25).next_page(), page(3, 25).prev_page()), (None, Some(2)));
-        assert_eq!((page(9, 25).next_page(), page(9, 25).prev_page()), (None, Some(3)));
+        assert_eq!((page(9, 25).next_page(), page(9, 25).prev_page()), (None, Some(8)));
         assert_eq!((page(1, 0).total_pages(), page(1, 0).next_page()), (0, None));
         assert_eq!(page(2, 0).prev_page(), Some(1));
         assert_eq!(page(2, 20).total_pages(), 2);
+        let far = NumberedPage {
+            page: 3000,
+            page_size: 100,
+            total_count: 19_418,
+            items: Vec::new(),
+        };
+        assert_eq!(
+            (far.total_pages(), far.prev_page(), far.next_page()),
+            (195, Some(2999), None),
+            "the curriculum's get_hyper"
+        );
+    }
+
+    #[test]
+    fn filter_names_are_folded_and_bounded() {
+        let name = FilterName::parse("filter.firstName", "  OLIVIA ").expect("valid");
+        assert_eq!(
+            NameFilter::new(None, None, None, Some(name), None).first_name(),
+            Some("olivia")
+        );
+        assert!(FilterName::parse("filter.firstName", &"é".repeat(FILTER_NAME_MAX_CHARS)).is_ok());
+        let long = FilterName::parse("filter.firstNamePrefix", &"a".repeat(FILTER_NAME_MAX_CHARS + 1));
+        assert_eq!(long.expect_err("too long").field(), Some("filter.firstNamePrefix"));
+        let nul = FilterName::parse("filter.firstName", "a\u{0}");
+        assert_eq!(nul.expect_err("a NUL").field(), Some("filter.firstName"));
     }
 }

@@ -5,8 +5,9 @@ use async_graphql::{Context, Enum, ID, InputObject, Object, Result, SimpleObject
 use super::{
     BabyName, Ethnicity, Gender, NameFilter, NameOrder, NamesService,
     loaders::BabyNameLoader,
-    model::{NamePosition, OrderField, PageNumber, PageSize, SortValue},
+    model::{FilterName, NamePosition, OrderField, PageNumber, PageSize, SortValue},
 };
+use crate::error::AppError;
 use crate::graphql::{
     connection::{ConnectionArgs, Cursor, CursorKey, OrderDirection, TotalCount, build_connection, connection_cost},
     errors::GqlResultExt,
@@ -99,20 +100,26 @@ pub struct BabyNameFilter {
     first_name_prefix: Option<String>,
 }
 
-impl From<BabyNameFilter> for NameFilter {
-    fn from(input: BabyNameFilter) -> Self {
-        Self::new(
+impl TryFrom<BabyNameFilter> for NameFilter {
+    type Error = AppError;
+
+    fn try_from(input: BabyNameFilter) -> Result<Self, AppError> {
+        let name = |field: &str, raw: Option<String>| raw.map(|raw| FilterName::parse(field, &raw)).transpose();
+        Ok(Self::new(
             input.year_of_birth,
             input.gender.map(Into::into),
             input.ethnicity.map(Into::into),
-            input.first_name.as_deref(),
-            input.first_name_prefix.as_deref(),
-        )
+            name("filter.firstName", input.first_name)?,
+            name("filter.firstNamePrefix", input.first_name_prefix)?,
+        ))
     }
 }
 
-fn filter_of(input: Option<BabyNameFilter>) -> NameFilter {
-    input.map(NameFilter::from).unwrap_or_default()
+fn filter_of(input: Option<BabyNameFilter>) -> Result<NameFilter, AppError> {
+    input
+        .map(NameFilter::try_from)
+        .transpose()
+        .map(Option::unwrap_or_default)
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Enum)]
@@ -162,7 +169,9 @@ impl CursorKey for NamePosition {
                 let value = if let Some(number) = tagged.strip_prefix('i') {
                     SortValue::Int(number.parse().ok()?)
                 } else {
-                    SortValue::Text(tagged.strip_prefix('s')?.to_string())
+                    // A forged cursor carries whatever text it likes; it is refused like any other malformed one.
+                    let text = tagged.strip_prefix('s').filter(|text| crate::text::is_plain(text))?;
+                    SortValue::Text(text.to_string())
                 };
                 (index, value)
             }
@@ -187,7 +196,7 @@ pub struct BabyNamePage {
     total_count: u64,
     /// The next page, or null on the last page and past it.
     next_page: Option<u64>,
-    /// The page before this one, or null on page 1; from past the end, the last page.
+    /// The page before this one (`page - 1`), or null on page 1; past the end too.
     prev_page: Option<u64>,
     data: Vec<BabyNameNode>,
 }
@@ -234,7 +243,7 @@ impl NamesQuery {
         // An explicit null means the same as leaving the argument out.
         let number = PageNumber::parse("page", page.unwrap_or(1)).gql()?;
         let size = PageSize::parse("pageSize", page_size.unwrap_or(DEFAULT_PAGE_SIZE)).gql()?;
-        let result = names(ctx).page(&filter_of(filter), number, size).await.gql()?;
+        let result = names(ctx).page(&filter_of(filter).gql()?, number, size).await.gql()?;
         Ok(BabyNamePage {
             page: result.page,
             page_size: result.items.len() as u64,
@@ -259,7 +268,7 @@ impl NamesQuery {
     ) -> Result<BabyNameIndexPage> {
         let size = PageSize::parse("pageSize", page_size.unwrap_or(DEFAULT_PAGE_SIZE)).gql()?;
         let result = names(ctx)
-            .from_index(&filter_of(filter), "index", index.unwrap_or(0), size)
+            .from_index(&filter_of(filter).gql()?, "index", index.unwrap_or(0), size)
             .await
             .gql()?;
         Ok(BabyNameIndexPage {
@@ -289,7 +298,7 @@ impl NamesQuery {
             .parse::<NamePosition>(&list)
             .gql()?;
         order.check(&page).gql()?;
-        let filter = filter_of(filter);
+        let filter = filter_of(filter).gql()?;
         let service = names(ctx).clone();
         let rows = service.list(&filter, order, &page).await.gql()?;
         let total = TotalCount::counting((service, filter), |(service, filter)| async move {

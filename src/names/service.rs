@@ -29,6 +29,8 @@ pub const IMPORT_BATCH_ROWS: usize = 4_000;
 const BATCHES_IN_FLIGHT: usize = 4;
 
 /// Distinct filters whose counts are remembered; past that the cache starts over rather than grow without end.
+/// A key is a `NameFilter`, whose two texts are capped at `FILTER_NAME_MAX_CHARS` (64) characters, a few hundred
+/// bytes at most even after case folding, so this count also bounds the cache's bytes: well under 1 MiB.
 const MAX_CACHED_COUNTS: usize = 1_024;
 
 /// How an import ended.
@@ -116,6 +118,11 @@ impl NamesService {
             cache.counts.insert(filter.clone(), count);
         }
         Ok(count)
+    }
+
+    /// How many filters' counts are remembered now: what a client can grow, watched by the tests.
+    pub fn cached_counts(&self) -> usize {
+        self.count_cache().counts.len()
     }
 
     pub async fn count(&self, filter: &NameFilter) -> AppResult<u64> {

@@ -20,6 +20,8 @@ pub const PASSWORD: &str = "correct horse battery";
 
 pub struct TestApp {
     pub address: SocketAddr,
+    /// Where `/metrics` is served on its own, when the settings ask for a metrics listener.
+    pub metrics_address: Option<SocketAddr>,
     pub client: Client,
     pub app_services: alx_backend::services::Services,
     /// The engine the server runs every operation through, to look inside (its document cache).
@@ -84,6 +86,7 @@ impl TestApp {
         let app_services = app.services.clone();
         let engine = app.engine.clone();
         let statements = app.statements.clone();
+        let metrics_address = app.metrics_address();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind port 0");
         let address = listener.local_addr().expect("local address");
         let (shutdown, signal) = oneshot::channel::<()>();
@@ -92,6 +95,7 @@ impl TestApp {
         }));
         Self {
             address,
+            metrics_address,
             client: Client::new(),
             app_services,
             engine,

@@ -9,6 +9,7 @@ mod helpers;
 mod http;
 mod i18n;
 mod identity;
+mod inputs;
 mod names;
 mod protections;
 mod schema;
