@@ -293,6 +293,14 @@ pub async fn method_not_allowed(State(state): State<Arc<AppState>>, request: Req
     response
 }
 
+/// A refusal on `/graphql` before any GraphQL transport took the request (a WebSocket upgrade that cannot be
+/// made): a JSON error in the client's language like every other answer there.
+pub(super) fn refuse(state: &AppState, parts: &Parts, status: StatusCode, message: Message) -> Response {
+    let (context, _) = edge::anonymous_context(state, parts);
+    let format = Format::negotiate(&parts.headers).unwrap_or(Format::Json);
+    error_response(format, status, ErrorCode::BadRequest, message, &context)
+}
+
 /// Content types a browser sends cross-site without a CORS preflight; a POST with one of them could be forged.
 fn is_simple_content_type(content_type: Option<&str>) -> bool {
     match content_type {

@@ -13,14 +13,18 @@ use axum::{
     BoxError,
     body::{Body, Bytes, HttpBody},
     extract::Request,
-    http::{HeaderValue, Method, StatusCode, header::HeaderName},
+    http::{HeaderValue, Method, StatusCode, header, header::HeaderName},
     response::{IntoResponse, Response},
 };
 use futures_util::future::BoxFuture;
 use tower::{Layer, Service};
 use tracing::Instrument;
 
-use crate::deadlines::Deadlines;
+use crate::{
+    deadlines::Deadlines,
+    error::{ErrorCode, Message},
+    i18n,
+};
 
 pub static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
@@ -156,13 +160,39 @@ where
     fn call(&mut self, mut request: Request) -> Self::Future {
         let deadline = tokio::time::Instant::now() + self.limit;
         request.extensions_mut().insert(RequestDeadline(deadline));
+        // Kept for the rare timeout, so that it too is answered in the client's language.
+        let accept_language = request.headers().get(header::ACCEPT_LANGUAGE).cloned();
         let response = self.inner.call(request);
         let deadlines = self.deadlines.clone();
         Box::pin(async move {
             match deadlines.until(deadline, response).await {
                 Ok(response) => response,
-                Err(_) => Ok(StatusCode::REQUEST_TIMEOUT.into_response()),
+                Err(_) => Ok(timed_out(accept_language)),
             }
         })
     }
+}
+
+/// The answer to a request that ran out of time: a JSON error with its code, like every other refusal.
+fn timed_out(accept_language: Option<HeaderValue>) -> Response {
+    let locale = accept_language
+        .as_ref()
+        .and_then(|value| value.to_str().ok())
+        .and_then(i18n::negotiate_accept_language)
+        .unwrap_or(i18n::DEFAULT_LOCALE);
+    let message = Message::new("error-request-timeout");
+    let body = serde_json::json!({
+        "errors": [{
+            "message": i18n::translate(locale, &message),
+            "extensions": { "code": ErrorCode::BadRequest.as_str(), "messageId": message.id },
+        }]
+    });
+    let mut response = (StatusCode::REQUEST_TIMEOUT, body.to_string()).into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json; charset=utf-8"),
+    );
+    headers.insert(header::CONTENT_LANGUAGE, HeaderValue::from_static(locale));
+    response
 }

@@ -17,7 +17,7 @@ use axum::{
     Router,
     extract::{FromRequestParts, Request, State, WebSocketUpgrade},
     http::header,
-    response::{IntoResponse, Response},
+    response::Response,
     routing::get,
 };
 use metrics_exporter_prometheus::PrometheusHandle;
@@ -30,6 +30,7 @@ use crate::{
     accounts::AccountsService,
     config::{CorsOrigins, TrustedProxies},
     deadlines::Deadlines,
+    error::Message,
     schema::Engine,
 };
 
@@ -113,7 +114,12 @@ async fn get_or_upgrade(State(state): State<Arc<AppState>>, request: Request) ->
     let (mut parts, _body) = request.into_parts();
     match WebSocketUpgrade::from_request_parts(&mut parts, &state).await {
         Ok(upgrade) => ws::upgrade(state.clone(), &mut parts, upgrade).await,
-        Err(rejection) => rejection.into_response(),
+        Err(rejection) => graphql::refuse(
+            &state,
+            &parts,
+            rejection.status(),
+            Message::new("error-websocket-upgrade").arg("detail", rejection.body_text()),
+        ),
     }
 }
 

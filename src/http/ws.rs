@@ -12,7 +12,7 @@ use axum::{
         ws::{CloseFrame, Message as WsMessage, WebSocket},
     },
     http::{StatusCode, header, request::Parts},
-    response::{IntoResponse, Response as HttpResponse},
+    response::Response as HttpResponse,
 };
 use futures_util::{SinkExt, StreamExt, stream::SplitSink};
 use serde::Deserialize;
@@ -23,7 +23,7 @@ use super::{
     AppState,
     edge::{self, LocaleHints, Refusal},
 };
-use crate::{accounts::Identity, graphql::RequestContext, i18n, schema::Executed};
+use crate::{accounts::Identity, error::Message, graphql::RequestContext, i18n, schema::Executed};
 
 /// How a WebSocket connection is bounded.
 #[derive(Clone, Debug)]
@@ -83,11 +83,12 @@ pub async fn upgrade(state: Arc<AppState>, parts: &mut Parts, upgrade: WebSocket
         .and_then(|value| value.to_str().ok())
         .and_then(Protocol::from_header);
     let Some(protocol) = protocol else {
-        return (
+        return super::graphql::refuse(
+            &state,
+            parts,
             StatusCode::BAD_REQUEST,
-            "Use the graphql-transport-ws or graphql-ws sub-protocol.",
-        )
-            .into_response();
+            Message::new("error-websocket-protocol"),
+        );
     };
     let (context, identity, hints) = match super::graphql::edge_for_upgrade(&state, parts).await {
         Ok(found) => found,

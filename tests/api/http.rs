@@ -660,3 +660,58 @@ async fn an_invalid_setting_stops_start_up_with_one_line_naming_it() {
     assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
     assert!(stderr.contains("ALX_LISTEN"), "{stderr}");
 }
+
+#[tokio::test]
+async fn a_request_past_its_deadline_gets_a_translated_json_408() {
+    let app = TestApp::spawn_with(|settings| {
+        settings.request_timeout = std::time::Duration::from_millis(500);
+        settings.dataloader_delay = std::time::Duration::from_secs(60);
+        settings.execution_timeout = std::time::Duration::from_secs(60);
+    })
+    .await;
+    let response = app
+        .client
+        .post(app.url("/graphql"))
+        .header("content-type", "application/json")
+        .header("accept-language", "fr")
+        .json(&json!({ "query": "{ node(id: \"VXNlcjox\") { id } }" }))
+        .send()
+        .await
+        .expect("request");
+    let (status, body) = read(response).await;
+    assert_eq!(status, StatusCode::REQUEST_TIMEOUT);
+    assert_eq!(body["errors"][0]["extensions"]["code"], "BAD_REQUEST", "{body:#}");
+    assert_eq!(body["errors"][0]["extensions"]["messageId"], "error-request-timeout");
+    assert_eq!(
+        body["errors"][0]["message"],
+        "La requête a pris trop de temps et a été interrompue."
+    );
+}
+
+#[tokio::test]
+async fn a_websocket_upgrade_that_cannot_be_made_is_a_json_error() {
+    let app = TestApp::spawn().await;
+    let upgrade = |protocol: Option<&'static str>| {
+        let mut request = app
+            .client
+            .get(app.url("/graphql"))
+            .header("connection", "upgrade")
+            .header("upgrade", "websocket")
+            .header("sec-websocket-version", "13")
+            .header("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ==");
+        if let Some(protocol) = protocol {
+            request = request.header("sec-websocket-protocol", protocol);
+        }
+        request.send()
+    };
+    let (status, body) = read(upgrade(None).await.expect("request")).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        body["errors"][0]["extensions"]["messageId"], "error-websocket-protocol",
+        "{body:#}"
+    );
+    let (status, body) = read(upgrade(Some("chat")).await.expect("request")).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(body["errors"][0]["extensions"]["code"], "BAD_REQUEST", "{body:#}");
+    app.assert_still_serving().await;
+}
