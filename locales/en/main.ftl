@@ -22,6 +22,7 @@ error-too-many-aliases = The query uses more than { $limit } aliases.
 error-document-too-large = The query text is longer than the limit of { $limit } bytes.
 error-too-many-tokens = The query is longer than the limit of { $limit } tokens.
 error-too-many-fields = The query selects more than { $limit } fields once its fragments are expanded.
+error-too-many-typenames = A selection of the query asks for __typename more than { $limit } times.
 error-too-many-directives = A field of the query carries more than { $limit } directives.
 error-too-many-arguments = A field of the query has more than { $limit } arguments.
 error-fragment-cycle = The fragment { $fragment } spreads itself, directly or through other fragments.

@@ -22,6 +22,7 @@ error-too-many-aliases = La consulta usa más de { $limit } alias.
 error-document-too-large = El texto de la consulta supera el límite de { $limit } bytes.
 error-too-many-tokens = La consulta supera el límite de { $limit } tokens.
 error-too-many-fields = La consulta selecciona más de { $limit } campos una vez expandidos sus fragmentos.
+error-too-many-typenames = Una selección de la consulta pide __typename más de { $limit } veces.
 error-too-many-directives = Un campo de la consulta lleva más de { $limit } directivas.
 error-too-many-arguments = Un campo de la consulta tiene más de { $limit } argumentos.
 error-fragment-cycle = El fragmento { $fragment } se incluye a sí mismo, directamente o a través de otros fragmentos.

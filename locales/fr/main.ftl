@@ -22,6 +22,7 @@ error-too-many-aliases = La requête utilise plus de { $limit } alias.
 error-document-too-large = Le texte de la requête dépasse la limite de { $limit } octets.
 error-too-many-tokens = La requête dépasse la limite de { $limit } jetons.
 error-too-many-fields = La requête sélectionne plus de { $limit } champs une fois ses fragments développés.
+error-too-many-typenames = Une sélection de la requête demande __typename plus de { $limit } fois.
 error-too-many-directives = Un champ de la requête porte plus de { $limit } directives.
 error-too-many-arguments = Un champ de la requête a plus de { $limit } arguments.
 error-fragment-cycle = Le fragment { $fragment } s'inclut lui-même, directement ou par d'autres fragments.

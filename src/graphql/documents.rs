@@ -16,8 +16,9 @@ use super::limits::DocumentCost;
 
 /// Longer documents are parsed every time: caching a few of them would crowd out many ordinary ones.
 const MAX_CACHED_QUERY_BYTES: usize = 16 * 1024;
-/// A rough size of one parsed selection (its node, name, position and vectors), for the memory estimate.
-const BYTES_PER_SELECTION: usize = 256;
+/// A rough size of what one token becomes once parsed (a selection's node, a name, a value, with positions
+/// and vectors): about 70 bytes for a list value, more for a field; for the memory estimate.
+const BYTES_PER_TOKEN: usize = 128;
 
 pub struct CachedDocument {
     pub document: Arc<ExecutableDocument>,
@@ -75,9 +76,7 @@ impl DocumentCache {
         if !Self::cacheable(query) {
             return;
         }
-        let bytes = query
-            .len()
-            .saturating_add(cost.written_selections.saturating_mul(BYTES_PER_SELECTION));
+        let bytes = query.len().saturating_add(cost.tokens.saturating_mul(BYTES_PER_TOKEN));
         if bytes > self.max_bytes {
             return;
         }
@@ -114,21 +113,19 @@ mod tests {
         Arc::new(async_graphql::parser::parse_query(query).expect("parses"))
     }
 
-    fn cost(selections: usize) -> DocumentCost {
-        DocumentCost {
-            written_selections: selections,
-        }
+    fn cost(tokens: usize) -> DocumentCost {
+        DocumentCost { tokens }
     }
 
     #[test]
     fn the_cache_stays_under_its_byte_bound_evicting_the_least_recent() {
-        let cache = DocumentCache::new(100, 3 * (BYTES_PER_SELECTION + 20));
+        let cache = DocumentCache::new(100, 3 * (BYTES_PER_TOKEN + 20));
         for index in 0..5 {
             let query = format!("{{ a{index:02}: __typename }}");
             cache.insert(&query, parsed(&query), cost(1), true);
         }
         let (entries, bytes) = cache.usage();
-        assert!(bytes <= 3 * (BYTES_PER_SELECTION + 20), "{bytes}");
+        assert!(bytes <= 3 * (BYTES_PER_TOKEN + 20), "{bytes}");
         assert!(entries < 5);
         assert!(cache.get("{ a04: __typename }").is_some());
         assert!(cache.get("{ a00: __typename }").is_none());
@@ -146,7 +143,7 @@ mod tests {
         let cache = DocumentCache::new(100, 10_000);
         cache.insert("{ a }", parsed("{ a }"), cost(1), false);
         cache.insert("{ a }", parsed("{ a }"), cost(1), true);
-        assert_eq!(cache.usage(), (1, 5 + BYTES_PER_SELECTION));
+        assert_eq!(cache.usage(), (1, 5 + BYTES_PER_TOKEN));
         assert!(cache.get("{ a }").expect("kept").trusted);
     }
 }

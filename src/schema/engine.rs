@@ -125,12 +125,12 @@ impl Engine {
                 operation_type,
             });
         }
-        self.budget.check_text(&request.query)?;
+        let cost = self.budget.check_text(&request.query)?;
         let document = match async_graphql::parser::parse_query(&request.query) {
             Ok(document) => document,
             Err(error) => return Err(parse_failure(error)),
         };
-        let cost = self.budget.check_document(&document)?;
+        self.budget.check_document(&document)?;
         let operation_type = operation_type(&document, request.operation_name.as_deref());
         let to_cache = DocumentCache::cacheable(&request.query).then(|| (Arc::new(document.clone()), cost));
         request.set_parsed_query(document);
@@ -182,8 +182,10 @@ impl Engine {
         let request_failed = response.data == async_graphql::Value::Null
             && !response.errors.is_empty()
             && response.errors.iter().all(|error| error.path.is_empty());
+        // Only a document that ran without any error is kept: one that fails validation, or fails at run time
+        // (an argument refused by its resolver), is not worth the memory.
         if let Some((query, (document, cost))) = query_to_cache
-            && !request_failed
+            && response.errors.is_empty()
         {
             let without_variables = has_no_variables(&document);
             self.documents.insert(&query, document, cost, without_variables);

@@ -233,6 +233,65 @@ async fn a_flood_of_tokens_over_get_is_refused_before_parsing() {
 }
 
 #[tokio::test]
+async fn sixteen_hundred_nested_lists_in_a_value_are_refused_instead_of_overflowing_the_stack() {
+    let app = TestApp::spawn().await;
+    let query = format!(
+        "{{ node(id: {}\"x\"{}) {{ id }} }}",
+        "[".repeat(1_600),
+        "]".repeat(1_600)
+    );
+    let body = assert_refused_quickly(&app, &query, "QUERY_TOO_COMPLEX").await;
+    assert_eq!(body["errors"][0]["extensions"]["messageId"], "error-query-too-deep");
+    let objects = format!(
+        "{{ node(id: {}1{}) {{ id }} }}",
+        "{a: ".repeat(1_500),
+        "}".repeat(1_500)
+    );
+    assert_refused_quickly(&app, &objects, "QUERY_TOO_COMPLEX").await;
+    app.assert_still_serving().await;
+}
+
+#[tokio::test]
+async fn unused_fragments_spreading_a_wide_one_count_every_time() {
+    let app = TestApp::spawn().await;
+    let mut query = format!(
+        "{{ __typename }} fragment F on Query {{ {} }}",
+        "locales { code } ".repeat(300)
+    );
+    for index in 0..600 {
+        query.push_str(&format!(" fragment G{index} on Query {{ ...F }}"));
+    }
+    let body = assert_refused_quickly(&app, &query, "QUERY_TOO_COMPLEX").await;
+    assert_eq!(body["errors"][0]["extensions"]["messageId"], "error-too-many-fields");
+}
+
+#[tokio::test]
+async fn thousands_of_typenames_under_a_list_are_refused() {
+    let app = TestApp::spawn().await;
+    let query = format!(
+        "{{ products(first: 100) {{ edges {{ node {{ ...F }} }} }} }} fragment F on Product {{ {} }}",
+        "__typename ".repeat(2_400)
+    );
+    let body = assert_refused_quickly(&app, &query, "QUERY_TOO_COMPLEX").await;
+    assert_eq!(body["errors"][0]["extensions"]["messageId"], "error-too-many-typenames");
+    app.assert_still_serving().await;
+}
+
+#[tokio::test]
+async fn ten_thousand_zeros_are_ten_thousand_tokens_and_fill_no_cache() {
+    let app = TestApp::spawn().await;
+    let before = app.engine.cached_documents();
+    let query = format!("{{ nodes(ids: [{}]) {{ id }} }}", "0".repeat(10_000));
+    let body = assert_refused_quickly(&app, &query, "QUERY_TOO_COMPLEX").await;
+    assert_eq!(body["errors"][0]["extensions"]["messageId"], "error-too-many-tokens");
+    // Under the token budget, a document refused when it runs (101 ids) is not cached either.
+    let ids = format!("{{ nodes(ids: [{}]) {{ id }} }}", "0".repeat(101));
+    let (_, body) = app.gql(&ids, json!({})).await;
+    assert_eq!(error_code(&body), "BAD_USER_INPUT", "{body:#}");
+    assert_eq!(app.engine.cached_documents(), before);
+}
+
+#[tokio::test]
 async fn a_batch_of_seventy_thousand_operations_is_refused_as_it_is_read() {
     let app = TestApp::spawn().await;
     let body = format!("[{}]", vec![r#"{"query":"a"}"#; 70_000].join(","));
