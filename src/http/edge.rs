@@ -19,7 +19,7 @@ pub struct Refusal {
 }
 
 impl Refusal {
-    fn unauthenticated(message_id: &'static str) -> Self {
+    pub fn unauthenticated(message_id: &'static str) -> Self {
         Self {
             status: StatusCode::UNAUTHORIZED,
             code: ErrorCode::Unauthenticated,

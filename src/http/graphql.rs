@@ -214,6 +214,8 @@ async fn run_one(state: &AppState, edge: Edge, request: GqlRequest) -> Response 
 struct GetParameters {
     #[serde(default)]
     query: String,
+    // async-graphql's own GET parser read `operation_name`; clients written against it keep working.
+    #[serde(alias = "operation_name")]
     operation_name: Option<String>,
     variables: Option<String>,
     extensions: Option<String>,
@@ -227,6 +229,9 @@ fn parse_get(query_string: &str) -> Result<GqlRequest, String> {
     }
     if let Some(variables) = parameters.variables.filter(|text| !text.is_empty()) {
         let value: serde_json::Value = serde_json::from_str(&variables).map_err(|error| error.to_string())?;
+        if !value.is_object() {
+            return Err("variables must be a JSON object".into());
+        }
         request = request.variables(Variables::from_json(value));
     }
     if let Some(extensions) = parameters.extensions.filter(|text| !text.is_empty()) {

@@ -16,7 +16,7 @@ use axum::{
 };
 use futures_util::{SinkExt, StreamExt, stream::SplitSink};
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::{Value, json, value::RawValue};
 use tokio::{sync::mpsc, task::AbortHandle, time::Instant};
 
 use super::{
@@ -103,6 +103,7 @@ pub async fn upgrade(state: Arc<AppState>, parts: &mut Parts, upgrade: WebSocket
         identity,
         initialised: false,
         operations: HashMap::new(),
+        generation: 0,
     };
     upgrade
         .protocols([protocol.name()])
@@ -113,12 +114,16 @@ pub async fn upgrade(state: Arc<AppState>, parts: &mut Parts, upgrade: WebSocket
 
 /// What an operation's task tells the connection.
 enum Outgoing {
-    Text(String),
+    Text {
+        generation: u64,
+        text: String,
+    },
     /// The operation is over: forget its id, then send its last message (so the id is free when the client
     /// reads that message and may reuse it).
     Finished {
+        generation: u64,
         id: String,
-        last: Option<String>,
+        last: String,
     },
     Close(u16, String),
 }
@@ -130,37 +135,62 @@ struct Connection {
     hints: LocaleHints,
     identity: Option<Identity>,
     initialised: bool,
-    operations: HashMap<String, AbortHandle>,
+    /// Live operations by id, each with the generation it was started in: a message from an operation that has
+    /// since been completed and its id reused must not touch the new one.
+    operations: HashMap<String, (u64, AbortHandle)>,
+    generation: u64,
 }
 
-/// The client's messages of both protocols.
+/// A client message of either protocol as it arrives: its payload is kept as raw text and read once its type
+/// says what it is (an internally tagged enum would buffer the whole message into a tree first).
 #[derive(Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
+struct Envelope<'a> {
+    #[serde(rename = "type", borrow)]
+    kind: &'a str,
+    #[serde(default)]
+    id: Option<String>,
+    #[serde(default, borrow)]
+    payload: Option<&'a RawValue>,
+}
+
+/// Operation ids are echoed in every message of their operation; clients use short ones.
+const MAX_ID_BYTES: usize = 128;
+
+/// The client's messages of both protocols (`start`/`stop` are the legacy names of `subscribe`/`complete`).
 enum ClientMessage {
-    ConnectionInit {
-        #[serde(default)]
-        payload: Option<Value>,
-    },
-    Subscribe {
-        id: String,
-        payload: Request,
-    },
-    Start {
-        id: String,
-        payload: Request,
-    },
-    Complete {
-        id: String,
-    },
-    Stop {
-        id: String,
-    },
-    Ping {
-        #[serde(default)]
-        payload: Option<Value>,
-    },
-    Pong {},
+    ConnectionInit { payload: Option<Value> },
+    Subscribe { id: String, payload: Request },
+    Complete { id: String },
+    Ping { payload: Option<Value> },
+    Pong,
     ConnectionTerminate,
+}
+
+impl ClientMessage {
+    fn parse(text: &str) -> Option<Self> {
+        let envelope: Envelope<'_> = serde_json::from_str(text).ok()?;
+        let payload = |raw: Option<&RawValue>| match raw {
+            Some(raw) => serde_json::from_str::<Value>(raw.get()).ok().map(Some),
+            None => Some(None),
+        };
+        let id = || envelope.id.clone().filter(|id| id.len() <= MAX_ID_BYTES);
+        Some(match envelope.kind {
+            "connection_init" => Self::ConnectionInit {
+                payload: payload(envelope.payload)?,
+            },
+            "subscribe" | "start" => Self::Subscribe {
+                id: id()?,
+                payload: serde_json::from_str(envelope.payload?.get()).ok()?,
+            },
+            "complete" | "stop" => Self::Complete { id: id()? },
+            "ping" => Self::Ping {
+                payload: payload(envelope.payload)?,
+            },
+            "pong" => Self::Pong,
+            "connection_terminate" => Self::ConnectionTerminate,
+            _ => return None,
+        })
+    }
 }
 
 type Sink = SplitSink<WebSocket, WsMessage>;
@@ -172,38 +202,46 @@ impl Connection {
         let (outgoing, mut from_operations) = mpsc::channel::<Outgoing>(64);
         let init_deadline = Instant::now() + limits.init_timeout;
         let mut keep_alive = tokio::time::interval_at(Instant::now() + limits.keep_alive, limits.keep_alive);
+        let mut last_heard = Instant::now();
         let closing = loop {
             let expiry = self.identity.as_ref().map(|identity| expires_in(identity.expires_at));
             tokio::select! {
-                message = incoming.next() => match message {
-                    Some(Ok(WsMessage::Text(text))) => {
-                        if let Some(closing) = self.on_text(text.as_str(), &mut sink, &outgoing).await {
-                            break Some(closing);
+                message = incoming.next() => {
+                    last_heard = Instant::now();
+                    match message {
+                        Some(Ok(WsMessage::Text(text))) => {
+                            if let Some(closing) = self.on_text(text.as_str(), &mut sink, &outgoing).await {
+                                break Some(closing);
+                            }
+                        }
+                        Some(Ok(WsMessage::Binary(_))) => {
+                            break Some((close::BAD_MESSAGE, "Binary messages are not part of the protocol.".into()));
+                        }
+                        Some(Ok(WsMessage::Ping(_) | WsMessage::Pong(_))) => {}
+                        Some(Ok(WsMessage::Close(_))) | None => break None,
+                        Some(Err(error)) => {
+                            // tungstenite refuses a message over `max_message_size` as a read error.
+                            let too_big = error.to_string().contains("Space limit exceeded")
+                                || error.to_string().contains("too long");
+                            break too_big.then(|| (close::TOO_BIG, "The message is too large.".into()));
                         }
                     }
-                    Some(Ok(WsMessage::Binary(_))) => {
-                        break Some((close::BAD_MESSAGE, "Binary messages are not part of the protocol.".into()));
-                    }
-                    Some(Ok(WsMessage::Ping(_) | WsMessage::Pong(_))) => {}
-                    Some(Ok(WsMessage::Close(_))) | None => break None,
-                    Some(Err(error)) => {
-                        // tungstenite refuses a message over `max_message_size` as a read error.
-                        let too_big = error.to_string().contains("Space limit exceeded")
-                            || error.to_string().contains("too long");
-                        break too_big.then(|| (close::TOO_BIG, "The message is too large.".into()));
-                    }
-                },
+                }
                 Some(message) = from_operations.recv() => {
                     let text = match message {
-                        Outgoing::Text(text) => Some(text),
-                        Outgoing::Finished { id, last } => {
-                            self.operations.remove(&id);
-                            last
+                        Outgoing::Text { generation, text } => self.is_live(generation).then_some(text),
+                        Outgoing::Finished { generation, id, last } => {
+                            if self.operations.get(&id).is_some_and(|(live, _)| *live == generation) {
+                                self.operations.remove(&id);
+                                Some(last)
+                            } else {
+                                None
+                            }
                         }
                         Outgoing::Close(code, reason) => break Some((code, reason)),
                     };
                     if let Some(text) = text
-                        && sink.send(WsMessage::text(text)).await.is_err()
+                        && !send_in_time(&mut sink, WsMessage::text(text), limits.keep_alive).await
                     {
                         break None;
                     }
@@ -216,17 +254,22 @@ impl Connection {
                     break Some((close::FORBIDDEN, reason));
                 }
                 _ = keep_alive.tick() => {
+                    // A transport-ws peer answers pings (browsers do it themselves); one silent for three
+                    // rounds is gone or stalled, and its operations' answers would only pile up.
+                    if self.protocol == Protocol::TransportWs && last_heard.elapsed() > limits.keep_alive * 3 {
+                        break Some((1001, "No answer to keep-alive pings".into()));
+                    }
                     let alive = match self.protocol {
                         Protocol::Legacy => WsMessage::text(json!({ "type": "ka" }).to_string()),
                         Protocol::TransportWs => WsMessage::Ping(Default::default()),
                     };
-                    if sink.send(alive).await.is_err() {
+                    if !send_in_time(&mut sink, alive, limits.keep_alive).await {
                         break None;
                     }
                 }
             }
         };
-        for operation in self.operations.values() {
+        for (_, operation) in self.operations.values() {
             operation.abort();
         }
         if let Some((code, reason)) = closing {
@@ -246,7 +289,7 @@ impl Connection {
         sink: &mut Sink,
         outgoing: &mpsc::Sender<Outgoing>,
     ) -> Option<(u16, String)> {
-        let Ok(message) = serde_json::from_str::<ClientMessage>(text) else {
+        let Some(message) = ClientMessage::parse(text) else {
             return Some((close::BAD_MESSAGE, "Invalid message received".into()));
         };
         match message {
@@ -260,7 +303,7 @@ impl Connection {
                         let error = json!({ "type": "connection_error", "payload": { "message": reason } });
                         let _ = sink.send(WsMessage::text(error.to_string())).await;
                     }
-                    return Some((close::INIT_REFUSED, reason));
+                    return Some((close_code_for(&refusal, close::INIT_REFUSED), reason));
                 }
                 self.initialised = true;
                 let ack = json!({ "type": "connection_ack" }).to_string();
@@ -269,11 +312,9 @@ impl Connection {
                     .err()
                     .map(|_| (1000, String::new()))
             }
-            ClientMessage::Subscribe { id, payload } | ClientMessage::Start { id, payload } => {
-                self.subscribe(id, payload, outgoing)
-            }
-            ClientMessage::Complete { id } | ClientMessage::Stop { id } => {
-                if let Some(operation) = self.operations.remove(&id) {
+            ClientMessage::Subscribe { id, payload } => self.subscribe(id, payload, outgoing),
+            ClientMessage::Complete { id } => {
+                if let Some((_, operation)) = self.operations.remove(&id) {
                     operation.abort();
                     if self.protocol == Protocol::Legacy {
                         let complete = json!({ "id": id, "type": "complete" }).to_string();
@@ -296,7 +337,7 @@ impl Connection {
                     .err()
                     .map(|_| (1000, String::new()))
             }
-            ClientMessage::Pong {} => None,
+            ClientMessage::Pong => None,
             ClientMessage::ConnectionTerminate => Some((1000, String::new())),
         }
     }
@@ -305,8 +346,10 @@ impl Connection {
     /// payload has none); its `locale` outranks what the upgrade request's URL gave. Browsers cannot set headers
     /// on a WebSocket, so the payload is where their clients say who they are.
     async fn initialise(&mut self, payload: Value) -> Result<(), Refusal> {
-        if let Some(token) = bearer_token(&payload) {
-            self.identity = Some(edge::identify(&self.state, &token).await?);
+        match bearer_token(&payload) {
+            Credential::Token(token) => self.identity = Some(edge::identify(&self.state, &token).await?),
+            Credential::Unusable => return Err(Refusal::unauthenticated("auth-token-invalid")),
+            Credential::None => {}
         }
         if let Some(locale) = payload.get("locale").and_then(Value::as_str) {
             self.hints.requested_locale = Some(locale.to_string());
@@ -330,7 +373,18 @@ impl Connection {
         if self.operations.len() >= self.state.websocket.max_operations {
             return Some((close::TOO_MANY, "Too many operations on one connection".into()));
         }
+        // The expiry timer and this message may be ready together; the token must not outlive itself here.
+        if self
+            .identity
+            .as_ref()
+            .is_some_and(|identity| identity.expires_at <= chrono::Utc::now())
+        {
+            let reason = i18n::translate_id(self.context.effective_locale(), "auth-token-expired", Vec::new());
+            return Some((close::FORBIDDEN, reason));
+        }
+        self.generation += 1;
         let operation = Operation {
+            generation: self.generation,
             state: self.state.clone(),
             protocol: self.protocol,
             context: self.context.clone(),
@@ -339,13 +393,23 @@ impl Connection {
             outgoing: outgoing.clone(),
         };
         let task = tokio::spawn(operation.run(request));
-        self.operations.insert(id, task.abort_handle());
+        self.operations.insert(id, (self.generation, task.abort_handle()));
         None
     }
+
+    fn is_live(&self, generation: u64) -> bool {
+        self.operations.values().any(|(live, _)| *live == generation)
+    }
+}
+
+/// Sends one message unless the peer has stopped reading for longer than `patience`.
+async fn send_in_time(sink: &mut Sink, message: WsMessage, patience: Duration) -> bool {
+    matches!(tokio::time::timeout(patience, sink.send(message)).await, Ok(Ok(())))
 }
 
 /// One operation of a connection, run on its own task so that a slow one does not hold up the others.
 struct Operation {
+    generation: u64,
     state: Arc<AppState>,
     protocol: Protocol,
     context: RequestContext,
@@ -368,7 +432,8 @@ impl Operation {
                 Ok(fresh) => edge::set_identity(&mut self.context, &fresh),
                 Err(refusal) => {
                     let reason = i18n::translate(self.context.effective_locale(), &refusal.message);
-                    let _ = self.outgoing.send(Outgoing::Close(close::FORBIDDEN, reason)).await;
+                    let code = close_code_for(&refusal, close::FORBIDDEN);
+                    let _ = self.outgoing.send(Outgoing::Close(code, reason)).await;
                     return;
                 }
             }
@@ -379,20 +444,19 @@ impl Operation {
                 // graphql-transport-ws: an operation refused before it ran ends with `error`, and no `complete`.
                 let errors = serde_json::to_value(&executed.response.errors).unwrap_or_default();
                 let error = json!({ "id": self.id, "type": "error", "payload": errors }).to_string();
-                self.finish(Some(error)).await;
+                self.finish(error).await;
                 return;
             }
-            if self
-                .outgoing
-                .send(Outgoing::Text(self.next_message(&executed)))
-                .await
-                .is_err()
-            {
+            let next = Outgoing::Text {
+                generation: self.generation,
+                text: self.next_message(&executed),
+            };
+            if self.outgoing.send(next).await.is_err() {
                 return;
             }
         }
         let complete = json!({ "id": self.id, "type": "complete" }).to_string();
-        self.finish(Some(complete)).await;
+        self.finish(complete).await;
     }
 
     fn next_message(&self, executed: &Executed) -> String {
@@ -403,10 +467,11 @@ impl Operation {
         json!({ "id": self.id, "type": kind, "payload": executed.response }).to_string()
     }
 
-    async fn finish(&self, last: Option<String>) {
+    async fn finish(&self, last: String) {
         let _ = self
             .outgoing
             .send(Outgoing::Finished {
+                generation: self.generation,
                 id: self.id.clone(),
                 last,
             })
@@ -414,14 +479,38 @@ impl Operation {
     }
 }
 
+/// What a `connection_init` payload says of who is calling.
+enum Credential {
+    None,
+    Token(String),
+    /// A credential that is there but is not text: refused, never silently anonymous.
+    Unusable,
+}
+
 /// Reads `Authorization` (or `authToken`) from the `connection_init` payload, as graphql-ws clients send it.
-fn bearer_token(payload: &Value) -> Option<String> {
-    let object = payload.as_object()?;
-    let raw = ["Authorization", "authorization", "authToken", "token"]
+fn bearer_token(payload: &Value) -> Credential {
+    let Some(object) = payload.as_object() else {
+        return Credential::None;
+    };
+    let found = ["Authorization", "authorization", "authToken", "token"]
         .iter()
-        .find_map(|key| object.get(*key).and_then(|value| value.as_str()))
-        .or_else(|| object.get("headers")?.get("Authorization")?.as_str())?;
-    Some(raw.strip_prefix("Bearer ").unwrap_or(raw).trim().to_string())
+        .find_map(|key| object.get(*key))
+        .or_else(|| object.get("headers")?.get("Authorization"));
+    match found {
+        None | Some(Value::Null) => Credential::None,
+        Some(Value::String(raw)) => Credential::Token(raw.strip_prefix("Bearer ").unwrap_or(raw).trim().to_string()),
+        Some(_) => Credential::Unusable,
+    }
+}
+
+/// The close code for a refused identity: the server's own failure is 1011 (the client may try again), the
+/// caller's is `refused`.
+fn close_code_for(refusal: &Refusal, refused: u16) -> u16 {
+    if refusal.status == StatusCode::SERVICE_UNAVAILABLE {
+        1011
+    } else {
+        refused
+    }
 }
 
 fn expires_in(expires_at: chrono::DateTime<chrono::Utc>) -> Duration {

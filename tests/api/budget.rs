@@ -372,3 +372,27 @@ mod random_documents {
         outcome.expect("every random document is answered in time");
     }
 }
+
+#[tokio::test]
+async fn get_also_reads_operation_name_and_refuses_variables_that_are_not_an_object() {
+    let app = TestApp::spawn().await;
+    let get = |pairs: Vec<(&'static str, &'static str)>| app.client.get(app.url("/graphql")).query(&pairs).send();
+    let (_, body) = crate::helpers::read(
+        get(vec![
+            ("query", "query A { a: __typename } query B { b: __typename }"),
+            ("operation_name", "A"),
+        ])
+        .await
+        .expect("request"),
+    )
+    .await;
+    assert_eq!(body, json!({ "data": { "a": "Query" } }));
+    let (status, body) = crate::helpers::read(
+        get(vec![("query", "{ __typename }"), ("variables", "[1]")])
+            .await
+            .expect("request"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body:#}");
+    assert_eq!(error_code(&body), "BAD_REQUEST");
+}

@@ -349,3 +349,60 @@ async fn a_token_on_the_upgrade_request_stands_when_connection_init_has_none() {
         "header@example.com"
     );
 }
+
+#[tokio::test]
+async fn an_id_reused_right_after_complete_is_still_counted_against_the_cap() {
+    let app = TestApp::spawn_with(|settings| {
+        with_slow_loaders(settings);
+        settings.ws_max_operations = 1;
+    })
+    .await;
+    let mut socket = open_initialised(&app, None).await;
+    for message in [
+        json!({ "id": "a", "type": "subscribe", "payload": { "query": "{ __typename }" } }),
+        json!({ "id": "a", "type": "complete" }),
+        json!({ "id": "a", "type": "subscribe", "payload": { "query": SLOW_QUERY } }),
+        json!({ "id": "b", "type": "subscribe", "payload": { "query": SLOW_QUERY } }),
+    ] {
+        send(&mut socket, message).await;
+    }
+    loop {
+        let answer = receive_within(&mut socket, std::time::Duration::from_secs(10)).await;
+        if answer["type"] == "closed" {
+            assert_eq!(answer["code"], 4429, "{answer:#}");
+            break;
+        }
+        assert_ne!(answer["id"], "b", "b must not run: {answer:#}");
+    }
+}
+
+#[tokio::test]
+async fn hostile_messages_close_with_4400() {
+    let app = TestApp::spawn().await;
+    let long_id = "i".repeat(129);
+    for message in [
+        json!({ "id": long_id, "type": "subscribe", "payload": { "query": "{ __typename }" } }),
+        json!({ "type": "subscribe", "payload": { "query": "{ __typename }" } }),
+        json!({ "id": "1", "type": "subscribe" }),
+        json!({ "type": "nonsense" }),
+    ] {
+        let mut socket = open_initialised(&app, None).await;
+        send(&mut socket, message).await;
+        assert_eq!(receive(&mut socket).await["code"], 4400);
+    }
+    app.assert_still_serving().await;
+}
+
+#[tokio::test]
+async fn an_authorization_that_is_not_text_refuses_the_connection() {
+    let app = TestApp::spawn().await;
+    let mut socket = open(&app, "graphql-transport-ws").await;
+    send(
+        &mut socket,
+        json!({ "type": "connection_init", "payload": { "Authorization": 42 } }),
+    )
+    .await;
+    let answer = receive(&mut socket).await;
+    assert_eq!(answer["type"], "closed");
+    assert_eq!(answer["code"], 1002, "{answer:#}");
+}
