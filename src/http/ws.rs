@@ -159,7 +159,7 @@ const MAX_ID_BYTES: usize = 128;
 /// The client's messages of both protocols (`start`/`stop` are the legacy names of `subscribe`/`complete`).
 enum ClientMessage {
     ConnectionInit { payload: Option<Value> },
-    Subscribe { id: String, payload: Request },
+    Subscribe { id: String, payload: Box<Request> },
     Complete { id: String },
     Ping { payload: Option<Value> },
     Pong,
@@ -312,7 +312,7 @@ impl Connection {
                     .err()
                     .map(|_| (1000, String::new()))
             }
-            ClientMessage::Subscribe { id, payload } => self.subscribe(id, payload, outgoing),
+            ClientMessage::Subscribe { id, payload } => self.subscribe(id, *payload, outgoing),
             ClientMessage::Complete { id } => {
                 if let Some((_, operation)) = self.operations.remove(&id) {
                     operation.abort();
