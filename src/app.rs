@@ -1,12 +1,12 @@
 //! Builds the application from settings (database, migrations, services, schema, router) and runs it.
 
-use std::{future::Future, net::SocketAddr, num::NonZeroU32, sync::Arc};
+use std::{future::Future, num::NonZeroU32, sync::Arc, time::Duration};
 
 use anyhow::Context;
-use axum::ServiceExt;
 use sea_orm::DatabaseConnection;
 use secrecy::{ExposeSecret, SecretString};
 use tokio::{net::TcpListener, sync::Semaphore};
+use tokio_util::sync::CancellationToken;
 
 use crate::{
     accounts::{AccountsService, Tokens},
@@ -16,7 +16,7 @@ use crate::{
     db,
     deadlines::Deadlines,
     graphql::{self, GraphqlLimits, Services},
-    http::{self, AppState, HttpOptions},
+    http::{self, AppState, HttpOptions, ServerLimits},
     i18n::{self, Formatters},
     names::NamesService,
     telemetry,
@@ -29,7 +29,16 @@ pub struct App {
     pub services: Services,
     state: Arc<AppState>,
     http_options: HttpOptions,
+    shutdown: CancellationToken,
 }
+
+/// After the listener has stopped, how long the database pool may take to close: a request abandoned at the end
+/// of the shutdown grace may still hold a connection.
+const POOL_CLOSE_LIMIT: Duration = Duration::from_secs(1);
+
+/// How long past the shutdown grace the signal thread lets the process run before it exits it: time for the
+/// listener to abandon what is left and for `main` to stop the runtime.
+const EXIT_MARGIN: Duration = Duration::from_secs(5);
 
 impl App {
     pub async fn build(settings: &Settings) -> anyhow::Result<Self> {
@@ -75,6 +84,12 @@ impl App {
             cors_origins: settings.cors_origins.clone(),
             request_timeout: settings.request_timeout,
             deadlines,
+            server: ServerLimits {
+                header_read_timeout: settings.header_read_timeout,
+                keep_alive_timeout: settings.keep_alive_timeout,
+                max_connections: settings.max_connections,
+                shutdown_grace: settings.shutdown_grace,
+            },
         };
         Ok(Self {
             state,
@@ -82,21 +97,35 @@ impl App {
             db,
             statements,
             services,
+            shutdown: CancellationToken::new(),
         })
     }
 
-    /// Serves until `shutdown` resolves, then stops accepting and lets in-flight requests finish.
+    /// The app's shutdown: cancelling it stops the listener, as `serve`'s own signal does.
+    pub fn shutdown_token(&self) -> CancellationToken {
+        self.shutdown.clone()
+    }
+
+    /// Serves until `shutdown` resolves (or the app's shutdown token is cancelled), then stops accepting and lets
+    /// in-flight requests finish for up to `ALX_SHUTDOWN_GRACE_SECS` before abandoning them.
     pub async fn serve(
         self,
         listener: TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
-        let service = http::service(self.state, &self.http_options).into_make_service_with_connect_info::<SocketAddr>();
-        axum::serve(listener, service)
-            .with_graceful_shutdown(shutdown)
-            .await
-            .context("serving HTTP")?;
-        self.db.close().await.context("closing the database pool")?;
+        let token = self.shutdown.clone();
+        tokio::spawn(async move {
+            tokio::select! {
+                () = shutdown => token.cancel(),
+                () = token.cancelled() => {}
+            }
+        });
+        let service = http::service(self.state, &self.http_options);
+        http::serve(listener, service, self.http_options.server, self.shutdown).await;
+        match tokio::time::timeout(POOL_CLOSE_LIMIT, self.db.close()).await {
+            Ok(closed) => closed.context("closing the database pool")?,
+            Err(_) => tracing::warn!("database connections still held by abandoned requests; not waiting for them"),
+        }
         Ok(())
     }
 }
@@ -158,8 +187,32 @@ async fn write_private(path: &std::path::Path, contents: &str) -> anyhow::Result
         .with_context(|| format!("writing {}", path.display()))
 }
 
+/// Cancels `shutdown` on SIGINT or SIGTERM. The signals are watched from a thread of its own, so that they are
+/// seen even while every runtime worker is busy; and if the process is still running `grace` plus a margin after
+/// the signal (a request stuck without yielding can hold up the runtime), that thread exits it.
+pub fn stop_on_signal(shutdown: CancellationToken, grace: Duration) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the signal thread's runtime")?;
+    std::thread::Builder::new()
+        .name("shutdown-signal".into())
+        .spawn(move || {
+            runtime.block_on(shutdown_signal());
+            shutdown.cancel();
+            std::thread::sleep(grace + EXIT_MARGIN);
+            tracing::error!(
+                "still running {:?} after the shutdown signal; exiting",
+                grace + EXIT_MARGIN
+            );
+            std::process::exit(1);
+        })
+        .context("starting the signal thread")?;
+    Ok(())
+}
+
 /// Resolves on SIGINT or SIGTERM.
-pub async fn shutdown_signal() {
+async fn shutdown_signal() {
     let interrupt = async {
         let _ = tokio::signal::ctrl_c().await;
     };

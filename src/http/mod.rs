@@ -1,10 +1,12 @@
 //! The HTTP edge, and the only module that knows axum: routes, middleware, and the GraphQL transports.
 
+mod body;
 mod compression;
 mod cors;
 mod graphql;
 mod middleware;
 mod pages;
+mod server;
 mod ws;
 
 use std::{sync::Arc, time::Duration};
@@ -15,6 +17,8 @@ use axum::{Router, extract::Request, response::Response, routing::get};
 use metrics_exporter_prometheus::PrometheusHandle;
 use sea_orm::DatabaseConnection;
 use tower::{Service, ServiceBuilder};
+
+pub use server::{ServerLimits, serve};
 
 use crate::{
     config::CorsOrigins,
@@ -40,6 +44,7 @@ pub struct HttpOptions {
     pub cors_origins: CorsOrigins,
     pub request_timeout: Duration,
     pub deadlines: Deadlines,
+    pub server: ServerLimits,
 }
 
 /// The routes, as metrics label them.

@@ -9,4 +9,5 @@ mod i18n;
 mod names;
 mod protections;
 mod schema;
+mod server;
 mod websocket;
