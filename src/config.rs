@@ -364,11 +364,15 @@ mod tests {
 
     #[test]
     fn a_zero_connection_cap_or_timeout_names_its_setting_and_a_zero_grace_is_allowed() {
+        let zero = |key: &str| {
+            Settings::from_figment(Figment::from(Serialized::defaults(RawSettings::default())).merge((key, 0)))
+        };
         for key in ["max_connections", "header_read_timeout_secs", "keep_alive_timeout_secs"] {
-            let error = load_with(&[(key, "0")]).expect_err("must refuse");
+            let error = zero(key).expect_err("must refuse");
             assert_eq!(error.setting, format!("ALX_{}", key.to_ascii_uppercase()));
+            assert_eq!(error.reason, "must be greater than 0");
         }
-        let settings = load_with(&[("shutdown_grace_secs", "0")]).expect("valid");
+        let settings = zero("shutdown_grace_secs").expect("valid");
         assert_eq!(settings.shutdown_grace, Duration::ZERO);
     }
 

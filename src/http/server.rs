@@ -31,7 +31,10 @@ use tokio::{
     sync::{Notify, OwnedSemaphorePermit, Semaphore},
     time::Instant,
 };
-use tokio_util::{sync::CancellationToken, task::TaskTracker};
+use tokio_util::{
+    sync::CancellationToken,
+    task::{TaskTracker, task_tracker::TaskTrackerToken},
+};
 use tower::{Service, ServiceExt, util::Oneshot};
 
 /// The limits `ALX_HEADER_READ_TIMEOUT_SECS`, `ALX_KEEP_ALIVE_TIMEOUT_SECS`, `ALX_MAX_CONNECTIONS` and
@@ -57,8 +60,9 @@ const ACCEPT_RETRY: Duration = Duration::from_secs(1);
 /// close after its answer in flight, and returns once they have, or once `shutdown_grace` has passed.
 ///
 /// Handlers read the client's address from `ConnectInfo<SocketAddr>`, as with axum's
-/// `into_make_service_with_connect_info`. WebSocket upgrades run on in their own tasks, still counted under the
-/// cap; they end when their client or the process does.
+/// `into_make_service_with_connect_info`. An upgraded connection (WebSocket) runs on in a task of its own, out of
+/// hyper's reach: it counts under the cap and shutdown waits for it, but only the WebSocket handler can tell it to
+/// close; otherwise it is cut when the process exits after the grace.
 pub async fn serve<S>(listener: TcpListener, service: S, limits: ServerLimits, shutdown: CancellationToken)
 where
     S: Service<Request, Response = Response, Error = Infallible, Future: Send> + Clone + Send + 'static,
@@ -95,6 +99,7 @@ where
         let socket = Socket {
             stream,
             _slot: slot,
+            _open: connections.token(),
             closed: closed.clone(),
         };
         connections.spawn(connection(
@@ -228,10 +233,12 @@ where
     }
 }
 
-/// A connection's socket, which holds its slot under the cap for as long as it is open, through an upgrade too.
+/// A connection's socket. For as long as it is open, through an upgrade too, it holds its slot under the cap and
+/// counts among the connections that shutdown waits for.
 struct Socket {
     stream: TcpStream,
     _slot: OwnedSemaphorePermit,
+    _open: TaskTrackerToken,
     closed: Arc<Notify>,
 }
 

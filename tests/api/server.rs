@@ -7,10 +7,15 @@ use std::{
     time::{Duration, Instant},
 };
 
-use serde_json::Value;
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{Value, json};
 use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
     net::TcpStream,
+};
+use tokio_tungstenite::{
+    MaybeTlsStream, WebSocketStream, connect_async,
+    tungstenite::{Message, client::IntoClientRequest, http::HeaderValue},
 };
 
 use crate::helpers::{TestApp, error_code};
@@ -192,6 +197,59 @@ async fn past_the_connection_cap_a_connection_waits_until_another_closes() {
     app.assert_still_serving().await;
 }
 
+/// A graphql-transport-ws connection, initialised and acknowledged.
+async fn open_websocket(app: &TestApp) -> WebSocketStream<MaybeTlsStream<TcpStream>> {
+    let mut request = format!("ws://{}/graphql", app.address)
+        .into_client_request()
+        .expect("request");
+    request.headers_mut().insert(
+        "sec-websocket-protocol",
+        HeaderValue::from_static("graphql-transport-ws"),
+    );
+    let (mut socket, _) = connect_async(request).await.expect("upgrade");
+    let init = json!({ "type": "connection_init", "payload": {} }).to_string();
+    socket.send(Message::text(init)).await.expect("init sent");
+    let ack = socket.next().await.expect("a message").expect("a frame");
+    assert!(ack.to_text().expect("text").contains("connection_ack"), "{ack:?}");
+    socket
+}
+
+#[tokio::test]
+async fn an_open_websocket_holds_its_slot_under_the_connection_cap() {
+    let app = TestApp::spawn_with(|settings| settings.max_connections = 1).await;
+    let socket = open_websocket(&app).await;
+    let mut waiting = TcpStream::connect(app.address).await.expect("connect");
+    waiting
+        .write_all(b"GET /healthz HTTP/1.1\r\nhost: test\r\nconnection: close\r\n\r\n")
+        .await
+        .expect("request");
+    let mut first = [0; 1];
+    assert!(
+        tokio::time::timeout(Duration::from_millis(300), waiting.read(&mut first))
+            .await
+            .is_err(),
+        "served past the cap"
+    );
+    drop(socket);
+    let mut answer = String::new();
+    tokio::time::timeout(Duration::from_secs(5), waiting.read_to_string(&mut answer))
+        .await
+        .expect("served once the WebSocket has closed")
+        .expect("the answer");
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+}
+
+#[tokio::test]
+async fn shutdown_stops_within_the_grace_with_a_websocket_still_open() {
+    let mut app = TestApp::spawn_with(|settings| settings.shutdown_grace = Duration::from_secs(1)).await;
+    let _socket = open_websocket(&app).await;
+    app.trigger_shutdown();
+    tokio::time::timeout(Duration::from_secs(4), app.wait_stopped())
+        .await
+        .expect("serve returns with the WebSocket open")
+        .expect("clean exit");
+}
+
 #[tokio::test]
 async fn shutdown_abandons_a_request_that_never_finishes_once_the_grace_has_passed() {
     let mut app = TestApp::spawn_with(|settings| {
@@ -310,7 +368,8 @@ async fn sigterm_stops_the_binary_after_the_grace_even_with_a_request_that_never
     // Past the grace (1 s) plus a margin, but before the signal thread's backstop (grace + 5 s) would exit it.
     let Ok(exited) = tokio::time::timeout(Duration::from_secs(5), exit).await else {
         let _ = Command::new("kill").args(["-KILL", &pid]).status();
-        panic!("still running 5 s after SIGTERM");
+        let log: Vec<String> = logged.try_iter().collect();
+        panic!("still running 5 s after SIGTERM; it logged:\n{}", log.join("\n"));
     };
     let exited = exited.expect("waited").expect("the exit status");
     let waited = started.elapsed();
