@@ -69,6 +69,7 @@ where
 {
     let slots = Arc::new(Semaphore::new(limits.max_connections));
     let closed = Arc::new(Notify::new());
+    // Counts the open sockets, to wait for them at shutdown.
     let connections = TaskTracker::new();
     let abandon = CancellationToken::new();
     let mut builder = http1::Builder::new();
@@ -102,7 +103,8 @@ where
             _open: connections.token(),
             closed: closed.clone(),
         };
-        connections.spawn(connection(
+        // The socket, not the task, is what shutdown waits for: an upgrade outlives the task.
+        tokio::spawn(connection(
             builder.clone(),
             socket,
             remote,
@@ -126,9 +128,10 @@ where
     );
     abandon.cancel();
     if tokio::time::timeout(ABANDON_WAIT, connections.wait()).await.is_err() {
-        tracing::error!(
+        tracing::warn!(
             connections = connections.len(),
-            "requests did not stop when abandoned (stuck without yielding); leaving them behind"
+            "connections still open after being abandoned (WebSockets, or requests stuck without yielding); \
+             leaving them behind"
         );
     }
 }

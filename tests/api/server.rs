@@ -240,7 +240,7 @@ async fn an_open_websocket_holds_its_slot_under_the_connection_cap() {
 }
 
 #[tokio::test]
-async fn shutdown_stops_within_the_grace_with_a_websocket_still_open() {
+async fn shutdown_ends_soon_after_the_grace_with_a_websocket_still_open() {
     let mut app = TestApp::spawn_with(|settings| settings.shutdown_grace = Duration::from_secs(1)).await;
     let _socket = open_websocket(&app).await;
     app.trigger_shutdown();
