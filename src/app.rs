@@ -1,12 +1,12 @@
 //! Builds the application from settings (database, migrations, services, schema, router) and runs it.
 
-use std::{future::Future, net::SocketAddr, num::NonZeroU32, sync::Arc};
+use std::{future::Future, net::SocketAddr, num::NonZeroU32, sync::Arc, time::Duration};
 
 use anyhow::Context;
-use axum::ServiceExt;
 use sea_orm::DatabaseConnection;
 use secrecy::{ExposeSecret, SecretString};
 use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
 
 use crate::{
     accounts::{AccountsService, AttemptLimits, Tokens},
@@ -16,7 +16,7 @@ use crate::{
     db,
     deadlines::Deadlines,
     graphql::limits::DocumentBudget,
-    http::{self, AppState, HttpOptions, WebSocketLimits},
+    http::{self, AppState, HttpOptions, ServerLimits, WebSocketLimits},
     i18n::{self, Formatters},
     names::NamesService,
     schema::{self, Engine, EngineSettings, SchemaLimits},
@@ -35,7 +35,16 @@ pub struct App {
     http_options: HttpOptions,
     /// Bound at build, like the API listener before it, so a taken port stops start-up and tests learn the port.
     metrics_listener: Option<TcpListener>,
+    shutdown: CancellationToken,
 }
+
+/// After the listener has stopped, how long the database pool may take to close: a request abandoned at the end
+/// of the shutdown grace may still hold a connection.
+const POOL_CLOSE_LIMIT: Duration = Duration::from_secs(1);
+
+/// How long past the shutdown grace the signal thread lets the process run before it exits it: time for the
+/// listener to abandon what is left and for `main` to stop the runtime.
+const EXIT_MARGIN: Duration = Duration::from_secs(5);
 
 impl App {
     pub async fn build(settings: &Settings) -> anyhow::Result<Self> {
@@ -57,7 +66,9 @@ impl App {
         let services = build_services(settings, db.clone(), clock).await?;
         let deadlines = Deadlines::start();
         let engine = Arc::new(Engine::new(&services, engine_settings(settings), deadlines.clone()));
+        let shutdown = CancellationToken::new();
         let state = Arc::new(AppState {
+            shutdown: shutdown.clone(),
             engine: engine.clone(),
             accounts: services.accounts.clone(),
             deadlines: deadlines.clone(),
@@ -80,6 +91,12 @@ impl App {
             request_timeout: settings.request_timeout,
             deadlines,
             metrics_on_api: settings.metrics_listen.is_none() && !settings.is_production(),
+            server: ServerLimits {
+                header_read_timeout: settings.header_read_timeout,
+                keep_alive_timeout: settings.keep_alive_timeout,
+                max_connections: settings.max_connections,
+                shutdown_grace: settings.shutdown_grace,
+            },
         };
         let metrics_listener = match settings.metrics_listen {
             Some(address) => Some(
@@ -97,6 +114,7 @@ impl App {
             db,
             statements,
             services,
+            shutdown,
         })
     }
 
@@ -107,54 +125,41 @@ impl App {
             .and_then(|listener| listener.local_addr().ok())
     }
 
-    /// Serves until `shutdown` resolves, then stops accepting and lets in-flight requests finish.
+    /// The app's shutdown: cancelling it stops the listener, as `serve`'s own signal does.
+    pub fn shutdown_token(&self) -> CancellationToken {
+        self.shutdown.clone()
+    }
+
+    /// Serves until `shutdown` resolves (or the app's shutdown token is cancelled), then stops accepting and lets
+    /// in-flight requests finish for up to `ALX_SHUTDOWN_GRACE_SECS` before abandoning them.
     pub async fn serve(
         self,
         listener: TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
-        let (shutdown, metrics) = spawn_metrics(self.metrics_listener, self.state.clone(), shutdown);
-        let service = http::service(self.state, &self.http_options).into_make_service_with_connect_info::<SocketAddr>();
-        axum::serve(listener, service)
-            .with_graceful_shutdown(shutdown)
-            .await
-            .context("serving HTTP")?;
+        let token = self.shutdown.clone();
+        tokio::spawn(async move {
+            tokio::select! {
+                () = shutdown => token.cancel(),
+                () = token.cancelled() => {}
+            }
+        });
+        let limits = self.http_options.server;
+        let metrics = self.metrics_listener.map(|metrics_listener| {
+            let service = http::metrics_service(self.state.clone());
+            tokio::spawn(http::serve(metrics_listener, service, limits, self.shutdown.clone()))
+        });
+        let service = http::service(self.state, &self.http_options);
+        http::serve(listener, service, limits, self.shutdown).await;
         if let Some(metrics) = metrics {
-            metrics
-                .await
-                .context("the metrics listener")?
-                .context("serving metrics")?;
+            metrics.await.context("the metrics listener")?;
         }
-        self.db.close().await.context("closing the database pool")?;
+        match tokio::time::timeout(POOL_CLOSE_LIMIT, self.db.close()).await {
+            Ok(closed) => closed.context("closing the database pool")?,
+            Err(_) => tracing::warn!("database connections still held by abandoned requests; not waiting for them"),
+        }
         Ok(())
     }
-}
-
-/// Serves `/metrics` on its own listener, if there is one, until the API stops: the returned signal is the one the
-/// API serves with, and it stops the metrics listener too (also when the API fails and drops it).
-fn spawn_metrics(
-    listener: Option<TcpListener>,
-    state: Arc<AppState>,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> (
-    impl Future<Output = ()> + Send + 'static,
-    Option<tokio::task::JoinHandle<std::io::Result<()>>>,
-) {
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let task = listener.map(|listener| {
-        tokio::spawn(async move {
-            axum::serve(listener, http::metrics_service(state))
-                .with_graceful_shutdown(async {
-                    let _ = stopped.await;
-                })
-                .await
-        })
-    });
-    let shutdown = async move {
-        shutdown.await;
-        let _ = stop.send(());
-    };
-    (shutdown, task)
 }
 
 pub async fn build_services(settings: &Settings, db: DatabaseConnection, clock: Clock) -> anyhow::Result<Services> {
@@ -244,8 +249,32 @@ async fn write_private(path: &std::path::Path, contents: &str) -> anyhow::Result
         .with_context(|| format!("writing {}", path.display()))
 }
 
+/// Cancels `shutdown` on SIGINT or SIGTERM. The signals are watched from a thread of its own, so that they are
+/// seen even while every runtime worker is busy; and if the process is still running `grace` plus a margin after
+/// the signal (a request stuck without yielding can hold up the runtime), that thread exits it.
+pub fn stop_on_signal(shutdown: CancellationToken, grace: Duration) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the signal thread's runtime")?;
+    std::thread::Builder::new()
+        .name("shutdown-signal".into())
+        .spawn(move || {
+            runtime.block_on(shutdown_signal());
+            shutdown.cancel();
+            std::thread::sleep(grace + EXIT_MARGIN);
+            tracing::error!(
+                "still running {:?} after the shutdown signal; exiting",
+                grace + EXIT_MARGIN
+            );
+            std::process::exit(1);
+        })
+        .context("starting the signal thread")?;
+    Ok(())
+}
+
 /// Resolves on SIGINT or SIGTERM.
-pub async fn shutdown_signal() {
+async fn shutdown_signal() {
     let interrupt = async {
         let _ = tokio::signal::ctrl_c().await;
     };

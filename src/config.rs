@@ -48,6 +48,10 @@ struct RawSettings {
     db_max_connections: u32,
     body_limit_bytes: usize,
     request_timeout_secs: u64,
+    header_read_timeout_secs: u64,
+    keep_alive_timeout_secs: u64,
+    max_connections: usize,
+    shutdown_grace_secs: u64,
     execution_timeout_ms: u64,
     dataloader_delay_ms: u64,
     max_depth: usize,
@@ -108,6 +112,12 @@ impl Default for RawSettings {
             db_max_connections: 16,
             body_limit_bytes: 1024 * 1024,
             request_timeout_secs: 30,
+            header_read_timeout_secs: 10,
+            // Longer than the 60 s idle timeout of common load balancers, so that they, not we, close idle
+            // connections: a request they send just as we close one would otherwise fail.
+            keep_alive_timeout_secs: 75,
+            max_connections: 10_000,
+            shutdown_grace_secs: 10,
             execution_timeout_ms: 10_000,
             dataloader_delay_ms: 1,
             max_depth: 15,
@@ -193,6 +203,14 @@ pub struct Settings {
     pub db_max_connections: u32,
     pub body_limit_bytes: usize,
     pub request_timeout: Duration,
+    /// How long a new connection may take to send its first request head (slowloris).
+    pub header_read_timeout: Duration,
+    /// How long a kept-alive connection may go without starting a request before it is closed.
+    pub keep_alive_timeout: Duration,
+    /// Open connections at most; past it the listener stops accepting until one closes.
+    pub max_connections: usize,
+    /// How long shutdown lets in-flight requests finish before abandoning them.
+    pub shutdown_grace: Duration,
     pub execution_timeout: Duration,
     /// How long a DataLoader gathers keys into one batch: longer batches better on a slow machine, costs latency.
     pub dataloader_delay: Duration,
@@ -356,6 +374,9 @@ impl Settings {
             ("db_max_connections", raw.db_max_connections as u64),
             ("body_limit_bytes", raw.body_limit_bytes as u64),
             ("request_timeout_secs", raw.request_timeout_secs),
+            ("header_read_timeout_secs", raw.header_read_timeout_secs),
+            ("keep_alive_timeout_secs", raw.keep_alive_timeout_secs),
+            ("max_connections", raw.max_connections as u64),
             ("execution_timeout_ms", raw.execution_timeout_ms),
             ("max_depth", raw.max_depth as u64),
             ("max_complexity", raw.max_complexity as u64),
@@ -408,6 +429,10 @@ impl Settings {
             db_max_connections: raw.db_max_connections,
             body_limit_bytes: raw.body_limit_bytes,
             request_timeout: Duration::from_secs(raw.request_timeout_secs),
+            header_read_timeout: Duration::from_secs(raw.header_read_timeout_secs),
+            keep_alive_timeout: Duration::from_secs(raw.keep_alive_timeout_secs),
+            max_connections: raw.max_connections,
+            shutdown_grace: Duration::from_secs(raw.shutdown_grace_secs),
             execution_timeout: Duration::from_millis(raw.execution_timeout_ms),
             dataloader_delay: Duration::from_millis(raw.dataloader_delay_ms),
             max_depth: raw.max_depth,
@@ -488,6 +513,20 @@ mod tests {
     fn a_non_number_names_its_setting() {
         let error = load_with(&[("max_depth", "deep")]).expect_err("must refuse");
         assert_eq!(error.setting, "ALX_MAX_DEPTH");
+    }
+
+    #[test]
+    fn a_zero_connection_cap_or_timeout_names_its_setting_and_a_zero_grace_is_allowed() {
+        let zero = |key: &str| {
+            Settings::from_figment(Figment::from(Serialized::defaults(RawSettings::default())).merge((key, 0)))
+        };
+        for key in ["max_connections", "header_read_timeout_secs", "keep_alive_timeout_secs"] {
+            let error = zero(key).expect_err("must refuse");
+            assert_eq!(error.setting, format!("ALX_{}", key.to_ascii_uppercase()));
+            assert_eq!(error.reason, "must be greater than 0");
+        }
+        let settings = zero("shutdown_grace_secs").expect("valid");
+        assert_eq!(settings.shutdown_grace, Duration::ZERO);
     }
 
     #[test]

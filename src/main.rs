@@ -1,4 +1,4 @@
-use std::{path::Path, process::ExitCode};
+use std::{path::Path, process::ExitCode, time::Duration};
 
 use alx_backend::{
     accounts::{Role, parse_new_user},
@@ -17,8 +17,11 @@ use migration::{Migrator, MigratorTrait};
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
-#[tokio::main]
-async fn main() -> ExitCode {
+/// How long `main` waits for the runtime's tasks to stop once the command is done. Dropping the runtime would wait
+/// for them without bound, and a request stuck without yielding never stops.
+const RUNTIME_STOP_LIMIT: Duration = Duration::from_secs(1);
+
+fn main() -> ExitCode {
     let cli = Cli::parse();
     if let Some(Command::Schema) = cli.command {
         print!("{}", schema::sdl());
@@ -32,7 +35,16 @@ async fn main() -> ExitCode {
         }
     };
     telemetry::init_logging(settings.log_format, &settings.log);
-    match run(cli.command.unwrap_or(Command::Serve), settings).await {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start the runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let outcome = runtime.block_on(run(cli.command.unwrap_or(Command::Serve), settings));
+    runtime.shutdown_timeout(RUNTIME_STOP_LIMIT);
+    match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("error: {error:#}");
@@ -48,11 +60,13 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
                 .await
                 .with_context(|| format!("cannot listen on {} (ALX_LISTEN)", settings.listen))?;
             let app = App::build(&settings).await?;
+            let shutdown = app.shutdown_token();
+            app::stop_on_signal(shutdown.clone(), settings.shutdown_grace)?;
             tracing::info!(address = %listener.local_addr()?, "serving GraphQL at /graphql, GraphiQL at /");
             if let Some(address) = app.metrics_address() {
                 tracing::info!(%address, "serving /metrics on its own listener");
             }
-            app.serve(listener, app::shutdown_signal()).await
+            app.serve(listener, shutdown.cancelled_owned()).await
         }
         Command::Migrate { action } => {
             let (db, _) = db::connect(&settings.database_url, 1).await?;

@@ -15,7 +15,7 @@ use serde::{
 };
 
 use super::{
-    AppState,
+    AppState, body,
     edge::{self, LocaleHints},
     middleware::RequestDeadline,
 };
@@ -350,30 +350,25 @@ pub async fn post_graphql(State(state): State<Arc<AppState>>, request: Request) 
             Message::new("error-unsupported-media-type"),
         );
     }
-    let too_large = || {
-        bad_request(
-            &edge,
-            StatusCode::PAYLOAD_TOO_LARGE,
-            Message::new("error-body-too-large").arg("limit", state.body_limit_bytes),
-        )
-    };
-    let declared_length = parts
-        .headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.parse::<usize>().ok());
-    if declared_length.is_some_and(|length| length > state.body_limit_bytes) {
-        return too_large();
-    }
-    let read = axum::body::to_bytes(body, state.body_limit_bytes);
-    let read = match parts.extensions.get::<RequestDeadline>() {
-        Some(RequestDeadline(deadline)) => state.deadlines.until(*deadline, read).await,
-        None => Ok(read.await),
-    };
-    let bytes: Bytes = match read {
-        Ok(Ok(bytes)) => bytes,
-        Ok(Err(_)) => return too_large(),
-        Err(_) => {
+    let deadline = parts
+        .extensions
+        .get::<RequestDeadline>()
+        .map(|RequestDeadline(deadline)| *deadline);
+    let read = body::read(body, &parts.headers, state.body_limit_bytes, deadline, &state.deadlines);
+    let bytes: Bytes = match read.await {
+        body::Read::Complete(bytes) => bytes,
+        body::Read::TooLarge => {
+            let mut response = bad_request(
+                &edge,
+                StatusCode::PAYLOAD_TOO_LARGE,
+                Message::new("error-body-too-large").arg("limit", state.body_limit_bytes),
+            );
+            response
+                .headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+            return response;
+        }
+        body::Read::TimedOut => {
             return bad_request(&edge, StatusCode::REQUEST_TIMEOUT, Message::new("error-body-timeout"));
         }
     };

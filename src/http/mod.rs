@@ -1,5 +1,6 @@
 //! The HTTP edge, and the only module that knows axum: routes, middleware, and the GraphQL transports.
 
+mod body;
 mod client_address;
 mod compression;
 mod cors;
@@ -7,6 +8,7 @@ mod edge;
 mod graphql;
 mod middleware;
 mod pages;
+mod server;
 mod ws;
 
 use std::{sync::Arc, time::Duration};
@@ -24,6 +26,7 @@ use metrics_exporter_prometheus::PrometheusHandle;
 use sea_orm::DatabaseConnection;
 use tower::{Service, ServiceBuilder};
 
+pub use server::{ServerLimits, serve};
 pub use ws::WebSocketLimits;
 
 use crate::{
@@ -37,6 +40,8 @@ use crate::{
 /// Everything a handler needs, shared by every request.
 pub struct AppState {
     pub engine: Arc<Engine>,
+    /// The app's shutdown, which open WebSockets watch to close with 1001.
+    pub shutdown: tokio_util::sync::CancellationToken,
     /// Who a token names, read by the edge for HTTP and WebSocket alike.
     pub accounts: AccountsService,
     pub deadlines: Deadlines,
@@ -57,6 +62,7 @@ pub struct HttpOptions {
     pub deadlines: Deadlines,
     /// Whether the API listener answers `/metrics`: only in development without a metrics listener of its own.
     pub metrics_on_api: bool,
+    pub server: ServerLimits,
 }
 
 /// The routes, as metrics label them.

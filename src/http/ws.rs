@@ -246,6 +246,9 @@ impl Connection {
                         break None;
                     }
                 }
+                () = self.state.shutdown.cancelled() => {
+                    break Some((1001, "The server is shutting down".into()));
+                }
                 () = tokio::time::sleep_until(init_deadline), if !self.initialised => {
                     break Some((close::INIT_TIMEOUT, "Connection initialisation timeout".into()));
                 }

@@ -35,7 +35,7 @@ pub struct TestApp {
 }
 
 /// A fresh database URL: a new SQLite file, or a new PostgreSQL database beside `TEST_DATABASE_URL`.
-async fn fresh_database(dir: &tempfile::TempDir) -> String {
+pub async fn fresh_database(dir: &tempfile::TempDir) -> String {
     match std::env::var("TEST_DATABASE_URL") {
         Ok(admin_url) if !admin_url.is_empty() => {
             let name = format!("test_{}", uuid::Uuid::new_v4().simple());

@@ -13,4 +13,5 @@ mod inputs;
 mod names;
 mod protections;
 mod schema;
+mod server;
 mod websocket;
