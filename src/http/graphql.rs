@@ -259,7 +259,7 @@ pub async fn get_graphql(State(state): State<Arc<AppState>>, request: Request) -
     if request.query.trim().is_empty() {
         return bad_request(&edge, StatusCode::BAD_REQUEST, Message::new("error-missing-query"));
     }
-    let prepared = match state.engine.prepare(request) {
+    let mut prepared = match state.engine.prepare(request) {
         Ok(prepared) => prepared,
         Err(error) => return respond(edge.format, crate::schema::engine::failed(error, &edge.context)),
     };

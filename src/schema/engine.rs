@@ -74,13 +74,15 @@ pub struct Prepared {
     trusted: bool,
     /// A document parsed now, to keep once it has passed validation.
     to_cache: Option<(Arc<ExecutableDocument>, DocumentCost)>,
-    operation_type: Option<OperationType>,
 }
 
 impl Prepared {
-    /// The kind of operation it would run; `None` if the document names no operation it has.
-    pub fn operation_type(&self) -> Option<OperationType> {
-        self.operation_type
+    /// The kind of operation it would run; `None` if the document names no operation it has. Worked out when
+    /// asked (GET and WebSocket ask), not for every request.
+    pub fn operation_type(&mut self) -> Option<OperationType> {
+        let name = self.request.operation_name.clone();
+        let document = self.request.parsed_query().ok()?;
+        operation_type(document, name.as_deref())
     }
 }
 
@@ -115,14 +117,11 @@ impl Engine {
     /// as a whole. Cheap checks come first: the cache by text, then the text's size and tokens, then the parse.
     pub fn prepare(&self, mut request: Request) -> Result<Prepared, ServerError> {
         if let Some(cached) = self.documents.get(&request.query) {
-            let without_variables = has_no_variables(&cached.document);
             request.set_parsed_query(ExecutableDocument::clone(&cached.document));
-            let operation_type = operation_type(&cached.document, request.operation_name.as_deref());
             return Ok(Prepared {
                 request,
-                trusted: cached.trusted && without_variables,
+                trusted: cached.trusted,
                 to_cache: None,
-                operation_type,
             });
         }
         let cost = self.budget.check_text(&request.query)?;
@@ -131,14 +130,12 @@ impl Engine {
             Err(error) => return Err(parse_failure(error)),
         };
         self.budget.check_document(&document)?;
-        let operation_type = operation_type(&document, request.operation_name.as_deref());
         let to_cache = DocumentCache::cacheable(&request.query).then(|| (Arc::new(document.clone()), cost));
         request.set_parsed_query(document);
         Ok(Prepared {
             request,
             trusted: false,
             to_cache,
-            operation_type,
         })
     }
 
@@ -207,12 +204,12 @@ impl Engine {
     /// The WebSocket path: queries and mutations answer once through `execute` (so under the same permits,
     /// timeout, metrics and logs); a subscription's set-up is prepared and budgeted the same way, then streams.
     pub fn execute_stream(self: &Arc<Self>, request: Request, context: RequestContext) -> BoxStream<'static, Executed> {
-        let prepared = match self.prepare(request) {
+        let mut prepared = match self.prepare(request) {
             Ok(prepared) => prepared,
             Err(error) => return stream::once(std::future::ready(failed(error, &context))).boxed(),
         };
         let engine = self.clone();
-        if prepared.operation_type != Some(OperationType::Subscription) {
+        if prepared.operation_type() != Some(OperationType::Subscription) {
             return stream::once(async move { engine.run(prepared, context).await }).boxed();
         }
         // A subscription lives as long as its client wants: it holds no execution permit, or a few of them would

@@ -406,3 +406,14 @@ async fn an_authorization_that_is_not_text_refuses_the_connection() {
     assert_eq!(answer["type"], "closed");
     assert_eq!(answer["code"], 1002, "{answer:#}");
 }
+
+#[tokio::test]
+async fn open_sockets_are_closed_with_1001_when_the_server_shuts_down() {
+    let mut app = TestApp::spawn().await;
+    let mut socket = open_initialised(&app, None).await;
+    app.trigger_shutdown();
+    let answer = receive_within(&mut socket, std::time::Duration::from_secs(10)).await;
+    assert_eq!(answer["type"], "closed");
+    assert_eq!(answer["code"], 1001, "{answer:#}");
+    app.wait_stopped().await.expect("a clean stop");
+}
