@@ -51,28 +51,20 @@ pub struct ReservationsOfUser;
 /// An event's seat reservations.
 pub struct SeatsOfEvent;
 
-impl ChildList for ReservationsOfProduct {
-    type Service = CatalogService;
-    type Child = Reservation;
-
-    async fn pages(
-        service: &CatalogService,
-        parents: Vec<i32>,
-        page: KeysetPage<i32>,
-    ) -> AppResult<Pages<Reservation>> {
-        service
-            .reservations_per_parent(ReservationParent::Product, &parents, &page)
-            .await
-    }
-
-    async fn counts(service: &CatalogService, parents: Vec<i32>) -> AppResult<HashMap<i32, u64>> {
-        service
-            .count_reservations_per_parent(ReservationParent::Product, &parents)
-            .await
-    }
+/// The two lists of reservations differ only in the column they hang from.
+trait ReservationList: Send + Sync + 'static {
+    const PARENT: ReservationParent;
 }
 
-impl ChildList for ReservationsOfUser {
+impl ReservationList for ReservationsOfProduct {
+    const PARENT: ReservationParent = ReservationParent::Product;
+}
+
+impl ReservationList for ReservationsOfUser {
+    const PARENT: ReservationParent = ReservationParent::User;
+}
+
+impl<L: ReservationList> ChildList for L {
     type Service = CatalogService;
     type Child = Reservation;
 
@@ -81,15 +73,11 @@ impl ChildList for ReservationsOfUser {
         parents: Vec<i32>,
         page: KeysetPage<i32>,
     ) -> AppResult<Pages<Reservation>> {
-        service
-            .reservations_per_parent(ReservationParent::User, &parents, &page)
-            .await
+        service.reservations_per_parent(L::PARENT, &parents, &page).await
     }
 
     async fn counts(service: &CatalogService, parents: Vec<i32>) -> AppResult<HashMap<i32, u64>> {
-        service
-            .count_reservations_per_parent(ReservationParent::User, &parents)
-            .await
+        service.count_reservations_per_parent(L::PARENT, &parents).await
     }
 }
 
