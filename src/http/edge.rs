@@ -91,7 +91,7 @@ impl LocaleHints {
     }
 }
 
-pub fn request_id(parts: &Parts) -> String {
+fn request_id(parts: &Parts) -> String {
     parts
         .extensions
         .get::<RequestId>()
