@@ -16,7 +16,7 @@ use super::{
 use crate::{
     accounts::{User, loaders::UserLoader, resolvers::UserNode},
     graphql::{
-        children::{ChildTotal, child_page},
+        children::{ChildList, ChildTotal, child_page},
         connection::{ConnectionArgs, Cursor, TotalCount, build_connection, connection_cost},
         errors::GqlResultExt,
         guards::{AdminOnly, LoggedIn, request_context, require_caller, require_self_or_admin},
@@ -82,18 +82,8 @@ impl ProductNode {
         last: Option<i32>,
         before: Option<String>,
     ) -> Result<Connection<Cursor, ReservationNode, ChildTotal>> {
-        let page = ConnectionArgs::new(first, after, last, before)
-            .parse::<i32>("reservations")
-            .gql()?;
-        let (page, total) = child_page::<ReservationsOfProduct>(ctx, self.0.id, page).await?;
-        let page = reservation_nodes(ctx, page).await?;
-        Ok(build_connection(
-            "reservations",
-            page,
-            ReservationNode::database_id_of,
-            |node| node,
-            total,
-        ))
+        reservation_connection::<ReservationsOfProduct>(ctx, self.0.id, ConnectionArgs::new(first, after, last, before))
+            .await
     }
 
     async fn created_at(&self) -> DateTime<Utc> {
@@ -107,8 +97,17 @@ pub async fn reservations_of_user(
     user_id: i32,
     args: ConnectionArgs,
 ) -> Result<Connection<Cursor, ReservationNode, ChildTotal>> {
+    reservation_connection::<ReservationsOfUser>(ctx, user_id, args).await
+}
+
+/// One parent's `reservations` connection, for either list of reservations.
+async fn reservation_connection<L: ChildList<Child = Reservation>>(
+    ctx: &Context<'_>,
+    parent: i32,
+    args: ConnectionArgs,
+) -> Result<Connection<Cursor, ReservationNode, ChildTotal>> {
     let page = args.parse::<i32>("reservations").gql()?;
-    let (page, total) = child_page::<ReservationsOfUser>(ctx, user_id, page).await?;
+    let (page, total) = child_page::<L>(ctx, parent, page).await?;
     let page = reservation_nodes(ctx, page).await?;
     Ok(build_connection(
         "reservations",

@@ -142,8 +142,8 @@ impl<'a> From<&'a Executed> for ResponseBody<'a> {
 /// Resolves who is calling and in which language; a token that is present but unusable is a 401, never
 /// silently anonymous. Refusals are boxed: a `Response` is large and this is the rare path.
 pub(super) async fn edge(state: &AppState, parts: &Parts) -> Result<Edge, Box<Response>> {
-    let (mut context, hints) = edge::anonymous_context(state, parts);
     let Some(format) = Format::negotiate(&parts.headers) else {
+        let (context, _) = edge::anonymous_context(state, parts);
         return Err(Box::new(error_response(
             Format::Json,
             StatusCode::NOT_ACCEPTABLE,
@@ -152,15 +152,13 @@ pub(super) async fn edge(state: &AppState, parts: &Parts) -> Result<Edge, Box<Re
             &context,
         )));
     };
-    match edge::identify_caller(state, parts, &mut context, &hints).await {
-        Ok(_) => Ok(Edge { format, context }),
-        Err(refusal) => Err(Box::new(refusal_response(format, refusal, &context))),
-    }
+    let (context, _, _) = identified_context(state, parts).await?;
+    Ok(Edge { format, context })
 }
 
-/// The edge for a WebSocket upgrade: the context, the identity behind it, and the hints `connection_init` may
-/// override.
-pub(super) async fn edge_for_upgrade(
+/// The request's context with its caller identified, the identity behind it, and the locale hints (which a
+/// WebSocket's `connection_init` may override); a refusal is answered in the client's format.
+pub(super) async fn identified_context(
     state: &AppState,
     parts: &Parts,
 ) -> Result<(RequestContext, Option<Identity>, LocaleHints), Box<Response>> {

@@ -90,7 +90,7 @@ pub async fn upgrade(state: Arc<AppState>, parts: &mut Parts, upgrade: WebSocket
             Message::new("error-websocket-protocol"),
         );
     };
-    let (context, identity, hints) = match super::graphql::edge_for_upgrade(&state, parts).await {
+    let (context, identity, hints) = match super::graphql::identified_context(&state, parts).await {
         Ok(found) => found,
         Err(response) => return *response,
     };

@@ -107,6 +107,23 @@ impl TestApp {
         }
     }
 
+    /// A WebSocket upgrade request to `/graphql`, asking for `protocol` when given.
+    pub fn websocket_request(
+        &self,
+        protocol: Option<&'static str>,
+    ) -> tokio_tungstenite::tungstenite::handshake::client::Request {
+        use tokio_tungstenite::tungstenite::{client::IntoClientRequest, http::HeaderValue};
+        let mut request = format!("ws://{}/graphql", self.address)
+            .into_client_request()
+            .expect("request");
+        if let Some(protocol) = protocol {
+            request
+                .headers_mut()
+                .insert("sec-websocket-protocol", HeaderValue::from_static(protocol));
+        }
+        request
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.address)
     }

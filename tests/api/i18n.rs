@@ -343,7 +343,7 @@ async fn a_missing_route_error_before_execution_is_translated_too() {
 #[tokio::test]
 async fn the_websocket_resolves_the_locale_from_connection_init() {
     use futures_util::{SinkExt, StreamExt};
-    use tokio_tungstenite::tungstenite::{Message, client::IntoClientRequest, http::HeaderValue};
+    use tokio_tungstenite::tungstenite::Message;
 
     let app = TestApp::spawn().await;
     let token = user_with_locale(&app, "amelie@example.com", "fr", "Europe/Paris").await;
@@ -355,14 +355,9 @@ async fn the_websocket_resolves_the_locale_from_connection_init() {
             "en",
         ),
     ] {
-        let mut request = format!("ws://{}/graphql", app.address)
-            .into_client_request()
-            .expect("request");
-        request.headers_mut().insert(
-            "sec-websocket-protocol",
-            HeaderValue::from_static("graphql-transport-ws"),
-        );
-        let (mut socket, _) = tokio_tungstenite::connect_async(request).await.expect("upgrade");
+        let (mut socket, _) = tokio_tungstenite::connect_async(app.websocket_request(Some("graphql-transport-ws")))
+            .await
+            .expect("upgrade");
         let send = |message: Value| Message::text(message.to_string());
         socket
             .send(send(json!({ "type": "connection_init", "payload": payload })))

@@ -13,10 +13,7 @@ use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
     net::TcpStream,
 };
-use tokio_tungstenite::{
-    MaybeTlsStream, WebSocketStream, connect_async,
-    tungstenite::{Message, client::IntoClientRequest, http::HeaderValue},
-};
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream, connect_async, tungstenite::Message};
 
 use crate::helpers::{TestApp, error_code};
 
@@ -199,14 +196,9 @@ async fn past_the_connection_cap_a_connection_waits_until_another_closes() {
 
 /// A graphql-transport-ws connection, initialised and acknowledged.
 async fn open_websocket(app: &TestApp) -> WebSocketStream<MaybeTlsStream<TcpStream>> {
-    let mut request = format!("ws://{}/graphql", app.address)
-        .into_client_request()
-        .expect("request");
-    request.headers_mut().insert(
-        "sec-websocket-protocol",
-        HeaderValue::from_static("graphql-transport-ws"),
-    );
-    let (mut socket, _) = connect_async(request).await.expect("upgrade");
+    let (mut socket, _) = connect_async(app.websocket_request(Some("graphql-transport-ws")))
+        .await
+        .expect("upgrade");
     let init = json!({ "type": "connection_init", "payload": {} }).to_string();
     socket.send(Message::text(init)).await.expect("init sent");
     let ack = socket.next().await.expect("a message").expect("a frame");

@@ -4,7 +4,7 @@ use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use tokio_tungstenite::{
     MaybeTlsStream, WebSocketStream, connect_async,
-    tungstenite::{Message, client::IntoClientRequest, http::HeaderValue},
+    tungstenite::{Message, http::HeaderValue},
 };
 
 use crate::helpers::TestApp;
@@ -12,13 +12,9 @@ use crate::helpers::TestApp;
 type Socket = WebSocketStream<MaybeTlsStream<tokio::net::TcpStream>>;
 
 async fn open(app: &TestApp, protocol: &'static str) -> Socket {
-    let mut request = format!("ws://{}/graphql", app.address)
-        .into_client_request()
-        .expect("request");
-    request
-        .headers_mut()
-        .insert("sec-websocket-protocol", HeaderValue::from_static(protocol));
-    let (socket, response) = connect_async(request).await.expect("upgrade");
+    let (socket, response) = connect_async(app.websocket_request(Some(protocol)))
+        .await
+        .expect("upgrade");
     assert_eq!(response.headers()["sec-websocket-protocol"], protocol);
     socket
 }
@@ -126,10 +122,7 @@ async fn the_legacy_graphql_ws_protocol_still_works() {
 #[tokio::test]
 async fn an_upgrade_without_a_graphql_sub_protocol_is_refused() {
     let app = TestApp::spawn().await;
-    let request = format!("ws://{}/graphql", app.address)
-        .into_client_request()
-        .expect("request");
-    assert!(connect_async(request).await.is_err());
+    assert!(connect_async(app.websocket_request(None)).await.is_err());
     app.assert_still_serving().await;
 }
 
@@ -325,13 +318,7 @@ async fn a_demoted_admin_loses_admin_rights_on_an_open_socket() {
 async fn a_token_on_the_upgrade_request_stands_when_connection_init_has_none() {
     let app = TestApp::spawn().await;
     let session = app.register("header@example.com").await;
-    let mut request = format!("ws://{}/graphql", app.address)
-        .into_client_request()
-        .expect("request");
-    request.headers_mut().insert(
-        "sec-websocket-protocol",
-        HeaderValue::from_static("graphql-transport-ws"),
-    );
+    let mut request = app.websocket_request(Some("graphql-transport-ws"));
     let bearer = format!("Bearer {}", session["accessToken"].as_str().expect("token"));
     request
         .headers_mut()
