@@ -21,6 +21,8 @@ pub mod db;
 pub mod deadlines;
 /// Shared error kinds and their codes.
 pub mod error;
+/// Cache tags: writes touch what they change, so cached answers are never stale.
+pub mod freshness;
 /// The GraphQL toolkit resolvers use: connections, loaders, guards, ids, the document budget, error mapping.
 pub mod graphql;
 /// The HTTP edge: routes, middleware, transports.
