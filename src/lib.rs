@@ -5,6 +5,8 @@
 pub mod accounts;
 /// Builds and runs the whole application.
 pub mod app;
+/// The bounded cache and its five replacement policies; knows no domain type.
+pub mod cache;
 /// Products, reservations and events.
 pub mod catalog;
 /// The command line.
