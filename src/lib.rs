@@ -7,6 +7,8 @@ pub mod accounts;
 pub mod app;
 /// One LISTEN connection per process, fanned out to workers, subscriptions and caches.
 pub mod bus;
+/// The bounded cache and its five replacement policies; knows no domain type.
+pub mod cache;
 /// Products, reservations, events and seats.
 pub mod catalog;
 /// The command line.
