@@ -3,6 +3,7 @@
 
 pub mod engine;
 pub mod node;
+pub mod response_cache;
 
 use async_graphql::{MergedObject, MergedSubscription, Schema, ValidationMode};
 
