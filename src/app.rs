@@ -186,6 +186,9 @@ impl App {
                 let listener = TcpListener::bind(address)
                     .await
                     .with_context(|| format!("cannot listen on {address} (ALX_WORKER_LISTEN)"))?;
+                // The bound address, not the setting: with port 0 the system picks the port, and only the log
+                // tells an operator (or a test) which one it is.
+                let address = listener.local_addr().unwrap_or(address);
                 tracing::info!(%address, "serving /healthz and /metrics for the worker");
                 let service = http::worker_service(self.state.clone());
                 Some(tokio::spawn(http::serve(

@@ -60,22 +60,31 @@ impl TestApp {
     }
 
     pub async fn spawn_with(configure: impl FnOnce(&mut Settings)) -> Self {
-        Self::spawn_inner(configure, system_clock()).await
+        Self::spawn_inner(configure, system_clock(), None).await
     }
 
     /// An app whose services all read `clock`.
     pub async fn spawn_with_clock(clock: Clock) -> Self {
-        Self::spawn_inner(|_| {}, clock).await
+        Self::spawn_inner(|_| {}, clock, None).await
     }
 
-    async fn spawn_inner(configure: impl FnOnce(&mut Settings), clock: Clock) -> Self {
+    /// A second server on `other`'s database, as another instance of a deployment would be (its own bus, pool and
+    /// workers). Tokens of one are valid on the other: both sign with `JWT_SECRET`.
+    pub async fn spawn_sharing(other: &TestApp, configure: impl FnOnce(&mut Settings)) -> Self {
+        Self::spawn_inner(configure, system_clock(), Some(other.database_url.clone())).await
+    }
+
+    async fn spawn_inner(configure: impl FnOnce(&mut Settings), clock: Clock, database_url: Option<String>) -> Self {
         // Quiet by default; `TEST_LOG=debug cargo test` shows the server's logs.
         if let Ok(filter) = std::env::var("TEST_LOG") {
             alx_backend::telemetry::init_logging(alx_backend::config::LogFormat::Pretty, &filter);
         }
         let dir = tempfile::tempdir().expect("temp dir");
         let mut settings = Settings::development();
-        settings.database_url = fresh_database(&dir).await;
+        settings.database_url = match database_url {
+            Some(shared) => shared,
+            None => fresh_database(&dir).await,
+        };
         settings.jwt_secret = Some(SecretString::from(JWT_SECRET.to_string()));
         settings.jwt_secret_file = dir.path().join("jwt-secret");
         settings.db_max_connections = 5;
