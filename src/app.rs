@@ -1,6 +1,12 @@
 //! Builds the application from settings (database, migrations, services, schema, router) and runs it.
 
-use std::{future::Future, net::SocketAddr, num::NonZeroU32, sync::Arc, time::Duration};
+use std::{
+    future::Future,
+    net::SocketAddr,
+    num::{NonZeroU32, NonZeroUsize},
+    sync::Arc,
+    time::Duration,
+};
 
 use anyhow::Context;
 use sea_orm::DatabaseConnection;
@@ -19,7 +25,10 @@ use crate::{
     http::{self, AppState, HttpOptions, ServerLimits, WebSocketLimits},
     i18n::{self, Formatters},
     names::NamesService,
-    schema::{self, Engine, EngineSettings, SchemaLimits},
+    schema::{
+        self, Engine, EngineSettings, PersistedDocuments, SchemaLimits,
+        persisted::{self, Manifest, Store},
+    },
     services::Services,
     telemetry,
     welcome::WelcomeService,
@@ -65,7 +74,13 @@ impl App {
         })?;
         let services = build_services(settings, db.clone(), clock).await?;
         let deadlines = Deadlines::start();
-        let engine = Arc::new(Engine::new(&services, engine_settings(settings), deadlines.clone()));
+        let persisted = persisted_documents(settings, db.clone())?;
+        let engine = Arc::new(Engine::new(
+            &services,
+            engine_settings(settings),
+            persisted,
+            deadlines.clone(),
+        ));
         let shutdown = CancellationToken::new();
         let state = Arc::new(AppState {
             shutdown: shutdown.clone(),
@@ -205,6 +220,21 @@ fn engine_settings(settings: &Settings) -> EngineSettings {
         // About the parsed form of a few hundred ordinary operations; see `graphql::documents`.
         document_cache_bytes: 32 * 1024 * 1024,
     }
+}
+
+/// The manifest of `ALX_TRUSTED_DOCUMENTS` when set, or else the automatic persisted queries' store.
+fn persisted_documents(settings: &Settings, db: DatabaseConnection) -> anyhow::Result<PersistedDocuments> {
+    Ok(match &settings.trusted_documents {
+        Some(path) => PersistedDocuments::Trusted {
+            manifest: Manifest::load(path)?,
+            introspection: settings.introspection,
+        },
+        None => PersistedDocuments::Automatic(Store::new(
+            db,
+            NonZeroUsize::new(1024).expect("non-zero"),
+            persisted::MAX_STORED_DOCUMENTS,
+        )),
+    })
 }
 
 /// The configured secret, or in development one generated once and kept in a file only the owner can read.

@@ -75,6 +75,7 @@ struct RawSettings {
     #[serde(default, deserialize_with = "count_or_text")]
     trusted_proxies: Option<String>,
     default_locale: String,
+    trusted_documents: Option<PathBuf>,
 }
 
 /// The environment provider types values, so `ALX_TRUSTED_PROXIES=2` arrives as a number; this setting is a count
@@ -140,6 +141,7 @@ impl Default for RawSettings {
             trust_forwarded_for: false,
             trusted_proxies: None,
             default_locale: "en".into(),
+            trusted_documents: None,
         }
     }
 }
@@ -243,6 +245,9 @@ pub struct Settings {
     /// Whose `X-Forwarded-For` hops to skip when `trust_forwarded_for` is on.
     pub trusted_proxies: TrustedProxies,
     pub default_locale: String,
+    /// A manifest of trusted documents (`schema::persisted::Manifest`): when set, only its documents run and
+    /// clients cannot register persisted queries. Read by `App::build`, which stops on a bad file.
+    pub trusted_documents: Option<PathBuf>,
 }
 
 /// A setting that cannot be used, named the way the user wrote it.
@@ -455,6 +460,7 @@ impl Settings {
             trust_forwarded_for: raw.trust_forwarded_for,
             trusted_proxies,
             default_locale: raw.default_locale,
+            trusted_documents: raw.trusted_documents,
         })
     }
 

@@ -1,7 +1,8 @@
 //! The engine: the one path every operation takes, whatever carried it (POST, GET, a batch, a WebSocket
-//! message). In order: the document cache, the document budget (before the parser for the text, before the
-//! permit queue for the parsed document), a permit, the execution timeout, the errors rendered in the caller's
-//! locale and capped, then metrics and the log line.
+//! message). In order: the persisted document a hash names, the document cache, the document budget (before the
+//! parser for the text, before the permit queue for the parsed document), a permit, the execution timeout, the
+//! errors rendered in the caller's locale and capped, then metrics, the log line, and the registration of a
+//! persisted query that passed validation.
 
 use std::{
     collections::HashSet,
@@ -17,7 +18,10 @@ use async_graphql::{
 use tokio::sync::Semaphore;
 use tracing::Instrument;
 
-use super::{SchemaLimits, Schemas};
+use super::{
+    SchemaLimits, Schemas,
+    persisted::{DocumentHash, PersistedDocuments, Resolved, Submitted},
+};
 use crate::{
     deadlines::Deadlines,
     error::{ErrorCode, Message},
@@ -50,6 +54,7 @@ pub struct EngineSettings {
 
 pub struct Engine {
     schemas: Schemas,
+    persisted: PersistedDocuments,
     budget: DocumentBudget,
     documents: DocumentCache,
     permits: Semaphore,
@@ -74,6 +79,8 @@ pub struct Prepared {
     trusted: bool,
     /// A document parsed now, to keep once it has passed validation.
     to_cache: Option<(Arc<ExecutableDocument>, DocumentCost)>,
+    /// A persisted query sent with its text, to register once it has passed validation.
+    to_register: Option<DocumentHash>,
 }
 
 impl Prepared {
@@ -87,9 +94,15 @@ impl Prepared {
 }
 
 impl Engine {
-    pub fn new(services: &Services, settings: EngineSettings, deadlines: Deadlines) -> Self {
+    pub fn new(
+        services: &Services,
+        settings: EngineSettings,
+        persisted: PersistedDocuments,
+        deadlines: Deadlines,
+    ) -> Self {
         Self {
             schemas: Schemas::build(services, &settings.schema),
+            persisted,
             budget: settings.budget,
             documents: DocumentCache::new(settings.document_cache_entries, settings.document_cache_bytes),
             permits: Semaphore::new(settings.max_concurrent_operations),
@@ -106,22 +119,36 @@ impl Engine {
     }
 
     /// Runs one request through the whole path.
-    pub async fn execute(&self, request: Request, context: RequestContext) -> Executed {
-        match self.prepare(request) {
+    pub async fn execute(&self, submitted: Submitted, context: RequestContext) -> Executed {
+        match self.prepare(submitted).await {
             Ok(prepared) => self.run(prepared, context).await,
             Err(error) => failed(error, &context),
         }
     }
 
-    /// Parses the document (or takes it from the cache) and applies the budget; the error is about the request
-    /// as a whole. Cheap checks come first: the cache by text, then the text's size and tokens, then the parse.
-    pub fn prepare(&self, mut request: Request) -> Result<Prepared, ServerError> {
+    /// Finds the document a hash names, parses it (or takes it from the cache) and applies the budget; the error
+    /// is about the request as a whole. Cheap checks come first: the cache by text, then the text's size and
+    /// tokens, then the parse.
+    pub async fn prepare(&self, submitted: Submitted) -> Result<Prepared, ServerError> {
+        let Submitted {
+            mut request,
+            document_id,
+        } = submitted;
+        let resolved = self.persisted.resolve(&mut request, document_id.as_deref()).await?;
+        let to_register = match resolved {
+            Resolved::Register(hash) => Some(hash),
+            Resolved::Ready | Resolved::Unlisted => None,
+        };
         if let Some(cached) = self.documents.get(&request.query) {
+            if resolved == Resolved::Unlisted {
+                self.persisted.refuses_unlisted(&cached.document)?;
+            }
             request.set_parsed_query(ExecutableDocument::clone(&cached.document));
             return Ok(Prepared {
                 request,
                 trusted: cached.trusted,
                 to_cache: None,
+                to_register,
             });
         }
         let cost = self.budget.check_text(&request.query)?;
@@ -130,12 +157,16 @@ impl Engine {
             Err(error) => return Err(parse_failure(error)),
         };
         self.budget.check_document(&document)?;
+        if resolved == Resolved::Unlisted {
+            self.persisted.refuses_unlisted(&document)?;
+        }
         let to_cache = DocumentCache::cacheable(&request.query).then(|| (Arc::new(document.clone()), cost));
         request.set_parsed_query(document);
         Ok(Prepared {
             request,
             trusted: false,
             to_cache,
+            to_register,
         })
     }
 
@@ -145,7 +176,7 @@ impl Engine {
             request,
             trusted,
             to_cache,
-            ..
+            to_register,
         } = prepared;
         let schema = if trusted {
             &self.schemas.trusted
@@ -153,6 +184,7 @@ impl Engine {
             &self.schemas.strict
         };
         let query_to_cache = to_cache.map(|entry| (request.query.clone(), entry));
+        let query_to_register = to_register.map(|hash| (hash, request.query.clone()));
         let operation = self.operation_label(request.operation_name.as_deref());
         let span = tracing::info_span!("graphql", operation = %operation, request_id = %context.request_id);
         // Waiting for a turn is not execution: the timeout and the duration start once the operation runs.
@@ -194,6 +226,14 @@ impl Engine {
             || tracing::info!(duration_ms = elapsed.as_secs_f64() * 1000.0, errors = ?codes, "graphql operation"),
         );
         crate::telemetry::record_graphql_operation(&operation, codes.is_empty(), elapsed.as_secs_f64());
+        // Validation failures fail the request as a whole; a document that got past them is worth registering.
+        // Awaited rather than left to run behind the answer: the client's next request may go to another
+        // instance, and must find the document there.
+        if let Some((hash, query)) = query_to_register
+            && !request_failed
+        {
+            self.persisted.register(hash, &query).await;
+        }
         Executed {
             response,
             request_failed,
@@ -203,8 +243,12 @@ impl Engine {
 
     /// The WebSocket path: queries and mutations answer once through `execute` (so under the same permits,
     /// timeout, metrics and logs); a subscription's set-up is prepared and budgeted the same way, then streams.
-    pub fn execute_stream(self: &Arc<Self>, request: Request, context: RequestContext) -> BoxStream<'static, Executed> {
-        let mut prepared = match self.prepare(request) {
+    pub async fn execute_stream(
+        self: &Arc<Self>,
+        submitted: Submitted,
+        context: RequestContext,
+    ) -> BoxStream<'static, Executed> {
+        let mut prepared = match self.prepare(submitted).await {
             Ok(prepared) => prepared,
             Err(error) => return stream::once(std::future::ready(failed(error, &context))).boxed(),
         };
@@ -214,6 +258,7 @@ impl Engine {
         }
         // A subscription lives as long as its client wants: it holds no execution permit, or a few of them would
         // starve every other operation. The WebSocket caps how many one connection may hold.
+        let mut to_register = prepared.to_register.map(|hash| (hash, prepared.request.query.clone()));
         let request = self.with_request_data(prepared.request, context.clone());
         let locale = context.effective_locale();
         self.schemas
@@ -228,6 +273,17 @@ impl Engine {
                     response,
                     request_failed,
                     locale,
+                }
+            })
+            // The first answer tells whether the document passed validation.
+            .then(move |executed| {
+                let registration = to_register.take().filter(|_| !executed.request_failed);
+                let engine = engine.clone();
+                async move {
+                    if let Some((hash, query)) = registration {
+                        engine.persisted.register(hash, &query).await;
+                    }
+                    executed
                 }
             })
             .boxed()

@@ -3,6 +3,7 @@
 
 pub mod engine;
 pub mod node;
+pub mod persisted;
 
 use async_graphql::{EmptySubscription, MergedObject, Schema, ValidationMode};
 
@@ -14,6 +15,7 @@ use crate::{
     welcome::resolvers::WelcomeQuery,
 };
 pub use engine::{Engine, EngineSettings, Executed};
+pub use persisted::{PersistedDocuments, Submitted};
 
 #[derive(MergedObject, Default)]
 pub struct Query(node::NodeQuery, AccountsQuery, WelcomeQuery, NamesQuery, CatalogQuery);
