@@ -11,6 +11,7 @@ mod i18n;
 mod identity;
 mod inputs;
 mod names;
+mod persisted;
 mod protections;
 mod schema;
 mod server;

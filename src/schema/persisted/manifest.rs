@@ -71,7 +71,9 @@ impl Manifest {
                 .ok_or_else(|| format!("the id {label} is not a SHA-256 hash (64 hexadecimal digits)"))?;
             let actual = DocumentHash::of(&body);
             if actual != hash {
-                return Err(format!("the id {label} does not match its document, whose SHA-256 is {actual}"));
+                return Err(format!(
+                    "the id {label} does not match its document, whose SHA-256 is {actual}"
+                ));
             }
             async_graphql::parser::parse_query(&body)
                 .map_err(|error| format!("the document {label} is not valid GraphQL: {error}"))?;
@@ -134,10 +136,7 @@ mod tests {
         .to_string();
         let manifest = Manifest::parse(&text).expect("valid");
         assert_eq!(manifest.count(), 2);
-        assert_eq!(
-            manifest.find(DocumentHash::of(locales)).as_deref(),
-            Some(locales)
-        );
+        assert_eq!(manifest.find(DocumentHash::of(locales)).as_deref(), Some(locales));
         assert!(manifest.lists(TYPENAME));
         assert!(!manifest.lists("{ __typename }"), "texts match exactly");
     }

@@ -268,7 +268,11 @@ mod tests {
 
     fn refusal(result: Result<Option<DocumentHash>, ServerError>) -> String {
         let error = result.expect_err("refused");
-        match error.extensions.as_ref().and_then(|extensions| extensions.get("messageId")) {
+        match error
+            .extensions
+            .as_ref()
+            .and_then(|extensions| extensions.get("messageId"))
+        {
             Some(Value::String(id)) => id.clone(),
             other => panic!("no message id: {other:?}"),
         }
@@ -348,8 +352,12 @@ mod tests {
     fn introspection_only_looks_through_fragments_at_the_root() {
         let only = |query: &str| introspection_only(&async_graphql::parser::parse_query(query).expect("parses"));
         assert!(only("{ __schema { types { name } } __typename }"));
-        assert!(only("query A { ...F } fragment F on Query { ... on Query { __type(name: \"X\") { name } } }"));
+        assert!(only(
+            "query A { ...F } fragment F on Query { ... on Query { __type(name: \"X\") { name } } }"
+        ));
         assert!(!only("{ __typename me { id } }"));
-        assert!(!only("query A { __typename } query B { ...F } fragment F on Query { locales { code } }"));
+        assert!(!only(
+            "query A { __typename } query B { ...F } fragment F on Query { locales { code } }"
+        ));
     }
 }

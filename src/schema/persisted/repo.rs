@@ -45,9 +45,7 @@ pub async fn keep_newest(db: &impl ConnectionTrait, keep: u64) -> Result<u64, Db
         .offset(keep.saturating_sub(1))
         .to_owned();
     let deleted = persisted_queries::Entity::delete_many()
-        .filter(
-            Expr::col(persisted_queries::Column::CreatedAt).lt(Expr::SubQuery(None, Box::new(oldest_kept.into()))),
-        )
+        .filter(Expr::col(persisted_queries::Column::CreatedAt).lt(Expr::SubQuery(None, Box::new(oldest_kept.into()))))
         .exec(db)
         .await?;
     Ok(deleted.rows_affected)
