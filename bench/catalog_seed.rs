@@ -19,7 +19,13 @@ async fn main() -> anyhow::Result<()> {
     let settings = Settings::load()?;
     let (connection, _) = db::connect(&settings.database_url, 4).await?;
     db::migrate_up(&connection).await?;
-    let services = app::build_services(&settings, connection.clone(), clock::system_clock()).await?;
+    let services = app::build_services(
+        &settings,
+        connection.clone(),
+        clock::system_clock(),
+        alx_backend::bus::Bus::publishing_only(&connection),
+    )
+    .await?;
     let admin = parse_new_user(
         "",
         "bench-admin@example.com",

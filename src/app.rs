@@ -16,7 +16,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::{
     accounts::{AccountsService, AttemptLimits, Tokens},
-    catalog::CatalogService,
+    bus::Bus,
+    catalog::{CatalogService, SeatJobs, SeatsService},
     clock::{self, Clock},
     config::Settings,
     db,
@@ -24,7 +25,9 @@ use crate::{
     graphql::limits::DocumentBudget,
     http::{self, AppState, HttpOptions, ServerLimits, WebSocketLimits},
     i18n::{self, Formatters},
+    jobs::{Handlers, JobKind, JobsService, RetryPolicy, Worker, WorkerSettings},
     names::NamesService,
+    notifications::{LogNotifier, NotificationJobs, NotificationsService, Notifier, WebhookNotifier},
     schema::{
         self, Engine, EngineSettings, PersistedDocuments, SchemaLimits,
         persisted::{self, Manifest, Store},
@@ -45,6 +48,8 @@ pub struct App {
     /// Bound at build, like the API listener before it, so a taken port stops start-up and tests learn the port.
     metrics_listener: Option<TcpListener>,
     shutdown: CancellationToken,
+    worker_settings: WorkerSettings,
+    worker_listen: Option<SocketAddr>,
 }
 
 /// After the listener has stopped, how long the database pool may take to close: a request abandoned at the end
@@ -72,7 +77,9 @@ impl App {
                 settings.default_locale
             )
         })?;
-        let services = build_services(settings, db.clone(), clock).await?;
+        let shutdown = CancellationToken::new();
+        let bus = Bus::start(&db, &settings.database_url, shutdown.clone()).await?;
+        let services = build_services(settings, db.clone(), clock, bus).await?;
         let deadlines = Deadlines::start();
         let persisted = persisted_documents(settings, db.clone())?;
         let engine = Arc::new(Engine::new(
@@ -81,7 +88,6 @@ impl App {
             persisted,
             deadlines.clone(),
         ));
-        let shutdown = CancellationToken::new();
         let state = Arc::new(AppState {
             shutdown: shutdown.clone(),
             engine: engine.clone(),
@@ -130,6 +136,8 @@ impl App {
             statements,
             services,
             shutdown,
+            worker_settings: worker_settings(settings),
+            worker_listen: settings.worker_listen,
         })
     }
 
@@ -160,6 +168,7 @@ impl App {
             }
         });
         let limits = self.http_options.server;
+        let worker = (self.worker_settings.concurrency > 0).then(|| self.spawn_worker());
         let metrics = self.metrics_listener.map(|metrics_listener| {
             let service = http::metrics_service(self.state.clone());
             tokio::spawn(http::serve(metrics_listener, service, limits, self.shutdown.clone()))
@@ -169,15 +178,74 @@ impl App {
         if let Some(metrics) = metrics {
             metrics.await.context("the metrics listener")?;
         }
+        if let Some(worker) = worker {
+            worker.await.context("the job worker")?;
+        }
         match tokio::time::timeout(POOL_CLOSE_LIMIT, self.db.close()).await {
             Ok(closed) => closed.context("closing the database pool")?,
             Err(_) => tracing::warn!("database connections still held by abandoned requests; not waiting for them"),
         }
         Ok(())
     }
+
+    /// Runs only the job workers (`alx-backend worker`) until the shutdown token is cancelled, serving `/healthz`,
+    /// `/readyz` and `/metrics` on `ALX_WORKER_LISTEN` if it is set.
+    pub async fn work(self) -> anyhow::Result<()> {
+        anyhow::ensure!(
+            self.worker_settings.concurrency > 0,
+            "invalid setting ALX_WORKER_CONCURRENCY: `alx-backend worker` needs at least 1"
+        );
+        let worker = self.spawn_worker();
+        let health = match self.worker_listen {
+            Some(address) => {
+                let listener = TcpListener::bind(address)
+                    .await
+                    .with_context(|| format!("cannot listen on {address} (ALX_WORKER_LISTEN)"))?;
+                tracing::info!(%address, "serving /healthz and /metrics for the worker");
+                let service = http::worker_service(self.state.clone());
+                Some(tokio::spawn(http::serve(
+                    listener,
+                    service,
+                    self.http_options.server,
+                    self.shutdown.clone(),
+                )))
+            }
+            None => None,
+        };
+        worker.await.context("the job worker")?;
+        if let Some(health) = health {
+            health.await.context("the worker's health listener")?;
+        }
+        self.db.close().await.context("closing the database pool")
+    }
+
+    fn spawn_worker(&self) -> tokio::task::JoinHandle<()> {
+        let worker = Worker::new(
+            self.services.jobs.clone(),
+            self.services.job_handlers.clone(),
+            self.worker_settings,
+        );
+        tokio::spawn(worker.run(self.shutdown.clone()))
+    }
 }
 
-pub async fn build_services(settings: &Settings, db: DatabaseConnection, clock: Clock) -> anyhow::Result<Services> {
+fn worker_settings(settings: &Settings) -> WorkerSettings {
+    WorkerSettings {
+        concurrency: settings.worker_concurrency,
+        lease: settings.job_lease,
+        poll_interval: settings.job_poll_interval,
+        time_limit: settings.job_time_limit,
+        retention: settings.job_retention,
+        shutdown_grace: settings.shutdown_grace,
+    }
+}
+
+pub async fn build_services(
+    settings: &Settings,
+    db: DatabaseConnection,
+    clock: Clock,
+    bus: Bus,
+) -> anyhow::Result<Services> {
     let secret = jwt_secret(settings).await?;
     let tokens = Tokens::new(secret.expose_secret().as_bytes(), settings.access_token_ttl);
     let limits = AttemptLimits {
@@ -187,12 +255,39 @@ pub async fn build_services(settings: &Settings, db: DatabaseConnection, clock: 
             .context("register attempts must be positive")?,
     };
     let formatters = Arc::new(Formatters::new()?);
+    let jobs = JobsService::new(
+        db.clone(),
+        bus,
+        clock.clone(),
+        RetryPolicy {
+            max_attempts: settings.job_max_attempts,
+            backoff_base: settings.job_backoff_base,
+            backoff_max: settings.job_backoff_max,
+        },
+    );
+    let notifier: Arc<dyn Notifier> = match &settings.notification_webhook {
+        Some(url) => Arc::new(WebhookNotifier::new(url.clone())),
+        None => Arc::new(LogNotifier),
+    };
+    let mut job_handlers = Handlers::default();
+    job_handlers.register(
+        JobKind::PushNotification,
+        NotificationJobs {
+            notifier,
+            blocked: Arc::new(settings.blocked_phone_numbers.iter().cloned().collect()),
+        },
+    );
+    job_handlers.register(JobKind::SeatReservation, SeatJobs);
     Ok(Services {
         names: NamesService::new(db.clone()),
         accounts: AccountsService::new(db.clone(), tokens, limits, settings.refresh_token_ttl),
         catalog: CatalogService::new(db),
         welcome: WelcomeService::new(formatters.clone(), clock),
         formatters,
+        notifications: NotificationsService::new(jobs.clone(), settings.job_max_attempts),
+        seats: SeatsService::new(jobs.clone(), settings.job_max_attempts),
+        jobs,
+        job_handlers,
     })
 }
 

@@ -36,6 +36,8 @@ pub struct Cli {
 pub enum Command {
     /// Serve the GraphQL API over HTTP and WebSocket (the default).
     Serve,
+    /// Run only the job workers (no GraphQL listener); `/healthz` and `/metrics` on ALX_WORKER_LISTEN if set.
+    Worker,
     /// Apply, revert or inspect database migrations.
     Migrate {
         #[command(subcommand)]

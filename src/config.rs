@@ -43,6 +43,16 @@ struct RawSettings {
     log: String,
     cors_origins: Option<String>,
     blocked_phone_numbers: String,
+    notification_webhook: Option<String>,
+    worker_concurrency: usize,
+    worker_listen: Option<String>,
+    job_retention: String,
+    job_lease_secs: u64,
+    job_poll_interval_ms: u64,
+    job_time_limit_secs: u64,
+    job_max_attempts: u32,
+    job_backoff_base_ms: u64,
+    job_backoff_max_secs: u64,
     migrate_on_start: bool,
     introspection: Option<bool>,
     db_max_connections: u32,
@@ -108,6 +118,17 @@ impl Default for RawSettings {
             log: "info,sqlx=warn,sea_orm=warn".into(),
             cors_origins: None,
             blocked_phone_numbers: String::new(),
+            notification_webhook: None,
+            // The curriculum's queue processes two jobs at a time.
+            worker_concurrency: 2,
+            worker_listen: None,
+            job_retention: "7d".into(),
+            job_lease_secs: 30,
+            job_poll_interval_ms: 1000,
+            job_time_limit_secs: 60,
+            job_max_attempts: 3,
+            job_backoff_base_ms: 1000,
+            job_backoff_max_secs: 3600,
             migrate_on_start: true,
             introspection: None,
             db_max_connections: 16,
@@ -200,6 +221,24 @@ pub struct Settings {
     pub log: String,
     pub cors_origins: CorsOrigins,
     pub blocked_phone_numbers: Vec<String>,
+    /// Where notifications are POSTed; none: they are written to the log.
+    pub notification_webhook: Option<hyper::Uri>,
+    /// Jobs run at once by this process's workers; 0: `serve` runs no workers.
+    pub worker_concurrency: usize,
+    /// `/healthz` and `/metrics` of `alx-backend worker`.
+    pub worker_listen: Option<SocketAddr>,
+    /// How long finished jobs are kept.
+    pub job_retention: Duration,
+    /// How long a claimed job stays its worker's without a heartbeat.
+    pub job_lease: Duration,
+    /// How often idle workers look for jobs without a notification.
+    pub job_poll_interval: Duration,
+    /// The longest one attempt may run.
+    pub job_time_limit: Duration,
+    pub job_max_attempts: i32,
+    /// The wait before a failed job's second attempt; it doubles with each attempt, up to `job_backoff_max`.
+    pub job_backoff_base: Duration,
+    pub job_backoff_max: Duration,
     pub migrate_on_start: bool,
     pub introspection: bool,
     pub db_max_connections: u32,
@@ -400,6 +439,12 @@ impl Settings {
             ("refresh_token_ttl_secs", raw.refresh_token_ttl_secs),
             ("login_attempts_per_minute", raw.login_attempts_per_minute as u64),
             ("register_attempts_per_minute", raw.register_attempts_per_minute as u64),
+            ("job_lease_secs", raw.job_lease_secs),
+            ("job_poll_interval_ms", raw.job_poll_interval_ms),
+            ("job_time_limit_secs", raw.job_time_limit_secs),
+            ("job_max_attempts", u64::from(raw.job_max_attempts)),
+            ("job_backoff_base_ms", raw.job_backoff_base_ms),
+            ("job_backoff_max_secs", raw.job_backoff_max_secs),
         ] {
             if value == 0 {
                 return Err(invalid(key, "must be greater than 0"));
@@ -415,6 +460,38 @@ impl Settings {
             Some(value) => TrustedProxies::parse(value).map_err(|reason| invalid("trusted_proxies", reason))?,
             None => TrustedProxies::Count(NonZeroUsize::MIN),
         };
+        let worker_listen = raw
+            .worker_listen
+            .as_deref()
+            .map(|address| {
+                address.parse().map_err(|_| {
+                    invalid(
+                        "worker_listen",
+                        format!("`{address}` is not an address and port such as 127.0.0.1:9091"),
+                    )
+                })
+            })
+            .transpose()?;
+        let job_retention = humantime::parse_duration(&raw.job_retention).map_err(|error| {
+            invalid(
+                "job_retention",
+                format!("`{}` is not a duration such as 7d or 12h: {error}", raw.job_retention),
+            )
+        })?;
+        let notification_webhook = raw
+            .notification_webhook
+            .as_deref()
+            .map(|url| match url.parse::<hyper::Uri>() {
+                Ok(uri) if uri.scheme_str() == Some("http") && uri.host().is_some() => Ok(uri),
+                _ => Err(invalid(
+                    "notification_webhook",
+                    format!("`{url}` is not an http:// URL (TLS belongs to a sidecar)"),
+                )),
+            })
+            .transpose()?;
+        if raw.job_max_attempts > 100 {
+            return Err(invalid("job_max_attempts", "must be at most 100"));
+        }
         tracing_subscriber::EnvFilter::try_new(&raw.log).map_err(|error| invalid("log", error.to_string()))?;
         Ok(Self {
             database_url: raw.database_url,
@@ -429,6 +506,16 @@ impl Settings {
             log: raw.log,
             cors_origins,
             blocked_phone_numbers: comma_list(&raw.blocked_phone_numbers),
+            notification_webhook,
+            worker_concurrency: raw.worker_concurrency,
+            worker_listen,
+            job_retention,
+            job_lease: Duration::from_secs(raw.job_lease_secs),
+            job_poll_interval: Duration::from_millis(raw.job_poll_interval_ms),
+            job_time_limit: Duration::from_secs(raw.job_time_limit_secs),
+            job_max_attempts: raw.job_max_attempts as i32,
+            job_backoff_base: Duration::from_millis(raw.job_backoff_base_ms),
+            job_backoff_max: Duration::from_secs(raw.job_backoff_max_secs),
             migrate_on_start: raw.migrate_on_start,
             introspection: raw.introspection.unwrap_or(!production),
             db_max_connections: raw.db_max_connections,

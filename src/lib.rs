@@ -5,7 +5,9 @@
 pub mod accounts;
 /// Builds and runs the whole application.
 pub mod app;
-/// Products, reservations and events.
+/// One LISTEN connection per process, fanned out to workers, subscriptions and caches.
+pub mod bus;
+/// Products, reservations, events and seats.
 pub mod catalog;
 /// The command line.
 pub mod cli;
@@ -25,8 +27,12 @@ pub mod graphql;
 pub mod http;
 /// Translations and locale negotiation.
 pub mod i18n;
+/// Durable background jobs: the queue, its workers and its subscriptions.
+pub mod jobs;
 /// The baby-names dataset: import and pagination.
 pub mod names;
+/// Push notifications through the job queue.
+pub mod notifications;
 /// Keyset pages as plain data.
 pub mod pagination;
 /// The schema assembled from the domains, and the engine every operation runs through.

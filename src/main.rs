@@ -68,6 +68,12 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             }
             app.serve(listener, shutdown.cancelled_owned()).await
         }
+        Command::Worker => {
+            let app = App::build(&settings).await?;
+            app::stop_on_signal(app.shutdown_token(), settings.shutdown_grace)?;
+            tracing::info!(concurrency = settings.worker_concurrency, "running job workers only");
+            app.work().await
+        }
         Command::Migrate { action } => {
             let (db, _) = db::connect(&settings.database_url, 1).await?;
             match action {
@@ -90,7 +96,13 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             );
             let (db, _) = db::connect(&settings.database_url, 1).await?;
             db::migrate_up(&db).await?;
-            let services = app::build_services(&settings, db, alx_backend::clock::system_clock()).await?;
+            let services = app::build_services(
+                &settings,
+                db.clone(),
+                alx_backend::clock::system_clock(),
+                alx_backend::bus::Bus::publishing_only(&db),
+            )
+            .await?;
             let seeded = seed::seed(&services).await.map_err(describe)?;
             println!(
                 "seeded {} products and an event with {} seats; demo accounts (password `{}`):",
@@ -114,7 +126,13 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
         } => {
             let (db, _) = db::connect(&settings.database_url, 1).await?;
             db::migrate_up(&db).await?;
-            let services = app::build_services(&settings, db, alx_backend::clock::system_clock()).await?;
+            let services = app::build_services(
+                &settings,
+                db.clone(),
+                alx_backend::clock::system_clock(),
+                alx_backend::bus::Bus::publishing_only(&db),
+            )
+            .await?;
             let role = if admin { Role::Admin } else { Role::User };
             let new_user = parse_new_user("", &email, password, &name, role, None, None).map_err(describe)?;
             let user = services

@@ -3,7 +3,13 @@
 use std::sync::Arc;
 
 use crate::{
-    accounts::AccountsService, catalog::CatalogService, i18n::Formatters, names::NamesService, welcome::WelcomeService,
+    accounts::AccountsService,
+    catalog::{CatalogService, SeatsService},
+    i18n::Formatters,
+    jobs::{Handlers, JobsService},
+    names::NamesService,
+    notifications::NotificationsService,
+    welcome::WelcomeService,
 };
 
 #[derive(Clone)]
@@ -13,4 +19,9 @@ pub struct Services {
     pub welcome: WelcomeService,
     pub formatters: Arc<Formatters>,
     pub names: NamesService,
+    pub jobs: JobsService,
+    pub notifications: NotificationsService,
+    pub seats: SeatsService,
+    /// What each job kind runs, for the workers.
+    pub job_handlers: Handlers,
 }

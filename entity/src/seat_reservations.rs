@@ -7,6 +7,8 @@ pub struct Model {
     pub id: i32,
     pub event_id: i32,
     pub user_id: i32,
+    /// The job that took this seat: unique, so however often a job runs, it takes one seat.
+    pub job_id: Option<i32>,
     pub created_at: DateTimeUtc,
 }
 

@@ -17,6 +17,7 @@ use crate::{
         ids::{NodeType, global_id},
         load_one,
     },
+    jobs::{self, JobNode},
 };
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Enum)]
@@ -68,7 +69,7 @@ impl UserNode {
     }
 }
 
-// `serial` (see Product in the catalog): only `reservations` waits on a DataLoader.
+// `serial` (see Product in the catalog): only `reservations` and `jobs` wait on a DataLoader.
 #[Object(name = "User", serial)]
 impl UserNode {
     pub async fn id(&self) -> ID {
@@ -123,6 +124,20 @@ impl UserNode {
     ) -> Result<Connection<Cursor, ReservationNode, ChildTotal>> {
         require_self_or_admin(ctx, self.user.id)?;
         catalog::reservations_of_user(ctx, self.user.id, ConnectionArgs::new(first, after, last, before)).await
+    }
+
+    /// The user's jobs, oldest first (the user and admins only).
+    #[graphql(complexity = "connection_cost(first, last, child_complexity)")]
+    async fn jobs(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> Result<Connection<Cursor, JobNode, ChildTotal>> {
+        require_self_or_admin(ctx, self.user.id)?;
+        jobs::jobs_of_user(ctx, self.user.id, ConnectionArgs::new(first, after, last, before)).await
     }
 }
 

@@ -376,3 +376,41 @@ pub async fn update_event(
     }
     Ok(find_events(db, &[id]).await?.pop())
 }
+
+/// Takes one seat if one is left, turning reservations off with the last one; false when none is left.
+pub async fn take_seat(db: &impl ConnectionTrait, event_id: i32, now: DateTime<Utc>) -> Result<bool, DbErr> {
+    let seats_after = Expr::col(events::Column::AvailableSeats).sub(1);
+    let taken = events::Entity::update_many()
+        .col_expr(events::Column::AvailableSeats, seats_after.clone())
+        .col_expr(
+            events::Column::ReservationEnabled,
+            Expr::case(seats_after.eq(0), Expr::value(false))
+                .finally(Expr::col(events::Column::ReservationEnabled))
+                .into(),
+        )
+        .col_expr(events::Column::UpdatedAt, Expr::value(now))
+        .filter(events::Column::Id.eq(event_id))
+        .filter(events::Column::AvailableSeats.gt(0))
+        .exec(db)
+        .await?;
+    Ok(taken.rows_affected == 1)
+}
+
+pub async fn insert_seat_reservation(
+    db: &impl ConnectionTrait,
+    event_id: i32,
+    user_id: i32,
+    job_id: i32,
+    now: DateTime<Utc>,
+) -> Result<SeatReservation, DbErr> {
+    let model = seat_reservations::ActiveModel {
+        event_id: Set(event_id),
+        user_id: Set(user_id),
+        job_id: Set(Some(job_id)),
+        created_at: Set(now),
+        ..Default::default()
+    }
+    .insert(db)
+    .await?;
+    Ok(seat_reservation(model))
+}

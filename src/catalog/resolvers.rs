@@ -6,7 +6,7 @@ use async_graphql::{Context, ID, InputObject, Object, Result, connection::Connec
 use chrono::{DateTime, Utc};
 
 use super::{
-    CatalogService, Event, NewEvent, NewProduct, Product, Reservation, SeatReservation,
+    CatalogService, Event, NewEvent, NewProduct, Product, Reservation, SeatReservation, SeatsService,
     loaders::{
         EventLoader, ProductLoader, ReservationLoader, ReservationsOfProduct, ReservationsOfUser,
         SeatReservationLoader, SeatsOfEvent,
@@ -24,6 +24,7 @@ use crate::{
         load_many, load_one,
     },
     i18n::Formatters,
+    jobs::JobNode,
     pagination::Page,
 };
 
@@ -400,6 +401,20 @@ impl CatalogMutation {
         let quantity = Quantity::parse("quantity", quantity.unwrap_or(1)).gql()?;
         Ok(ReservationNode::from(
             catalog(ctx).reserve(caller, product_id, quantity).await.gql()?,
+        ))
+    }
+
+    /// Queues a seat reservation for the caller and returns its job at once (follow it with `jobUpdated`);
+    /// `RESERVATIONS_BLOCKED` when the event takes no more reservations.
+    #[graphql(guard = "LoggedIn")]
+    async fn reserve_seat(&self, ctx: &Context<'_>, event_id: ID) -> Result<JobNode> {
+        let caller = require_caller(ctx)?;
+        let event_id = parse_id_of("eventId", &event_id, NodeType::Event).gql()?;
+        Ok(JobNode(
+            ctx.data_unchecked::<SeatsService>()
+                .reserve_seat(caller, event_id)
+                .await
+                .gql()?,
         ))
     }
 

@@ -96,6 +96,14 @@ impl<L: ChildList> Loader<i32> for ChildCounts<L> {
 /// The `totalCount` of a nested connection.
 pub struct ChildTotal(u64);
 
+impl ChildTotal {
+    /// A total counted by the caller: a top-level list whose connection type a nested list shares
+    /// (`jobs` and `User.jobs` are both `JobConnection`).
+    pub fn counted(total: u64) -> Self {
+        Self(total)
+    }
+}
+
 #[Object]
 impl ChildTotal {
     /// How many rows the whole list holds (not just this page).

@@ -14,6 +14,7 @@ pub enum NodeType {
     Event,
     SeatReservation,
     BabyName,
+    Job,
 }
 
 impl NodeType {
@@ -25,6 +26,7 @@ impl NodeType {
             Self::Event => "Event",
             Self::SeatReservation => "SeatReservation",
             Self::BabyName => "BabyName",
+            Self::Job => "Job",
         }
     }
 
@@ -36,6 +38,7 @@ impl NodeType {
             "Event" => Some(Self::Event),
             "SeatReservation" => Some(Self::SeatReservation),
             "BabyName" => Some(Self::BabyName),
+            "Job" => Some(Self::Job),
             _ => None,
         }
     }

@@ -137,6 +137,16 @@ pub fn metrics_service(state: Arc<AppState>) -> Router {
         .with_state(state)
 }
 
+/// What `alx-backend worker` serves on `ALX_WORKER_LISTEN`: liveness, readiness and metrics, no GraphQL.
+pub fn worker_service(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route(HEALTH, get(pages::healthz))
+        .route(READY, get(pages::readyz))
+        .route(METRICS, get(pages::metrics))
+        .fallback(pages::not_found)
+        .with_state(state)
+}
+
 /// The route a path falls under, the way the router matches it; `None` for the fallback.
 fn route_of(path: &str) -> Option<&'static str> {
     [GRAPHQL, GRAPHIQL, SCHEMA, HEALTH, READY, METRICS]

@@ -5,12 +5,14 @@ pub mod engine;
 pub mod node;
 pub mod persisted;
 
-use async_graphql::{EmptySubscription, MergedObject, Schema, ValidationMode};
+use async_graphql::{MergedObject, MergedSubscription, Schema, ValidationMode};
 
 use crate::{
     accounts::resolvers::{AccountsMutation, AccountsQuery},
     catalog::resolvers::{CatalogMutation, CatalogQuery},
+    jobs::resolvers::{JobsMutation, JobsQuery, JobsSubscription},
     names::resolvers::{NamesMutation, NamesQuery},
+    notifications::resolvers::NotificationsMutation,
     services::Services,
     welcome::resolvers::WelcomeQuery,
 };
@@ -18,15 +20,31 @@ pub use engine::{Engine, EngineSettings, Executed};
 pub use persisted::{PersistedDocuments, Submitted};
 
 #[derive(MergedObject, Default)]
-pub struct Query(node::NodeQuery, AccountsQuery, WelcomeQuery, NamesQuery, CatalogQuery);
+pub struct Query(
+    node::NodeQuery,
+    AccountsQuery,
+    WelcomeQuery,
+    NamesQuery,
+    CatalogQuery,
+    JobsQuery,
+);
 
 #[derive(MergedObject, Default)]
-pub struct Mutation(AccountsMutation, NamesMutation, CatalogMutation);
+pub struct Mutation(
+    AccountsMutation,
+    NamesMutation,
+    CatalogMutation,
+    JobsMutation,
+    NotificationsMutation,
+);
 
-pub type AppSchema = Schema<Query, Mutation, EmptySubscription>;
+#[derive(MergedSubscription, Default)]
+pub struct Subscription(JobsSubscription);
 
-fn builder() -> async_graphql::SchemaBuilder<Query, Mutation, EmptySubscription> {
-    Schema::build(Query::default(), Mutation::default(), EmptySubscription)
+pub type AppSchema = Schema<Query, Mutation, Subscription>;
+
+fn builder() -> async_graphql::SchemaBuilder<Query, Mutation, Subscription> {
+    Schema::build(Query::default(), Mutation::default(), Subscription::default())
 }
 
 /// The schema as SDL, exactly as `schema.graphql` holds it.
@@ -69,6 +87,9 @@ fn build_schema(services: &Services, limits: &SchemaLimits, validation: Validati
         .data(services.welcome.clone())
         .data(services.formatters.clone())
         .data(services.names.clone())
+        .data(services.jobs.clone())
+        .data(services.notifications.clone())
+        .data(services.seats.clone())
         .limit_depth(limits.max_depth)
         .limit_complexity(limits.max_complexity)
         // Selection sets and spreads nested inside each other; the engine's budget has already bounded the

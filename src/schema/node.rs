@@ -11,6 +11,7 @@ use crate::{
         errors::GqlResultExt,
         ids::{NodeType, parse_global_id},
     },
+    jobs::resolvers::{self as jobs, JobNode},
     names::resolvers::BabyNameNode,
 };
 
@@ -30,6 +31,7 @@ pub enum Node {
     Event(EventNode),
     SeatReservation(SeatReservationNode),
     BabyName(BabyNameNode),
+    Job(JobNode),
 }
 
 #[derive(Default)]
@@ -83,5 +85,6 @@ async fn load_node(ctx: &Context<'_>, node_type: NodeType, database_id: i32) -> 
             .await?
             .map(Node::SeatReservation)),
         NodeType::BabyName => Ok(BabyNameNode::load(ctx, database_id).await?.map(Node::BabyName)),
+        NodeType::Job => Ok(jobs::load_job(ctx, database_id).await?.map(Node::Job)),
     }
 }

@@ -10,6 +10,7 @@ mod http;
 mod i18n;
 mod identity;
 mod inputs;
+mod jobs;
 mod names;
 mod persisted;
 mod protections;

@@ -9,9 +9,9 @@ use tokio_tungstenite::{
 
 use crate::helpers::TestApp;
 
-type Socket = WebSocketStream<MaybeTlsStream<tokio::net::TcpStream>>;
+pub(crate) type Socket = WebSocketStream<MaybeTlsStream<tokio::net::TcpStream>>;
 
-async fn open(app: &TestApp, protocol: &'static str) -> Socket {
+pub(crate) async fn open(app: &TestApp, protocol: &'static str) -> Socket {
     let (socket, response) = connect_async(app.websocket_request(Some(protocol)))
         .await
         .expect("upgrade");
@@ -19,12 +19,12 @@ async fn open(app: &TestApp, protocol: &'static str) -> Socket {
     socket
 }
 
-async fn send(socket: &mut Socket, message: Value) {
+pub(crate) async fn send(socket: &mut Socket, message: Value) {
     socket.send(Message::text(message.to_string())).await.expect("send");
 }
 
 /// The next protocol message, skipping keep-alives.
-async fn receive(socket: &mut Socket) -> Value {
+pub(crate) async fn receive(socket: &mut Socket) -> Value {
     loop {
         match socket.next().await.expect("open").expect("frame") {
             Message::Text(text) => {
@@ -127,7 +127,7 @@ async fn an_upgrade_without_a_graphql_sub_protocol_is_refused() {
 }
 
 /// Opens a socket and completes `connection_init`, with `token` if given.
-async fn open_initialised(app: &TestApp, token: Option<&str>) -> Socket {
+pub(crate) async fn open_initialised(app: &TestApp, token: Option<&str>) -> Socket {
     let mut socket = open(app, "graphql-transport-ws").await;
     let payload = match token {
         Some(token) => json!({ "Authorization": format!("Bearer {token}") }),
@@ -139,7 +139,7 @@ async fn open_initialised(app: &TestApp, token: Option<&str>) -> Socket {
 }
 
 /// The next protocol message within `limit`; a socket that says nothing in time fails the test.
-async fn receive_within(socket: &mut Socket, limit: std::time::Duration) -> Value {
+pub(crate) async fn receive_within(socket: &mut Socket, limit: std::time::Duration) -> Value {
     tokio::time::timeout(limit, receive(socket))
         .await
         .expect("the server answers in time")
