@@ -7,9 +7,11 @@ use alx_backend::{
     app::App,
     schema::persisted::{DocumentHash, Store},
 };
+use futures_util::{SinkExt, StreamExt};
 use reqwest::{StatusCode, header::HeaderMap};
 use sea_orm::{ConnectionTrait, Database, Statement};
 use serde_json::{Value, json};
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream, connect_async, tungstenite::Message};
 
 use crate::helpers::{TestApp, assert_no_errors, error_code, fresh_database, read, test_settings};
 
@@ -408,38 +410,85 @@ async fn a_bad_manifest_stops_start_up_naming_the_setting() {
     }
 }
 
-#[tokio::test]
-async fn a_hash_only_request_over_the_websocket_is_answered_too() {
-    use futures_util::{SinkExt, StreamExt};
-    use tokio_tungstenite::tungstenite::Message;
+type Socket = WebSocketStream<MaybeTlsStream<tokio::net::TcpStream>>;
 
-    let app = TestApp::spawn().await;
-    post(&app, json!({ "query": LOCALES, "extensions": apq(&hash_of(LOCALES)) })).await;
-    let (mut socket, _) = tokio_tungstenite::connect_async(app.websocket_request(Some("graphql-transport-ws")))
+/// A `graphql-transport-ws` connection, past `connection_ack`.
+async fn open_socket(app: &TestApp) -> Socket {
+    let (mut socket, _) = connect_async(app.websocket_request(Some("graphql-transport-ws")))
         .await
         .expect("connected");
+    send(&mut socket, json!({ "type": "connection_init" })).await;
+    assert_eq!(next_message(&mut socket).await["type"], "connection_ack");
     socket
-        .send(Message::text(json!({ "type": "connection_init" }).to_string()))
-        .await
-        .expect("sent");
-    let subscribe = json!({ "id": "1", "type": "subscribe", "payload": { "extensions": apq(&hash_of(LOCALES)) } });
-    let mut answer = None;
-    while let Some(frame) = socket.next().await {
-        let Message::Text(text) = frame.expect("a frame") else {
-            continue;
-        };
-        let message: Value = serde_json::from_str(&text).expect("JSON");
-        match message["type"].as_str() {
-            Some("connection_ack") => socket.send(Message::text(subscribe.to_string())).await.expect("sent"),
-            Some("next") => {
-                answer = Some(message["payload"].clone());
-                break;
-            }
-            Some("error") => panic!("{message:#}"),
-            _ => {}
+}
+
+async fn send(socket: &mut Socket, message: Value) {
+    socket.send(Message::text(message.to_string())).await.expect("sent");
+}
+
+/// The next protocol message, skipping pings.
+async fn next_message(socket: &mut Socket) -> Value {
+    loop {
+        if let Message::Text(text) = socket.next().await.expect("open").expect("a frame") {
+            return serde_json::from_str(&text).expect("JSON");
         }
     }
-    let answer = answer.expect("an answer");
-    assert_no_errors(&answer);
-    assert!(answer["data"]["locales"].is_array());
+}
+
+/// The first `next` or `error` message of operation `id`.
+async fn answer_to(socket: &mut Socket, id: &str) -> Value {
+    loop {
+        let message = next_message(socket).await;
+        if message["id"] == id && (message["type"] == "next" || message["type"] == "error") {
+            return message;
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_hash_only_request_over_the_websocket_is_answered_too() {
+    let app = TestApp::spawn().await;
+    post(&app, json!({ "query": LOCALES, "extensions": apq(&hash_of(LOCALES)) })).await;
+    let mut socket = open_socket(&app).await;
+    let payload = json!({ "extensions": apq(&hash_of(LOCALES)) });
+    send(
+        &mut socket,
+        json!({ "id": "1", "type": "subscribe", "payload": payload }),
+    )
+    .await;
+    let answer = answer_to(&mut socket, "1").await;
+    assert_eq!(answer["type"], "next", "{answer:#}");
+    assert_no_errors(&answer["payload"]);
+    assert!(answer["payload"]["data"]["locales"].is_array());
+}
+
+#[tokio::test]
+async fn a_subscription_sent_with_its_hash_is_registered_once_it_answers() {
+    let app = TestApp::spawn().await;
+    let subscription = "subscription Follow($id: ID!) { jobUpdated(id: $id) { state } }";
+    let mut socket = open_socket(&app).await;
+    let mut payload = json!({
+        "query": subscription,
+        "extensions": apq(&hash_of(subscription)),
+        "variables": { "id": "not-a-job" },
+    });
+    send(
+        &mut socket,
+        json!({ "id": "1", "type": "subscribe", "payload": payload }),
+    )
+    .await;
+    let registering = answer_to(&mut socket, "1").await;
+    payload.as_object_mut().expect("an object").remove("query");
+    send(
+        &mut socket,
+        json!({ "id": "2", "type": "subscribe", "payload": payload }),
+    )
+    .await;
+    let by_hash = answer_to(&mut socket, "2").await;
+    assert_eq!(
+        registering["type"], "next",
+        "validated, then refused by the field: {registering:#}"
+    );
+    assert_eq!(by_hash["type"], "next", "{by_hash:#}");
+    assert_eq!(by_hash["payload"], registering["payload"]);
 }
