@@ -1,12 +1,6 @@
 //! Builds the application from settings (database, migrations, services, schema, router) and runs it.
 
-use std::{
-    future::Future,
-    net::SocketAddr,
-    num::{NonZeroU32, NonZeroUsize},
-    sync::Arc,
-    time::Duration,
-};
+use std::{future::Future, net::SocketAddr, num::NonZeroU32, sync::Arc, time::Duration};
 
 use anyhow::Context;
 use sea_orm::DatabaseConnection;
@@ -311,9 +305,8 @@ fn engine_settings(settings: &Settings) -> EngineSettings {
         execution_timeout: settings.execution_timeout,
         max_concurrent_operations: settings.max_concurrent_operations,
         loader_delay: settings.dataloader_delay,
-        document_cache_entries: 1024,
-        // About the parsed form of a few hundred ordinary operations; see `graphql::documents`.
-        document_cache_bytes: 32 * 1024 * 1024,
+        cache_policy: settings.cache_policy,
+        document_cache_capacity: settings.document_cache_capacity,
     }
 }
 
@@ -326,7 +319,8 @@ fn persisted_documents(settings: &Settings, db: DatabaseConnection) -> anyhow::R
         },
         None => PersistedDocuments::Automatic(Store::new(
             db,
-            NonZeroUsize::new(1024).expect("non-zero"),
+            settings.cache_policy,
+            settings.persisted_query_capacity,
             persisted::MAX_STORED_DOCUMENTS,
         )),
     })

@@ -23,6 +23,7 @@ use super::{
     persisted::{DocumentHash, PersistedDocuments, Resolved, Submitted},
 };
 use crate::{
+    cache::{CacheStats, Capacity, Policy},
     deadlines::Deadlines,
     error::{ErrorCode, Message},
     graphql::{
@@ -47,9 +48,9 @@ pub struct EngineSettings {
     pub max_concurrent_operations: usize,
     /// How long a DataLoader gathers keys before it runs its batch.
     pub loader_delay: Duration,
-    pub document_cache_entries: usize,
-    /// The estimated memory the cached parsed documents may hold.
-    pub document_cache_bytes: usize,
+    /// The parsed-document cache's policy and bound (see `graphql::documents`).
+    pub cache_policy: Policy,
+    pub document_cache_capacity: Capacity,
 }
 
 pub struct Engine {
@@ -104,7 +105,7 @@ impl Engine {
             schemas: Schemas::build(services, &settings.schema),
             persisted,
             budget: settings.budget,
-            documents: DocumentCache::new(settings.document_cache_entries, settings.document_cache_bytes),
+            documents: DocumentCache::new(settings.cache_policy, settings.document_cache_capacity),
             permits: Semaphore::new(settings.max_concurrent_operations),
             deadlines,
             execution_timeout: settings.execution_timeout,
@@ -116,6 +117,11 @@ impl Engine {
     /// How many parsed documents are cached, and their estimated size in bytes.
     pub fn cached_documents(&self) -> (usize, usize) {
         self.documents.usage()
+    }
+
+    /// The parsed-document cache's counters.
+    pub fn document_cache_stats(&self) -> CacheStats {
+        self.documents.stats()
     }
 
     /// Runs one request through the whole path.

@@ -520,3 +520,95 @@ async fn user_jobs_lists_a_users_jobs_for_that_user_and_admins() {
         .await;
     assert_eq!(body["data"]["jobs"]["totalCount"], 0);
 }
+
+#[tokio::test]
+async fn job_events_streams_the_callers_jobs_of_a_kind_and_an_admin_sees_everyones() {
+    let app = spawn_with_workers(|_| {}).await;
+    let alice = app.register("alice@example.com").await;
+    let alice_token = alice["accessToken"].as_str().expect("token").to_string();
+    let alice_id = alice["user"]["databaseId"].as_i64().expect("id");
+    let bob_token = user_token(&app, "bob@example.com").await;
+    let admin_token = app.login_as_admin().await["accessToken"]
+        .as_str()
+        .expect("token")
+        .to_string();
+    let query =
+        "subscription { jobEvents(kind: PUSH_NOTIFICATION) { databaseId kind state version owner { databaseId } } }";
+    let mut alice_socket = open_initialised(&app, Some(&alice_token)).await;
+    let mut admin_socket = open_initialised(&app, Some(&admin_token)).await;
+    for socket in [&mut alice_socket, &mut admin_socket] {
+        send(
+            socket,
+            json!({ "id": "events", "type": "subscribe", "payload": { "query": query } }),
+        )
+        .await;
+    }
+    // The subscriptions are live once a query on the same sockets answers: messages are handled in order.
+    for socket in [&mut alice_socket, &mut admin_socket] {
+        send(
+            socket,
+            json!({ "id": "probe", "type": "subscribe", "payload": { "query": "{ __typename }" } }),
+        )
+        .await;
+        loop {
+            let message = receive_within(socket, JOB_DEADLINE).await;
+            if message["id"] == "probe" && message["type"] == "complete" {
+                break;
+            }
+        }
+    }
+    let mine = [
+        send_notification(&app, &alice_token, "4153518780", "one").await,
+        send_notification(&app, &alice_token, "4153518781", "two").await,
+    ];
+    let theirs = send_notification(&app, &bob_token, "4153518782", "bob's").await;
+    let mine_ids: Vec<i64> = mine.iter().map(|job| job["databaseId"].as_i64().expect("id")).collect();
+    let theirs_id = theirs["databaseId"].as_i64().expect("id");
+
+    let mut versions: std::collections::HashMap<i64, i64> = std::collections::HashMap::new();
+    let mut completed = std::collections::HashSet::new();
+    while completed.len() < mine_ids.len() {
+        let message = receive_within(&mut alice_socket, JOB_DEADLINE).await;
+        let event = &message["payload"]["data"]["jobEvents"];
+        assert!(event.is_object(), "{message}");
+        let id = event["databaseId"].as_i64().expect("id");
+        assert!(mine_ids.contains(&id), "alice saw a job that is not hers: {event}");
+        assert_eq!(event["owner"]["databaseId"], alice_id);
+        let version = event["version"].as_i64().expect("version");
+        if let Some(previous) = versions.insert(id, version) {
+            assert!(version > previous, "job {id} went from version {previous} to {version}");
+        }
+        if event["state"] == "COMPLETED" {
+            completed.insert(id);
+        }
+    }
+    let mut admin_saw = std::collections::HashSet::new();
+    while !admin_saw.contains(&theirs_id) {
+        let message = receive_within(&mut admin_socket, JOB_DEADLINE).await;
+        admin_saw.insert(
+            message["payload"]["data"]["jobEvents"]["databaseId"]
+                .as_i64()
+                .expect("id"),
+        );
+    }
+}
+
+#[tokio::test]
+async fn job_metrics_are_exported() {
+    let app = spawn_with_workers(|_| {}).await;
+    let token = user_token(&app, "metrics@example.com").await;
+    let queued = send_notification(&app, &token, "4153518780", "counted").await;
+    wait_for_job(&app, &token, queued["id"].as_str().expect("id"), is_final).await;
+    let metrics = app
+        .client
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .expect("sent")
+        .text()
+        .await
+        .expect("text");
+    for name in ["job_pickup_latency_seconds", "job_attempt_duration_seconds"] {
+        assert!(metrics.contains(name), "{name} missing from /metrics");
+    }
+}

@@ -5,6 +5,7 @@ use std::num::NonZeroUsize;
 
 use alx_backend::{
     app::App,
+    cache::{Capacity, Policy},
     schema::persisted::{DocumentHash, Store},
 };
 use futures_util::{SinkExt, StreamExt};
@@ -284,8 +285,8 @@ async fn a_document_id_names_a_registered_document_over_post_and_get() {
 async fn the_store_keeps_only_its_newest_registrations() {
     let app = TestApp::spawn().await;
     let db = Database::connect(&app.database_url).await.expect("connect");
-    let capacity = NonZeroUsize::new(16).expect("non-zero");
-    let store = Store::new(db.clone(), capacity, 3);
+    let capacity = Capacity::Entries(NonZeroUsize::new(16).expect("non-zero"));
+    let store = Store::new(db.clone(), Policy::Lru, capacity, 3);
     let queries: Vec<String> = (0..5).map(|index| format!("{{ a{index}: __typename }}")).collect();
     for query in &queries {
         store.register(DocumentHash::of(query), query).await;
@@ -300,7 +301,7 @@ async fn the_store_keeps_only_its_newest_registrations() {
         .expect("a row");
     assert_eq!(rows.try_get::<i64>("", "n").expect("a count"), 3);
     // A store with an empty cache reads the table alone.
-    let reader = Store::new(db, capacity, 3);
+    let reader = Store::new(db, Policy::Lru, capacity, 3);
     for (index, query) in queries.iter().enumerate() {
         let found = reader.find(DocumentHash::of(query)).await.expect("lookup");
         assert_eq!(found.is_some(), index >= 2, "{query}");
