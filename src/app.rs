@@ -307,6 +307,7 @@ fn engine_settings(settings: &Settings) -> EngineSettings {
         loader_delay: settings.dataloader_delay,
         cache_policy: settings.cache_policy,
         document_cache_capacity: settings.document_cache_capacity,
+        response_cache_capacity: settings.response_cache_capacity,
     }
 }
 

@@ -20,6 +20,7 @@ use tracing::Instrument;
 
 use super::{
     SchemaLimits, Schemas,
+    cache_stats::{CacheName, Caches},
     persisted::{DocumentHash, PersistedDocuments, Resolved, Submitted},
 };
 use crate::{
@@ -48,16 +49,17 @@ pub struct EngineSettings {
     pub max_concurrent_operations: usize,
     /// How long a DataLoader gathers keys before it runs its batch.
     pub loader_delay: Duration,
-    /// The parsed-document cache's policy and bound (see `graphql::documents`).
+    /// The policy of every cache, and the parsed-document cache's bound (see `graphql::documents`).
     pub cache_policy: Policy,
     pub document_cache_capacity: Capacity,
+    pub response_cache_capacity: Capacity,
 }
 
 pub struct Engine {
     schemas: Schemas,
-    persisted: PersistedDocuments,
+    /// The parsed documents and the persisted ones, shared with the schema for `cacheStats`.
+    caches: Arc<Caches>,
     budget: DocumentBudget,
-    documents: DocumentCache,
     permits: Semaphore,
     deadlines: Deadlines,
     execution_timeout: Duration,
@@ -101,11 +103,16 @@ impl Engine {
         persisted: PersistedDocuments,
         deadlines: Deadlines,
     ) -> Self {
-        Self {
-            schemas: Schemas::build(services, &settings.schema),
-            persisted,
-            budget: settings.budget,
+        let caches = Arc::new(Caches {
             documents: DocumentCache::new(settings.cache_policy, settings.document_cache_capacity),
+            persisted,
+            policy: settings.cache_policy,
+            response_capacity: settings.response_cache_capacity,
+        });
+        Self {
+            schemas: Schemas::build(services, &settings.schema, &caches),
+            caches,
+            budget: settings.budget,
             permits: Semaphore::new(settings.max_concurrent_operations),
             deadlines,
             execution_timeout: settings.execution_timeout,
@@ -116,12 +123,17 @@ impl Engine {
 
     /// How many parsed documents are cached, and their estimated size in bytes.
     pub fn cached_documents(&self) -> (usize, usize) {
-        self.documents.usage()
+        self.caches.documents.usage()
     }
 
-    /// The parsed-document cache's counters.
-    pub fn document_cache_stats(&self) -> CacheStats {
-        self.documents.stats()
+    /// A cache's counters, as `cacheStats` reports them.
+    pub fn cache_stats(&self, name: CacheName) -> CacheStats {
+        self.caches.stats(name)
+    }
+
+    /// Sets the caches' metrics; `/metrics` calls it before each scrape.
+    pub fn record_cache_metrics(&self) {
+        self.caches.record_metrics();
     }
 
     /// Runs one request through the whole path.
@@ -140,14 +152,18 @@ impl Engine {
             mut request,
             document_id,
         } = submitted;
-        let resolved = self.persisted.resolve(&mut request, document_id.as_deref()).await?;
+        let resolved = self
+            .caches
+            .persisted
+            .resolve(&mut request, document_id.as_deref())
+            .await?;
         let to_register = match resolved {
             Resolved::Register(hash) => Some(hash),
             Resolved::Ready | Resolved::Unlisted => None,
         };
-        if let Some(cached) = self.documents.get(&request.query) {
+        if let Some(cached) = self.caches.documents.get(&request.query) {
             if resolved == Resolved::Unlisted {
-                self.persisted.refuses_unlisted(&cached.document)?;
+                self.caches.persisted.refuses_unlisted(&cached.document)?;
             }
             request.set_parsed_query(ExecutableDocument::clone(&cached.document));
             return Ok(Prepared {
@@ -164,7 +180,7 @@ impl Engine {
         };
         self.budget.check_document(&document)?;
         if resolved == Resolved::Unlisted {
-            self.persisted.refuses_unlisted(&document)?;
+            self.caches.persisted.refuses_unlisted(&document)?;
         }
         let to_cache = DocumentCache::cacheable(&request.query).then(|| (Arc::new(document.clone()), cost));
         request.set_parsed_query(document);
@@ -223,7 +239,7 @@ impl Engine {
             && response.errors.is_empty()
         {
             let without_variables = has_no_variables(&document);
-            self.documents.insert(&query, document, cost, without_variables);
+            self.caches.documents.insert(&query, document, cost, without_variables);
         }
 
         let elapsed = started.elapsed();
@@ -238,7 +254,7 @@ impl Engine {
         if let Some((hash, query)) = query_to_register
             && !request_failed
         {
-            self.persisted.register(hash, &query).await;
+            self.caches.persisted.register(hash, &query).await;
         }
         Executed {
             response,
@@ -287,7 +303,7 @@ impl Engine {
                 let engine = engine.clone();
                 async move {
                     if let Some((hash, query)) = registration {
-                        engine.persisted.register(hash, &query).await;
+                        engine.caches.persisted.register(hash, &query).await;
                     }
                     executed
                 }

@@ -6,7 +6,10 @@ use std::num::NonZeroUsize;
 use alx_backend::{
     app::App,
     cache::{Capacity, Policy},
-    schema::persisted::{DocumentHash, Store},
+    schema::{
+        cache_stats::CacheName,
+        persisted::{DocumentHash, Store},
+    },
 };
 use futures_util::{SinkExt, StreamExt};
 use reqwest::{StatusCode, header::HeaderMap};
@@ -492,4 +495,127 @@ async fn a_subscription_sent_with_its_hash_is_registered_once_it_answers() {
     );
     assert_eq!(by_hash["type"], "next", "{by_hash:#}");
     assert_eq!(by_hash["payload"], registering["payload"]);
+}
+
+const CACHE_STATS: &str = "query Stats($name: CacheName) { cacheStats(name: $name) { name policy capacity size hits misses evictions hitRatio } }";
+
+async fn cache_stats(app: &TestApp, token: &str, name: &str) -> Value {
+    let (_, body) = app.gql_as(Some(token), CACHE_STATS, json!({ "name": name })).await;
+    assert_no_errors(&body);
+    body["data"]["cacheStats"].clone()
+}
+
+async fn admin_token(app: &TestApp) -> String {
+    app.login_as_admin().await["accessToken"]
+        .as_str()
+        .expect("a token")
+        .to_string()
+}
+
+#[tokio::test]
+async fn cache_stats_are_for_admins_only() {
+    let app = TestApp::spawn().await;
+    let query = "{ cacheStats { name } }";
+    let (_, body) = app.gql(query, json!({})).await;
+    assert_eq!(error_code(&body), "UNAUTHENTICATED");
+    let user = app.register("user@example.com").await["accessToken"]
+        .as_str()
+        .expect("a token")
+        .to_string();
+    let (_, body) = app.gql_as(Some(&user), query, json!({})).await;
+    assert_eq!(error_code(&body), "FORBIDDEN");
+    let (_, body) = app.gql_as(Some(&admin_token(&app).await), query, json!({})).await;
+    assert_no_errors(&body);
+    assert_eq!(body["data"]["cacheStats"]["name"], "RESPONSES", "the default");
+}
+
+#[tokio::test]
+async fn cache_stats_report_the_configured_policy_and_capacities() {
+    let app = TestApp::spawn_with(|settings| {
+        settings.cache_policy = Policy::Lfu;
+        settings.document_cache_capacity = "64MiB".parse().expect("a capacity");
+    })
+    .await;
+    let admin = admin_token(&app).await;
+    let responses = cache_stats(&app, &admin, "RESPONSES").await;
+    assert_eq!(
+        responses,
+        json!({ "name": "RESPONSES", "policy": "LFU", "capacity": "10000 entries", "size": 0, "hits": 0,
+                "misses": 0, "evictions": 0, "hitRatio": 0.0 })
+    );
+    let documents = cache_stats(&app, &admin, "DOCUMENTS").await;
+    assert_eq!(documents["policy"], "LFU");
+    assert_eq!(documents["capacity"], "64MiB");
+    assert_eq!(
+        cache_stats(&app, &admin, "PERSISTED_QUERIES").await["capacity"],
+        "10000 entries"
+    );
+}
+
+#[tokio::test]
+async fn a_document_cache_hit_moves_its_counters() {
+    let app = TestApp::spawn().await;
+    let admin = admin_token(&app).await;
+    // Reading the counters is an operation too: the first read is a miss, every later one a hit.
+    let before = cache_stats(&app, &admin, "DOCUMENTS").await;
+    app.gql(LOCALES, json!({})).await;
+    app.gql(LOCALES, json!({})).await;
+    let after = cache_stats(&app, &admin, "DOCUMENTS").await;
+    let moved = |counter: &str| after[counter].as_i64().expect("a count") - before[counter].as_i64().expect("a count");
+    assert_eq!(moved("hits"), 2, "{before} then {after}");
+    assert_eq!(moved("misses"), 1, "{before} then {after}");
+    // The second query, and the first read of the counters (kept once it had run).
+    assert_eq!(moved("size"), 2, "{before} then {after}");
+}
+
+#[tokio::test]
+async fn persisted_query_lookups_move_their_counters() {
+    let app = TestApp::spawn().await;
+    let admin = admin_token(&app).await;
+    by_hash(&app, LOCALES).await;
+    post(&app, json!({ "query": LOCALES, "extensions": apq(&hash_of(LOCALES)) })).await;
+    by_hash(&app, LOCALES).await;
+    let stats = cache_stats(&app, &admin, "PERSISTED_QUERIES").await;
+    assert_eq!(
+        (&stats["size"], &stats["hits"], &stats["misses"]),
+        (&json!(1), &json!(1), &json!(1)),
+        "{stats}"
+    );
+
+    // In trusted mode the manifest is the store (read from the engine: logging in is not a listed document).
+    let trusted = trusted_app(&[LOCALES, "{ __typename }"], false).await;
+    by_hash(&trusted, LOCALES).await;
+    by_hash(&trusted, "{ locales { name } }").await;
+    let stats = trusted.engine.cache_stats(CacheName::PersistedQueries);
+    assert_eq!(
+        (stats.size, stats.hits, stats.misses, stats.evictions),
+        (2, 1, 1, 0),
+        "{stats:?}"
+    );
+}
+
+#[tokio::test]
+async fn metrics_export_every_caches_counters() {
+    let app = TestApp::spawn().await;
+    app.gql(LOCALES, json!({})).await;
+    let metrics = app
+        .client
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .expect("request sent")
+        .text()
+        .await
+        .expect("a body");
+    for cache in ["responses", "persisted_queries", "documents"] {
+        for metric in [
+            "cache_entries",
+            "cache_hits_total",
+            "cache_misses_total",
+            "cache_evictions_total",
+        ] {
+            let series = format!("{metric}{{cache=\"{cache}\"}}");
+            assert!(metrics.contains(&series), "no {series} in {metrics}");
+        }
+    }
 }

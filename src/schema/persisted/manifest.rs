@@ -7,20 +7,28 @@
 
 use std::{
     collections::{HashMap, HashSet},
+    num::NonZeroUsize,
     path::Path,
-    sync::Arc,
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
 };
 
 use serde::Deserialize;
 use serde_json::Value;
 
 use super::{DocumentHash, SHA256_PREFIX};
+use crate::cache::{CacheStats, Capacity, Policy};
 
 const APOLLO_FORMAT: &str = "apollo-persisted-query-manifest";
 
 pub struct Manifest {
     by_hash: HashMap<DocumentHash, Arc<str>>,
     texts: HashSet<Arc<str>>,
+    /// Lookups that found a document, and lookups that did not, for `cacheStats(name: PERSISTED_QUERIES)`.
+    found: AtomicU64,
+    missed: AtomicU64,
 }
 
 #[derive(Deserialize)]
@@ -64,6 +72,8 @@ impl Manifest {
         let mut manifest = Self {
             by_hash: HashMap::new(),
             texts: HashSet::new(),
+            found: AtomicU64::new(0),
+            missed: AtomicU64::new(0),
         };
         for (id, name, body) in documents {
             let label = name.map_or_else(|| format!("`{id}`"), |name| format!("`{id}` ({name})"));
@@ -88,16 +98,36 @@ impl Manifest {
     }
 
     pub fn find(&self, hash: DocumentHash) -> Option<Arc<str>> {
-        self.by_hash.get(&hash).cloned()
+        self.counted(self.by_hash.get(&hash).cloned())
     }
 
     /// Whether `query` is, character for character, one of the documents.
     pub fn lists(&self, query: &str) -> bool {
-        self.texts.contains(query)
+        self.counted(self.texts.contains(query).then_some(())).is_some()
     }
 
     pub fn count(&self) -> usize {
         self.by_hash.len()
+    }
+
+    fn counted<T>(&self, lookup: Option<T>) -> Option<T> {
+        let counter = if lookup.is_some() { &self.found } else { &self.missed };
+        counter.fetch_add(1, Ordering::Relaxed);
+        lookup
+    }
+
+    /// The manifest seen as a cache that holds everything: its size is its capacity, and it never evicts.
+    pub fn stats(&self, policy: Policy) -> CacheStats {
+        let count = self.count();
+        CacheStats {
+            policy,
+            capacity: Capacity::Entries(NonZeroUsize::new(count).unwrap_or(NonZeroUsize::MIN)),
+            size: count as u64,
+            weight: count as u64,
+            hits: self.found.load(Ordering::Relaxed),
+            misses: self.missed.load(Ordering::Relaxed),
+            evictions: 0,
+        }
     }
 }
 

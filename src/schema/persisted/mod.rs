@@ -20,6 +20,7 @@ pub use manifest::Manifest;
 pub use store::{MAX_STORED_DOCUMENTS, Store};
 
 use crate::{
+    cache::{CacheStats, Policy},
     error::{ErrorCode, Message},
     graphql::errors::request_error,
 };
@@ -178,6 +179,15 @@ impl PersistedDocuments {
                 introspection: true, ..
             } if introspection_only(document) => Ok(()),
             _ => Err(not_listed("error-document-not-trusted")),
+        }
+    }
+
+    /// The counters of this instance's store, or of the manifest in trusted mode (reported with `policy`, the
+    /// configured one, since a manifest replaces nothing).
+    pub fn stats(&self, policy: Policy) -> CacheStats {
+        match self {
+            Self::Automatic(store) => store.stats(),
+            Self::Trusted { manifest, .. } => manifest.stats(policy),
         }
     }
 
