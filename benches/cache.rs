@@ -67,7 +67,11 @@ fn trace() -> Vec<Operation> {
 /// The share of the most frequent `CAPACITY` keys in the gets: the hit ratio of a cache that always held exactly
 /// them, the best any cache of this size can do on a trace without locality.
 fn best_possible() -> f64 {
-    let weight = |keys: usize| (1..=keys).map(|rank| 1.0 / (rank as f64).powf(ZIPF_EXPONENT)).sum::<f64>();
+    let weight = |keys: usize| {
+        (1..=keys)
+            .map(|rank| 1.0 / (rank as f64).powf(ZIPF_EXPONENT))
+            .sum::<f64>()
+    };
     weight(CAPACITY) / weight(KEYS)
 }
 

@@ -22,7 +22,10 @@ use crate::{
     jobs::{Handlers, JobKind, JobsService, RetryPolicy, Worker, WorkerSettings},
     names::NamesService,
     notifications::{LogNotifier, NotificationJobs, NotificationsService, Notifier, WebhookNotifier},
-    schema::{self, Engine, EngineSettings, SchemaLimits},
+    schema::{
+        self, Engine, EngineSettings, PersistedDocuments, SchemaLimits,
+        persisted::{self, Manifest, Store},
+    },
     services::Services,
     telemetry,
     welcome::WelcomeService,
@@ -72,7 +75,13 @@ impl App {
         let bus = Bus::start(&db, &settings.database_url, shutdown.clone()).await?;
         let services = build_services(settings, db.clone(), clock, bus).await?;
         let deadlines = Deadlines::start();
-        let engine = Arc::new(Engine::new(&services, engine_settings(settings), deadlines.clone()));
+        let persisted = persisted_documents(settings, db.clone())?;
+        let engine = Arc::new(Engine::new(
+            &services,
+            engine_settings(settings),
+            persisted,
+            deadlines.clone(),
+        ));
         let state = Arc::new(AppState {
             shutdown: shutdown.clone(),
             engine: engine.clone(),
@@ -301,7 +310,24 @@ fn engine_settings(settings: &Settings) -> EngineSettings {
         loader_delay: settings.dataloader_delay,
         cache_policy: settings.cache_policy,
         document_cache_capacity: settings.document_cache_capacity,
+        response_cache_capacity: settings.response_cache_capacity,
     }
+}
+
+/// The manifest of `ALX_TRUSTED_DOCUMENTS` when set, or else the automatic persisted queries' store.
+fn persisted_documents(settings: &Settings, db: DatabaseConnection) -> anyhow::Result<PersistedDocuments> {
+    Ok(match &settings.trusted_documents {
+        Some(path) => PersistedDocuments::Trusted {
+            manifest: Manifest::load(path)?,
+            introspection: settings.introspection,
+        },
+        None => PersistedDocuments::Automatic(Store::new(
+            db,
+            settings.cache_policy,
+            settings.persisted_query_capacity,
+            persisted::MAX_STORED_DOCUMENTS,
+        )),
+    })
 }
 
 /// The configured secret, or in development one generated once and kept in a file only the owner can read.

@@ -95,6 +95,7 @@ struct RawSettings {
     document_cache_capacity: String,
     #[serde(deserialize_with = "count_or_text")]
     persisted_query_capacity: String,
+    trusted_documents: Option<PathBuf>,
 }
 
 /// A number or a text, kept as text. The environment provider types values, so `ALX_TRUSTED_PROXIES=2` arrives as a
@@ -184,6 +185,7 @@ impl Default for RawSettings {
             response_cache_capacity: "10000".into(),
             document_cache_capacity: "1024".into(),
             persisted_query_capacity: "10000".into(),
+            trusted_documents: None,
         }
     }
 }
@@ -311,6 +313,9 @@ pub struct Settings {
     /// Counted in documents, the cache also keeps their estimated memory under 32 MiB (see `graphql::documents`).
     pub document_cache_capacity: Capacity,
     pub persisted_query_capacity: Capacity,
+    /// A manifest of trusted documents (`schema::persisted::Manifest`): when set, only its documents run and
+    /// clients cannot register persisted queries. Read by `App::build`, which stops on a bad file.
+    pub trusted_documents: Option<PathBuf>,
 }
 
 /// A setting that cannot be used, named the way the user wrote it.
@@ -587,6 +592,7 @@ impl Settings {
             response_cache_capacity,
             document_cache_capacity,
             persisted_query_capacity,
+            trusted_documents: raw.trusted_documents,
         })
     }
 

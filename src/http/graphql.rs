@@ -2,7 +2,7 @@
 
 use std::{collections::BTreeMap, sync::Arc};
 
-use async_graphql::{BatchRequest, Request as GqlRequest, ServerError, Variables, parser::types::OperationType};
+use async_graphql::{Extensions, Request as GqlRequest, ServerError, Variables, parser::types::OperationType};
 use axum::{
     body::{Body, Bytes},
     extract::{Request, State},
@@ -23,7 +23,7 @@ use crate::{
     accounts::Identity,
     error::{ErrorCode, Message},
     graphql::{RequestContext, errors},
-    schema::Executed,
+    schema::{Executed, Submitted},
 };
 
 const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json; charset=utf-8";
@@ -188,21 +188,66 @@ fn bad_request(edge: &Edge, status: StatusCode, message: Message) -> Response {
 }
 
 fn respond(format: Format, executed: Executed) -> Response {
-    // application/json keeps 200 for every well-formed request; the newer type says 400 when nothing ran.
-    let status = if executed.request_failed && format == Format::GraphqlResponseJson {
-        StatusCode::BAD_REQUEST
-    } else {
-        StatusCode::OK
+    let refusal = executed
+        .request_failed
+        .then(|| executed.response.errors.first().and_then(errors::code_of))
+        .flatten()
+        .and_then(ErrorCode::parse);
+    let status = match refusal {
+        // As Apollo Server answers it: 200, so that no client or proxy masks the body Apollo Client's link reads to
+        // send the query, and never cached, since the next request registers the document.
+        Some(ErrorCode::PersistedQueryNotFound) => StatusCode::OK,
+        // The request itself is unusable (a document over the size limit, a malformed persisted-query reference).
+        Some(ErrorCode::BadRequest) => StatusCode::BAD_REQUEST,
+        // application/json keeps 200 for every well-formed request; the newer type says 400 when nothing ran.
+        Some(_) if format == Format::GraphqlResponseJson => StatusCode::BAD_REQUEST,
+        _ => StatusCode::OK,
     };
-    encode(format, status, &ResponseBody::from(&executed), executed.locale)
+    let mut response = encode(format, status, &ResponseBody::from(&executed), executed.locale);
+    if refusal == Some(ErrorCode::PersistedQueryNotFound) {
+        response.headers_mut().insert(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("private, no-cache, must-revalidate"),
+        );
+    }
+    response
 }
 
-async fn run_one(state: &AppState, edge: Edge, request: GqlRequest) -> Response {
-    if request.query.trim().is_empty() {
+async fn run_one(state: &AppState, edge: Edge, submitted: Submitted) -> Response {
+    if submitted.names_no_document() {
         return bad_request(&edge, StatusCode::BAD_REQUEST, Message::new("error-missing-query"));
     }
-    let executed = state.engine.execute(request, edge.context).await;
+    let executed = state.engine.execute(submitted, edge.context).await;
     respond(edge.format, executed)
+}
+
+/// One operation of a POST body: async-graphql's request fields, and GraphQL-over-HTTP's `documentId`.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct PostedOperation {
+    /// `null` reads as absent, as a request naming its document by hash may send it.
+    #[serde(default)]
+    query: Option<String>,
+    #[serde(default)]
+    operation_name: Option<String>,
+    #[serde(default)]
+    variables: Variables,
+    #[serde(default)]
+    extensions: Extensions,
+    #[serde(default)]
+    document_id: Option<String>,
+}
+
+impl From<PostedOperation> for Submitted {
+    fn from(posted: PostedOperation) -> Self {
+        let mut request = GqlRequest::new(posted.query.unwrap_or_default()).variables(posted.variables);
+        request.operation_name = posted.operation_name;
+        request.extensions = posted.extensions;
+        Self {
+            request,
+            document_id: posted.document_id,
+        }
+    }
 }
 
 /// A GET request's parameters, named as the GraphQL-over-HTTP specification names them; `variables` and
@@ -217,9 +262,10 @@ struct GetParameters {
     operation_name: Option<String>,
     variables: Option<String>,
     extensions: Option<String>,
+    document_id: Option<String>,
 }
 
-fn parse_get(query_string: &str) -> Result<GqlRequest, String> {
+fn parse_get(query_string: &str) -> Result<Submitted, String> {
     let parameters: GetParameters = serde_urlencoded::from_str(query_string).map_err(|error| error.to_string())?;
     let mut request = GqlRequest::new(parameters.query);
     if let Some(name) = parameters.operation_name.filter(|name| !name.is_empty()) {
@@ -235,7 +281,10 @@ fn parse_get(query_string: &str) -> Result<GqlRequest, String> {
     if let Some(extensions) = parameters.extensions.filter(|text| !text.is_empty()) {
         request.extensions = serde_json::from_str(&extensions).map_err(|error| error.to_string())?;
     }
-    Ok(request)
+    Ok(Submitted {
+        request,
+        document_id: parameters.document_id.filter(|id| !id.is_empty()),
+    })
 }
 
 pub async fn get_graphql(State(state): State<Arc<AppState>>, request: Request) -> Response {
@@ -244,8 +293,8 @@ pub async fn get_graphql(State(state): State<Arc<AppState>>, request: Request) -
         Ok(edge) => edge,
         Err(response) => return *response,
     };
-    let request = match parse_get(parts.uri.query().unwrap_or_default()) {
-        Ok(request) => request,
+    let submitted = match parse_get(parts.uri.query().unwrap_or_default()) {
+        Ok(submitted) => submitted,
         Err(error) => {
             return bad_request(
                 &edge,
@@ -254,10 +303,12 @@ pub async fn get_graphql(State(state): State<Arc<AppState>>, request: Request) -
             );
         }
     };
-    if request.query.trim().is_empty() {
+    if submitted.names_no_document() {
         return bad_request(&edge, StatusCode::BAD_REQUEST, Message::new("error-missing-query"));
     }
-    let mut prepared = match state.engine.prepare(request) {
+    // The document is known only now when the request names it by hash, so the operation type is asked of the
+    // prepared request; a mutation is refused before it runs, and so before it could be registered.
+    let mut prepared = match state.engine.prepare(submitted).await {
         Ok(prepared) => prepared,
         Err(error) => return respond(edge.format, crate::schema::engine::failed(error, &edge.context)),
     };
@@ -376,34 +427,37 @@ pub async fn post_graphql(State(state): State<Arc<AppState>>, request: Request) 
     // Deciding by the first byte, rather than through `BatchRequest`'s untagged enum, saves serde buffering the
     // whole request into an intermediate tree and reading it twice, and names the actual error.
     let is_batch = bytes.iter().find(|byte| !byte.is_ascii_whitespace()) == Some(&b'[');
-    let parsed = if is_batch {
+    if is_batch {
         let mut deserializer = serde_json::Deserializer::from_slice(&bytes);
-        BoundedBatch { max: state.max_batch }
+        let parsed = BoundedBatch { max: state.max_batch }
             .deserialize(&mut deserializer)
-            .and_then(|requests| deserializer.end().map(|()| BatchRequest::Batch(requests)))
+            .and_then(|operations| deserializer.end().map(|()| operations));
+        match parsed {
+            Ok(operations) => run_batch(&state, edge, operations).await,
+            Err(error) => refuse_body(&edge, state.max_batch, &error),
+        }
     } else {
-        serde_json::from_slice::<GqlRequest>(&bytes).map(BatchRequest::Single)
-    };
-    let batch = match parsed {
-        Ok(batch) => batch,
-        Err(error) if error.to_string().starts_with(BATCH_TOO_LARGE) => {
-            return bad_request(
-                &edge,
-                StatusCode::BAD_REQUEST,
-                Message::new("error-batch-too-large").arg("limit", state.max_batch),
-            );
+        match serde_json::from_slice::<PostedOperation>(&bytes) {
+            Ok(operation) => run_one(&state, edge, operation.into()).await,
+            Err(error) => refuse_body(&edge, state.max_batch, &error),
         }
-        Err(error) => {
-            return bad_request(
-                &edge,
-                StatusCode::BAD_REQUEST,
-                Message::new("error-invalid-json").arg("detail", error),
-            );
-        }
-    };
-    match batch {
-        BatchRequest::Single(request) => run_one(&state, edge, request).await,
-        BatchRequest::Batch(requests) => run_batch(&state, edge, requests).await,
+    }
+}
+
+/// A body that is not a request, or a batch of too many.
+fn refuse_body(edge: &Edge, max_batch: usize, error: &serde_json::Error) -> Response {
+    if error.to_string().starts_with(BATCH_TOO_LARGE) {
+        bad_request(
+            edge,
+            StatusCode::BAD_REQUEST,
+            Message::new("error-batch-too-large").arg("limit", max_batch),
+        )
+    } else {
+        bad_request(
+            edge,
+            StatusCode::BAD_REQUEST,
+            Message::new("error-invalid-json").arg("detail", error),
+        )
     }
 }
 
@@ -416,7 +470,7 @@ struct BoundedBatch {
 }
 
 impl<'de> DeserializeSeed<'de> for BoundedBatch {
-    type Value = Vec<GqlRequest>;
+    type Value = Vec<PostedOperation>;
 
     fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
         deserializer.deserialize_seq(self)
@@ -424,7 +478,7 @@ impl<'de> DeserializeSeed<'de> for BoundedBatch {
 }
 
 impl<'de> Visitor<'de> for BoundedBatch {
-    type Value = Vec<GqlRequest>;
+    type Value = Vec<PostedOperation>;
 
     fn expecting(&self, formatter: &mut std::fmt::Formatter) -> std::fmt::Result {
         formatter.write_str("a list of GraphQL requests")
@@ -432,7 +486,7 @@ impl<'de> Visitor<'de> for BoundedBatch {
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut items: A) -> Result<Self::Value, A::Error> {
         let mut requests = Vec::new();
-        while let Some(request) = items.next_element::<GqlRequest>()? {
+        while let Some(request) = items.next_element::<PostedOperation>()? {
             if requests.len() == self.max {
                 return Err(serde::de::Error::custom(BATCH_TOO_LARGE));
             }
@@ -442,11 +496,12 @@ impl<'de> Visitor<'de> for BoundedBatch {
     }
 }
 
-async fn run_batch(state: &AppState, edge: Edge, requests: Vec<GqlRequest>) -> Response {
-    if requests.is_empty() || requests.iter().any(|request| request.query.trim().is_empty()) {
+async fn run_batch(state: &AppState, edge: Edge, operations: Vec<PostedOperation>) -> Response {
+    let submitted: Vec<Submitted> = operations.into_iter().map(Submitted::from).collect();
+    if submitted.is_empty() || submitted.iter().any(Submitted::names_no_document) {
         return bad_request(&edge, StatusCode::BAD_REQUEST, Message::new("error-missing-query"));
     }
-    if requests.len() > state.max_batch {
+    if submitted.len() > state.max_batch {
         return bad_request(
             &edge,
             StatusCode::BAD_REQUEST,
@@ -456,9 +511,9 @@ async fn run_batch(state: &AppState, edge: Edge, requests: Vec<GqlRequest>) -> R
     // An earlier operation of the batch may change the account (updateMe); later ones must not see a stale copy.
     let mut context = edge.context.clone();
     context.caller_profile = None;
-    let mut executed_all = Vec::with_capacity(requests.len());
-    for request in requests {
-        let executed = state.engine.execute(request, context.clone()).await;
+    let mut executed_all = Vec::with_capacity(submitted.len());
+    for operation in submitted {
+        let executed = state.engine.execute(operation, context.clone()).await;
         executed_all.push(executed);
     }
     let bodies: Vec<ResponseBody<'_>> = executed_all.iter().map(ResponseBody::from).collect();

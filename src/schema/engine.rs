@@ -1,7 +1,8 @@
 //! The engine: the one path every operation takes, whatever carried it (POST, GET, a batch, a WebSocket
-//! message). In order: the document cache, the document budget (before the parser for the text, before the
-//! permit queue for the parsed document), a permit, the execution timeout, the errors rendered in the caller's
-//! locale and capped, then metrics and the log line.
+//! message). In order: the persisted document a hash names, the document cache, the document budget (before the
+//! parser for the text, before the permit queue for the parsed document), a permit, the execution timeout, the
+//! errors rendered in the caller's locale and capped, then metrics, the log line, and the registration of a
+//! persisted query that passed validation.
 
 use std::{
     collections::HashSet,
@@ -17,7 +18,11 @@ use async_graphql::{
 use tokio::sync::Semaphore;
 use tracing::Instrument;
 
-use super::{SchemaLimits, Schemas};
+use super::{
+    SchemaLimits, Schemas,
+    cache_stats::{CacheName, Caches},
+    persisted::{DocumentHash, PersistedDocuments, Resolved, Submitted},
+};
 use crate::{
     cache::{CacheStats, Capacity, Policy},
     deadlines::Deadlines,
@@ -44,15 +49,17 @@ pub struct EngineSettings {
     pub max_concurrent_operations: usize,
     /// How long a DataLoader gathers keys before it runs its batch.
     pub loader_delay: Duration,
-    /// The parsed-document cache's policy and bound (see `graphql::documents`).
+    /// The policy of every cache, and the parsed-document cache's bound (see `graphql::documents`).
     pub cache_policy: Policy,
     pub document_cache_capacity: Capacity,
+    pub response_cache_capacity: Capacity,
 }
 
 pub struct Engine {
     schemas: Schemas,
+    /// The parsed documents and the persisted ones, shared with the schema for `cacheStats`.
+    caches: Arc<Caches>,
     budget: DocumentBudget,
-    documents: DocumentCache,
     permits: Semaphore,
     deadlines: Deadlines,
     execution_timeout: Duration,
@@ -75,6 +82,8 @@ pub struct Prepared {
     trusted: bool,
     /// A document parsed now, to keep once it has passed validation.
     to_cache: Option<(Arc<ExecutableDocument>, DocumentCost)>,
+    /// A persisted query sent with its text, to register once it has passed validation.
+    to_register: Option<DocumentHash>,
 }
 
 impl Prepared {
@@ -88,11 +97,22 @@ impl Prepared {
 }
 
 impl Engine {
-    pub fn new(services: &Services, settings: EngineSettings, deadlines: Deadlines) -> Self {
-        Self {
-            schemas: Schemas::build(services, &settings.schema),
-            budget: settings.budget,
+    pub fn new(
+        services: &Services,
+        settings: EngineSettings,
+        persisted: PersistedDocuments,
+        deadlines: Deadlines,
+    ) -> Self {
+        let caches = Arc::new(Caches {
             documents: DocumentCache::new(settings.cache_policy, settings.document_cache_capacity),
+            persisted,
+            policy: settings.cache_policy,
+            response_capacity: settings.response_cache_capacity,
+        });
+        Self {
+            schemas: Schemas::build(services, &settings.schema, &caches),
+            caches,
+            budget: settings.budget,
             permits: Semaphore::new(settings.max_concurrent_operations),
             deadlines,
             execution_timeout: settings.execution_timeout,
@@ -103,31 +123,54 @@ impl Engine {
 
     /// How many parsed documents are cached, and their estimated size in bytes.
     pub fn cached_documents(&self) -> (usize, usize) {
-        self.documents.usage()
+        self.caches.documents.usage()
     }
 
-    /// The parsed-document cache's counters.
-    pub fn document_cache_stats(&self) -> CacheStats {
-        self.documents.stats()
+    /// A cache's counters, as `cacheStats` reports them.
+    pub fn cache_stats(&self, name: CacheName) -> CacheStats {
+        self.caches.stats(name)
+    }
+
+    /// Sets the caches' metrics; `/metrics` calls it before each scrape.
+    pub fn record_cache_metrics(&self) {
+        self.caches.record_metrics();
     }
 
     /// Runs one request through the whole path.
-    pub async fn execute(&self, request: Request, context: RequestContext) -> Executed {
-        match self.prepare(request) {
+    pub async fn execute(&self, submitted: Submitted, context: RequestContext) -> Executed {
+        match self.prepare(submitted).await {
             Ok(prepared) => self.run(prepared, context).await,
             Err(error) => failed(error, &context),
         }
     }
 
-    /// Parses the document (or takes it from the cache) and applies the budget; the error is about the request
-    /// as a whole. Cheap checks come first: the cache by text, then the text's size and tokens, then the parse.
-    pub fn prepare(&self, mut request: Request) -> Result<Prepared, ServerError> {
-        if let Some(cached) = self.documents.get(&request.query) {
+    /// Finds the document a hash names, parses it (or takes it from the cache) and applies the budget; the error
+    /// is about the request as a whole. Cheap checks come first: the cache by text, then the text's size and
+    /// tokens, then the parse.
+    pub async fn prepare(&self, submitted: Submitted) -> Result<Prepared, ServerError> {
+        let Submitted {
+            mut request,
+            document_id,
+        } = submitted;
+        let resolved = self
+            .caches
+            .persisted
+            .resolve(&mut request, document_id.as_deref())
+            .await?;
+        let to_register = match resolved {
+            Resolved::Register(hash) => Some(hash),
+            Resolved::Ready | Resolved::Unlisted => None,
+        };
+        if let Some(cached) = self.caches.documents.get(&request.query) {
+            if resolved == Resolved::Unlisted {
+                self.caches.persisted.refuses_unlisted(&cached.document)?;
+            }
             request.set_parsed_query(ExecutableDocument::clone(&cached.document));
             return Ok(Prepared {
                 request,
                 trusted: cached.trusted,
                 to_cache: None,
+                to_register,
             });
         }
         let cost = self.budget.check_text(&request.query)?;
@@ -136,12 +179,16 @@ impl Engine {
             Err(error) => return Err(parse_failure(error)),
         };
         self.budget.check_document(&document)?;
+        if resolved == Resolved::Unlisted {
+            self.caches.persisted.refuses_unlisted(&document)?;
+        }
         let to_cache = DocumentCache::cacheable(&request.query).then(|| (Arc::new(document.clone()), cost));
         request.set_parsed_query(document);
         Ok(Prepared {
             request,
             trusted: false,
             to_cache,
+            to_register,
         })
     }
 
@@ -151,7 +198,7 @@ impl Engine {
             request,
             trusted,
             to_cache,
-            ..
+            to_register,
         } = prepared;
         let schema = if trusted {
             &self.schemas.trusted
@@ -159,6 +206,7 @@ impl Engine {
             &self.schemas.strict
         };
         let query_to_cache = to_cache.map(|entry| (request.query.clone(), entry));
+        let query_to_register = to_register.map(|hash| (hash, request.query.clone()));
         let operation = self.operation_label(request.operation_name.as_deref());
         let span = tracing::info_span!("graphql", operation = %operation, request_id = %context.request_id);
         // Waiting for a turn is not execution: the timeout and the duration start once the operation runs.
@@ -191,7 +239,7 @@ impl Engine {
             && response.errors.is_empty()
         {
             let without_variables = has_no_variables(&document);
-            self.documents.insert(&query, document, cost, without_variables);
+            self.caches.documents.insert(&query, document, cost, without_variables);
         }
 
         let elapsed = started.elapsed();
@@ -200,6 +248,14 @@ impl Engine {
             || tracing::info!(duration_ms = elapsed.as_secs_f64() * 1000.0, errors = ?codes, "graphql operation"),
         );
         crate::telemetry::record_graphql_operation(&operation, codes.is_empty(), elapsed.as_secs_f64());
+        // Validation failures fail the request as a whole; a document that got past them is worth registering.
+        // Awaited rather than left to run behind the answer: the client's next request may go to another
+        // instance, and must find the document there.
+        if let Some((hash, query)) = query_to_register
+            && !request_failed
+        {
+            self.caches.persisted.register(hash, &query).await;
+        }
         Executed {
             response,
             request_failed,
@@ -209,8 +265,12 @@ impl Engine {
 
     /// The WebSocket path: queries and mutations answer once through `execute` (so under the same permits,
     /// timeout, metrics and logs); a subscription's set-up is prepared and budgeted the same way, then streams.
-    pub fn execute_stream(self: &Arc<Self>, request: Request, context: RequestContext) -> BoxStream<'static, Executed> {
-        let mut prepared = match self.prepare(request) {
+    pub async fn execute_stream(
+        self: &Arc<Self>,
+        submitted: Submitted,
+        context: RequestContext,
+    ) -> BoxStream<'static, Executed> {
+        let mut prepared = match self.prepare(submitted).await {
             Ok(prepared) => prepared,
             Err(error) => return stream::once(std::future::ready(failed(error, &context))).boxed(),
         };
@@ -220,6 +280,7 @@ impl Engine {
         }
         // A subscription lives as long as its client wants: it holds no execution permit, or a few of them would
         // starve every other operation. The WebSocket caps how many one connection may hold.
+        let mut to_register = prepared.to_register.map(|hash| (hash, prepared.request.query.clone()));
         let request = self.with_request_data(prepared.request, context.clone());
         let locale = context.effective_locale();
         self.schemas
@@ -234,6 +295,17 @@ impl Engine {
                     response,
                     request_failed,
                     locale,
+                }
+            })
+            // The first answer tells whether the document passed validation.
+            .then(move |executed| {
+                let registration = to_register.take().filter(|_| !executed.request_failed);
+                let engine = engine.clone();
+                async move {
+                    if let Some((hash, query)) = registration {
+                        engine.caches.persisted.register(hash, &query).await;
+                    }
+                    executed
                 }
             })
             .boxed()

@@ -54,6 +54,21 @@ pub async fn fresh_database(dir: &tempfile::TempDir) -> String {
     }
 }
 
+/// The settings every test app starts from, on `database_url`: the test secret, and room for many registrations.
+pub fn test_settings(dir: &tempfile::TempDir, database_url: String) -> Settings {
+    let mut settings = Settings::development();
+    settings.database_url = database_url;
+    settings.jwt_secret = Some(SecretString::from(JWT_SECRET.to_string()));
+    settings.jwt_secret_file = dir.path().join("jwt-secret");
+    settings.db_max_connections = 5;
+    // Tests register many users from 127.0.0.1; the tests of that limit set it back.
+    settings.register_attempts_per_minute = 1_000;
+    // No job workers unless a test asks for them: an idle worker's polling would add statements to the tests
+    // that count them.
+    settings.worker_concurrency = 0;
+    settings
+}
+
 impl TestApp {
     pub async fn spawn() -> Self {
         Self::spawn_with(|_| {}).await
@@ -80,19 +95,11 @@ impl TestApp {
             alx_backend::telemetry::init_logging(alx_backend::config::LogFormat::Pretty, &filter);
         }
         let dir = tempfile::tempdir().expect("temp dir");
-        let mut settings = Settings::development();
-        settings.database_url = match database_url {
+        let database_url = match database_url {
             Some(shared) => shared,
             None => fresh_database(&dir).await,
         };
-        settings.jwt_secret = Some(SecretString::from(JWT_SECRET.to_string()));
-        settings.jwt_secret_file = dir.path().join("jwt-secret");
-        settings.db_max_connections = 5;
-        // Tests register many users from 127.0.0.1; the tests of that limit set it back.
-        settings.register_attempts_per_minute = 1_000;
-        // No job workers unless a test asks for them: an idle worker's polling would add statements to the tests
-        // that count them.
-        settings.worker_concurrency = 0;
+        let mut settings = test_settings(&dir, database_url);
         configure(&mut settings);
         let app = App::build_with_clock(&settings, clock).await.expect("app builds");
         let app_services = app.services.clone();

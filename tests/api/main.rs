@@ -13,6 +13,7 @@ mod inputs;
 mod job_processes;
 mod jobs;
 mod names;
+mod persisted;
 mod protections;
 mod schema;
 mod server;
