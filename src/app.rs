@@ -25,6 +25,7 @@ use crate::{
     schema::{
         self, Engine, EngineSettings, PersistedDocuments, SchemaLimits,
         persisted::{self, Manifest, Store},
+        response_cache::ResponseCache,
     },
     services::Services,
     telemetry,
@@ -73,13 +74,24 @@ impl App {
         })?;
         let shutdown = CancellationToken::new();
         let bus = Bus::start(&db, &settings.database_url, shutdown.clone()).await?;
-        let services = build_services(settings, db.clone(), clock, bus).await?;
+        let services = build_services(settings, db.clone(), clock, bus.clone()).await?;
+        let responses = Arc::new(ResponseCache::new(
+            db.clone(),
+            settings.cache_policy,
+            settings.response_cache_capacity,
+            settings.response_cache_mode,
+        ));
+        responses
+            .start(&bus)
+            .await
+            .context("reading the write epoch for the response cache")?;
         let deadlines = Deadlines::start();
         let persisted = persisted_documents(settings, db.clone())?;
         let engine = Arc::new(Engine::new(
             &services,
             engine_settings(settings),
             persisted,
+            responses,
             deadlines.clone(),
         ));
         let state = Arc::new(AppState {
@@ -310,7 +322,6 @@ fn engine_settings(settings: &Settings) -> EngineSettings {
         loader_delay: settings.dataloader_delay,
         cache_policy: settings.cache_policy,
         document_cache_capacity: settings.document_cache_capacity,
-        response_cache_capacity: settings.response_cache_capacity,
     }
 }
 

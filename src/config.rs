@@ -17,7 +17,10 @@ use ipnet::IpNet;
 use secrecy::SecretString;
 use serde::{Deserialize, Deserializer, Serialize};
 
-use crate::cache::{Capacity, Policy, UnknownPolicy};
+use crate::{
+    cache::{Capacity, Policy, UnknownPolicy},
+    freshness::FreshnessMode,
+};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -91,6 +94,7 @@ struct RawSettings {
     cache_policy: String,
     #[serde(deserialize_with = "count_or_text")]
     response_cache_capacity: String,
+    response_cache_mode: String,
     #[serde(deserialize_with = "count_or_text")]
     document_cache_capacity: String,
     #[serde(deserialize_with = "count_or_text")]
@@ -183,6 +187,7 @@ impl Default for RawSettings {
             default_locale: "en".into(),
             cache_policy: "LRU".into(),
             response_cache_capacity: "10000".into(),
+            response_cache_mode: "strict".into(),
             document_cache_capacity: "1024".into(),
             persisted_query_capacity: "10000".into(),
             trusted_documents: None,
@@ -310,6 +315,8 @@ pub struct Settings {
     /// The replacement policy of the server's caches (responses, persisted queries, parsed documents).
     pub cache_policy: Policy,
     pub response_cache_capacity: Capacity,
+    /// `strict`: a shared read of the write epoch before every lookup, never stale; `fast`: notifications alone.
+    pub response_cache_mode: FreshnessMode,
     /// Counted in documents, the cache also keeps their estimated memory under 32 MiB (see `graphql::documents`).
     pub document_cache_capacity: Capacity,
     pub persisted_query_capacity: Capacity,
@@ -532,6 +539,10 @@ impl Settings {
                 .map_err(|error| invalid(key, error.to_string()))
         };
         let response_cache_capacity = capacity("response_cache_capacity", &raw.response_cache_capacity)?;
+        let response_cache_mode = raw
+            .response_cache_mode
+            .parse()
+            .map_err(|reason: String| invalid("response_cache_mode", reason))?;
         let document_cache_capacity = capacity("document_cache_capacity", &raw.document_cache_capacity)?;
         let persisted_query_capacity = capacity("persisted_query_capacity", &raw.persisted_query_capacity)?;
         Ok(Self {
@@ -590,6 +601,7 @@ impl Settings {
             default_locale: raw.default_locale,
             cache_policy,
             response_cache_capacity,
+            response_cache_mode,
             document_cache_capacity,
             persisted_query_capacity,
             trusted_documents: raw.trusted_documents,

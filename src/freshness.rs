@@ -65,6 +65,27 @@ impl Tags {
     }
 }
 
+/// How the cache learns of writes made elsewhere.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FreshnessMode {
+    /// A shared read of the write epoch before every lookup: never stale, on any number of servers.
+    Strict,
+    /// Notifications alone: no read per request, stale for as long as a notification takes to arrive.
+    Fast,
+}
+
+impl std::str::FromStr for FreshnessMode {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "strict" => Ok(Self::Strict),
+            "fast" => Ok(Self::Fast),
+            _ => Err(format!("`{text}` is not a freshness mode: expected strict or fast")),
+        }
+    }
+}
+
 /// What a notification on `alx_cache` says.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct Touched {

@@ -113,7 +113,10 @@ impl UserNode {
     }
 
     /// The user's reservations, oldest first (the user and admins only).
-    #[graphql(complexity = "connection_cost(first, last, child_complexity)", cache_control(private))]
+    #[graphql(
+        complexity = "connection_cost(first, last, child_complexity)",
+        cache_control(private)
+    )]
     async fn reservations(
         &self,
         ctx: &Context<'_>,
@@ -127,7 +130,10 @@ impl UserNode {
     }
 
     /// The user's jobs, oldest first (the user and admins only).
-    #[graphql(complexity = "connection_cost(first, last, child_complexity)", cache_control(no_cache))]
+    #[graphql(
+        complexity = "connection_cost(first, last, child_complexity)",
+        cache_control(no_cache)
+    )]
     async fn jobs(
         &self,
         ctx: &Context<'_>,
@@ -223,7 +229,11 @@ impl AccountsQuery {
     }
 
     /// Every account, oldest first (admins only).
-    #[graphql(guard = "AdminOnly", complexity = "connection_cost(first, last, child_complexity)", cache_control(no_cache))]
+    #[graphql(
+        guard = "AdminOnly",
+        complexity = "connection_cost(first, last, child_complexity)",
+        cache_control(no_cache)
+    )]
     async fn users(
         &self,
         ctx: &Context<'_>,

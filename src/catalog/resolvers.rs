@@ -74,7 +74,11 @@ impl ProductNode {
     }
 
     /// Reservations of this product, oldest first (admins only).
-    #[graphql(guard = "AdminOnly", complexity = "connection_cost(first, last, child_complexity)", cache_control(private))]
+    #[graphql(
+        guard = "AdminOnly",
+        complexity = "connection_cost(first, last, child_complexity)",
+        cache_control(private)
+    )]
     async fn reservations(
         &self,
         ctx: &Context<'_>,
@@ -237,7 +241,11 @@ impl EventNode {
     }
 
     /// Seats taken, oldest first (admins only).
-    #[graphql(guard = "AdminOnly", complexity = "connection_cost(first, last, child_complexity)", cache_control(private))]
+    #[graphql(
+        guard = "AdminOnly",
+        complexity = "connection_cost(first, last, child_complexity)",
+        cache_control(private)
+    )]
     async fn seat_reservations(
         &self,
         ctx: &Context<'_>,
@@ -326,7 +334,10 @@ pub struct CatalogQuery;
 #[Object]
 impl CatalogQuery {
     /// Every product, oldest first.
-    #[graphql(complexity = "connection_cost(first, last, child_complexity)", cache_control(max_age = 30))]
+    #[graphql(
+        complexity = "connection_cost(first, last, child_complexity)",
+        cache_control(max_age = 30)
+    )]
     async fn products(
         &self,
         ctx: &Context<'_>,
@@ -358,7 +369,10 @@ impl CatalogQuery {
     }
 
     /// Every event, oldest first.
-    #[graphql(complexity = "connection_cost(first, last, child_complexity)", cache_control(max_age = 30))]
+    #[graphql(
+        complexity = "connection_cost(first, last, child_complexity)",
+        cache_control(max_age = 30)
+    )]
     async fn events(
         &self,
         ctx: &Context<'_>,

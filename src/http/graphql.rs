@@ -2,7 +2,7 @@
 
 use std::{collections::BTreeMap, sync::Arc};
 
-use async_graphql::{Extensions, Request as GqlRequest, ServerError, Variables, parser::types::OperationType};
+use async_graphql::{Extensions, Request as GqlRequest, ServerError, Variables};
 use axum::{
     body::{Body, Bytes},
     extract::{Request, State},
@@ -23,7 +23,7 @@ use crate::{
     accounts::Identity,
     error::{ErrorCode, Message},
     graphql::{RequestContext, errors},
-    schema::{Executed, Submitted},
+    schema::{Executed, Submitted, engine::Answer, response_cache::CachedResponse},
 };
 
 const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json; charset=utf-8";
@@ -113,6 +113,8 @@ fn encode(format: Format, status: StatusCode, body: &impl Serialize, locale: &'s
     headers.insert(header::CONTENT_LANGUAGE, HeaderValue::from_static(locale));
     // Messages follow Accept-Language, so a shared cache must key on it.
     headers.insert(header::VARY, HeaderValue::from_static("Accept-Language"));
+    // Errors, mutations, batches and uncacheable answers; cacheable ones go through `cached_response`.
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
 }
 
@@ -213,12 +215,75 @@ fn respond(format: Format, executed: Executed) -> Response {
     response
 }
 
-async fn run_one(state: &AppState, edge: Edge, submitted: Submitted) -> Response {
+/// One operation through the response cache, with the HTTP caching headers: `Cache-Control` on every answer
+/// (`no-store` unless the answer is cacheable), and on cacheable ones an `ETag` (`If-None-Match` → 304) and
+/// `x-cache: HIT|MISS`.
+async fn run_one(
+    state: &AppState,
+    edge: Edge,
+    submitted: Submitted,
+    headers: &HeaderMap,
+    queries_only: bool,
+) -> Response {
     if submitted.names_no_document() {
         return bad_request(&edge, StatusCode::BAD_REQUEST, Message::new("error-missing-query"));
     }
-    let executed = state.engine.execute(submitted, edge.context).await;
-    respond(edge.format, executed)
+    let locale = edge.context.effective_locale();
+    let format = edge.format;
+    match state.engine.answer(submitted, edge.context.clone(), queries_only).await {
+        Answer::Cached(answer) => cached_response(format, &answer, "HIT", headers, locale),
+        Answer::Ran(executed, Some(answer)) => cached_response(format, &answer, "MISS", headers, executed.locale),
+        Answer::Ran(executed, None) => respond(format, executed),
+        Answer::NotAQuery => {
+            let mut response = bad_request(
+                &edge,
+                StatusCode::METHOD_NOT_ALLOWED,
+                Message::new("error-mutation-over-get"),
+            );
+            response
+                .headers_mut()
+                .insert(header::ALLOW, HeaderValue::from_static("POST"));
+            response
+        }
+    }
+}
+
+/// A cacheable answer: its stored body, or 304 when the client already holds it.
+fn cached_response(
+    format: Format,
+    answer: &CachedResponse,
+    x_cache: &'static str,
+    headers: &HeaderMap,
+    locale: &'static str,
+) -> Response {
+    let not_modified = headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|tags| {
+            tags.split(',')
+                .map(str::trim)
+                .any(|tag| tag == answer.etag || tag == "*" || tag.strip_prefix("W/") == Some(answer.etag.as_str()))
+        });
+    let mut response = if not_modified {
+        StatusCode::NOT_MODIFIED.into_response()
+    } else {
+        (StatusCode::OK, Body::from(answer.body.clone())).into_response()
+    };
+    let scope = if answer.private { "private" } else { "public" };
+    let response_headers = response.headers_mut();
+    if !not_modified {
+        response_headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(format.content_type()));
+    }
+    response_headers.insert(header::CONTENT_LANGUAGE, HeaderValue::from_static(locale));
+    response_headers.insert(header::VARY, HeaderValue::from_static("Accept-Language"));
+    if let Ok(cache_control) = HeaderValue::from_str(&format!("{scope}, max-age={}", answer.remaining_age())) {
+        response_headers.insert(header::CACHE_CONTROL, cache_control);
+    }
+    if let Ok(etag) = HeaderValue::from_str(&answer.etag) {
+        response_headers.insert(header::ETAG, etag);
+    }
+    response_headers.insert("x-cache", HeaderValue::from_static(x_cache));
+    response
 }
 
 /// One operation of a POST body: async-graphql's request fields, and GraphQL-over-HTTP's `documentId`.
@@ -303,30 +368,9 @@ pub async fn get_graphql(State(state): State<Arc<AppState>>, request: Request) -
             );
         }
     };
-    if submitted.names_no_document() {
-        return bad_request(&edge, StatusCode::BAD_REQUEST, Message::new("error-missing-query"));
-    }
-    // The document is known only now when the request names it by hash, so the operation type is asked of the
-    // prepared request; a mutation is refused before it runs, and so before it could be registered.
-    let mut prepared = match state.engine.prepare(submitted).await {
-        Ok(prepared) => prepared,
-        Err(error) => return respond(edge.format, crate::schema::engine::failed(error, &edge.context)),
-    };
-    if matches!(
-        prepared.operation_type(),
-        Some(OperationType::Mutation | OperationType::Subscription)
-    ) {
-        let mut response = bad_request(
-            &edge,
-            StatusCode::METHOD_NOT_ALLOWED,
-            Message::new("error-mutation-over-get"),
-        );
-        response
-            .headers_mut()
-            .insert(header::ALLOW, HeaderValue::from_static("POST"));
-        return response;
-    }
-    respond(edge.format, state.engine.run(prepared, edge.context).await)
+    // The document is known only once prepared when the request names it by hash, so the engine refuses a
+    // mutation then, before it runs, and so before it could be registered.
+    run_one(&state, edge, submitted, &parts.headers, true).await
 }
 
 /// Any other method on `/graphql`: a JSON error like every other refusal there, with the methods it takes.
@@ -438,7 +482,7 @@ pub async fn post_graphql(State(state): State<Arc<AppState>>, request: Request) 
         }
     } else {
         match serde_json::from_slice::<PostedOperation>(&bytes) {
-            Ok(operation) => run_one(&state, edge, operation.into()).await,
+            Ok(operation) => run_one(&state, edge, operation.into(), &parts.headers, false).await,
             Err(error) => refuse_body(&edge, state.max_batch, &error),
         }
     }

@@ -224,7 +224,11 @@ impl JobsQuery {
     }
 
     /// The caller's jobs, newest last (an admin sees everyone's), optionally of one kind or in one state.
-    #[graphql(guard = "LoggedIn", complexity = "connection_cost(first, last, child_complexity)", cache_control(no_cache))]
+    #[graphql(
+        guard = "LoggedIn",
+        complexity = "connection_cost(first, last, child_complexity)",
+        cache_control(no_cache)
+    )]
     #[allow(clippy::too_many_arguments)]
     async fn jobs(
         &self,

@@ -280,7 +280,10 @@ impl NamesQuery {
     }
 
     /// Baby names as a Relay connection, filtered and sorted; cursors belong to one `orderBy`.
-    #[graphql(complexity = "connection_cost(first, last, child_complexity)", cache_control(max_age = 60))]
+    #[graphql(
+        complexity = "connection_cost(first, last, child_complexity)",
+        cache_control(max_age = 60)
+    )]
     #[allow(clippy::too_many_arguments)]
     async fn baby_names(
         &self,

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use async_graphql::{Context, Enum, Object, SimpleObject};
 
-use super::persisted::PersistedDocuments;
+use super::{persisted::PersistedDocuments, response_cache::ResponseCache};
 use crate::{
     cache::{CacheStats, Capacity, Policy},
     graphql::{documents::DocumentCache, guards::AdminOnly},
@@ -69,23 +69,13 @@ pub struct Caches {
     pub persisted: PersistedDocuments,
     /// `ALX_CACHE_POLICY`, which every cache uses.
     pub policy: Policy,
-    /// `ALX_RESPONSE_CACHE_CAPACITY`: until there is a response cache, `RESPONSES` reports its configuration with
-    /// nothing counted.
-    pub response_capacity: Capacity,
+    pub responses: Arc<ResponseCache>,
 }
 
 impl Caches {
     pub fn stats(&self, name: CacheName) -> CacheStats {
         match name {
-            CacheName::Responses => CacheStats {
-                policy: self.policy,
-                capacity: self.response_capacity,
-                size: 0,
-                weight: 0,
-                hits: 0,
-                misses: 0,
-                evictions: 0,
-            },
+            CacheName::Responses => self.responses.stats(),
             CacheName::PersistedQueries => self.persisted.stats(self.policy),
             CacheName::Documents => self.documents.stats(),
         }
@@ -151,7 +141,7 @@ pub struct CacheStatsQuery;
 #[Object]
 impl CacheStatsQuery {
     /// How one of the server's caches is doing on the instance that answers. Admins only.
-    #[graphql(guard = "AdminOnly")]
+    #[graphql(guard = "AdminOnly", cache_control(no_cache))]
     async fn cache_stats(
         &self,
         ctx: &Context<'_>,

@@ -2,7 +2,8 @@
 //! message). In order: the persisted document a hash names, the document cache, the document budget (before the
 //! parser for the text, before the permit queue for the parsed document), a permit, the execution timeout, the
 //! errors rendered in the caller's locale and capped, then metrics, the log line, and the registration of a
-//! persisted query that passed validation.
+//! persisted query that passed validation. HTTP's single operations go through the response cache first
+//! (`answer`).
 
 use std::{
     collections::HashSet,
@@ -22,6 +23,7 @@ use super::{
     SchemaLimits, Schemas,
     cache_stats::{CacheName, Caches},
     persisted::{DocumentHash, PersistedDocuments, Resolved, Submitted},
+    response_cache::{CachedResponse, KeyParts, Lookup, ReadTags, ResponseCache},
 };
 use crate::{
     cache::{CacheStats, Capacity, Policy},
@@ -52,7 +54,6 @@ pub struct EngineSettings {
     /// The policy of every cache, and the parsed-document cache's bound (see `graphql::documents`).
     pub cache_policy: Policy,
     pub document_cache_capacity: Capacity,
-    pub response_cache_capacity: Capacity,
 }
 
 pub struct Engine {
@@ -101,13 +102,14 @@ impl Engine {
         services: &Services,
         settings: EngineSettings,
         persisted: PersistedDocuments,
+        responses: Arc<ResponseCache>,
         deadlines: Deadlines,
     ) -> Self {
         let caches = Arc::new(Caches {
             documents: DocumentCache::new(settings.cache_policy, settings.document_cache_capacity),
             persisted,
             policy: settings.cache_policy,
-            response_capacity: settings.response_cache_capacity,
+            responses,
         });
         Self {
             schemas: Schemas::build(services, &settings.schema, &caches),
@@ -194,6 +196,84 @@ impl Engine {
 
     /// Executes a prepared request under a permit and the execution timeout.
     pub async fn run(&self, prepared: Prepared, context: RequestContext) -> Executed {
+        self.run_reading(prepared, context, None).await
+    }
+
+    /// Answers a single HTTP operation through the response cache: a fresh stored answer is returned without
+    /// parsing, validating or executing anything; otherwise the operation runs (once for all concurrent requests
+    /// of the same key) and its answer is stored if its fields' hints allow it and nothing it read changed.
+    /// `queries_only` (GET) refuses a mutation or subscription before it runs, and so before it is registered.
+    pub async fn answer(&self, submitted: Submitted, context: RequestContext, queries_only: bool) -> Answer {
+        let responses = self.caches.responses.clone();
+        // Without the epoch read a hit could be stale: run uncached rather than risk it.
+        let Ok(ticket) = responses.ticket().await.inspect_err(|error| {
+            tracing::warn!(%error, "the response cache cannot read the write epoch; answering uncached");
+        }) else {
+            return Answer::Ran(self.execute(submitted, context).await, None);
+        };
+        let variables = serde_json::to_string(&submitted.request.variables).unwrap_or_default();
+        let reference = persisted_reference(&submitted);
+        let parts = KeyParts {
+            query: if submitted.request.query.is_empty() {
+                &reference
+            } else {
+                &submitted.request.query
+            },
+            operation_name: submitted.request.operation_name.as_deref(),
+            variables: &variables,
+            locale: context.effective_locale(),
+            time_zone: context.timezone.name(),
+        };
+        let public_key = parts.key(None);
+        let private_key = context.caller.map(|caller| parts.key(Some(caller.user_id)));
+        let leader = match responses.lookup(ticket, public_key, private_key) {
+            Lookup::Hit(answer) => return Answer::Cached(answer),
+            Lookup::Follow(mut waiting) => {
+                if let Ok(done) = waiting.wait_for(Option::is_some).await
+                    && let Some(Some(answer)) = done.clone()
+                {
+                    return Answer::Cached(answer);
+                }
+                None
+            }
+            Lookup::Lead(leader) => Some(leader),
+        };
+        let mut prepared = match self.prepare(submitted).await {
+            Ok(prepared) => prepared,
+            Err(error) => return Answer::Ran(failed(error, &context), None),
+        };
+        let operation_type = prepared.operation_type();
+        if queries_only
+            && matches!(
+                operation_type,
+                Some(OperationType::Mutation | OperationType::Subscription)
+            )
+        {
+            return Answer::NotAQuery;
+        }
+        let is_query = operation_type == Some(OperationType::Query);
+        let read = Arc::new(ReadTags::default());
+        let executed = self.run_reading(prepared, context, Some(read.clone())).await;
+        let cache_control = executed.response.cache_control;
+        let cacheable =
+            is_query && !executed.request_failed && executed.response.errors.is_empty() && cache_control.max_age > 0;
+        let answer = cacheable.then(|| {
+            CachedResponse::new(
+                stored_body(&executed),
+                u32::try_from(cache_control.max_age).unwrap_or_default(),
+                !cache_control.public,
+                read.tags(),
+            )
+        });
+        let stored = match leader {
+            Some(leader) => leader.finish(answer, private_key),
+            None => answer.map(Arc::new),
+        };
+        Answer::Ran(executed, stored)
+    }
+
+    /// `run`, noting in `read` (when given) the tags of every field resolved.
+    async fn run_reading(&self, prepared: Prepared, context: RequestContext, read: Option<Arc<ReadTags>>) -> Executed {
         let Prepared {
             request,
             trusted,
@@ -212,7 +292,10 @@ impl Engine {
         // Waiting for a turn is not execution: the timeout and the duration start once the operation runs.
         let permit = self.permits.acquire().await.expect("the permits are never closed");
         let started = Instant::now();
-        let request = self.with_request_data(request, context.clone());
+        let mut request = self.with_request_data(request, context.clone());
+        if let Some(read) = read {
+            request = request.data(read);
+        }
         let outcome = self
             .deadlines
             // Boxed once, rather than the large execution future being copied into each wrapper around it.
@@ -404,4 +487,43 @@ fn render_errors(errors: &mut Vec<ServerError>, context: &RequestContext) {
         errors::localize(&mut more, context.effective_locale(), &context.request_id);
         errors.append(&mut more);
     }
+}
+
+/// How `answer` answered: from the cache, or by running the operation (with the answer as stored, or as it would
+/// be, when it is cacheable).
+pub enum Answer {
+    Cached(Arc<CachedResponse>),
+    Ran(Executed, Option<Arc<CachedResponse>>),
+    /// A mutation or subscription where only queries may run (GET).
+    NotAQuery,
+}
+
+/// A hash-only request's document, for the cache key: the same hash is the same document.
+fn persisted_reference(submitted: &Submitted) -> String {
+    match (
+        &submitted.document_id,
+        submitted.request.extensions.get("persistedQuery"),
+    ) {
+        (Some(id), _) => format!("documentId:{id}"),
+        (None, Some(persisted)) => format!(
+            "persistedQuery:{}",
+            serde_json::to_string(persisted).unwrap_or_default()
+        ),
+        (None, None) => String::new(),
+    }
+}
+
+/// The body of an answer without errors, as the HTTP transport writes it.
+fn stored_body(executed: &Executed) -> bytes::Bytes {
+    #[derive(serde::Serialize)]
+    struct Body<'a> {
+        data: &'a async_graphql::Value,
+        #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+        extensions: &'a std::collections::BTreeMap<String, async_graphql::Value>,
+    }
+    let body = Body {
+        data: &executed.response.data,
+        extensions: &executed.response.extensions,
+    };
+    bytes::Bytes::from(serde_json::to_vec(&body).unwrap_or_default())
 }

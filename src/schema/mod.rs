@@ -108,7 +108,8 @@ fn build_schema(
         // Selection sets and spreads nested inside each other; the engine's budget has already bounded the
         // expanded size, so this only stops the nesting async-graphql walks recursively.
         .limit_recursive_depth(limits.max_depth.saturating_mul(2).max(32))
-        .limit_directives(limits.max_directives);
+        .limit_directives(limits.max_directives)
+        .extension(response_cache::TagRecorder);
     if !limits.introspection {
         // Suggestions ("did you mean …") would leak the schema that disabling introspection hides.
         builder = builder.disable_introspection().disable_suggestions();

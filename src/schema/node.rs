@@ -47,7 +47,10 @@ impl NodeQuery {
     }
 
     /// Objects by their global ids (at most 100), in the order asked; null where one no longer exists.
-    #[graphql(complexity = "ids.len().saturating_mul(child_complexity).saturating_add(1)", cache_control(no_cache))]
+    #[graphql(
+        complexity = "ids.len().saturating_mul(child_complexity).saturating_add(1)",
+        cache_control(no_cache)
+    )]
     async fn nodes(&self, ctx: &Context<'_>, ids: Vec<ID>) -> Result<Vec<Option<Node>>> {
         if ids.len() > MAX_IDS {
             return Err(AppError::bad_input(

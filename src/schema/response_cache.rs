@@ -35,29 +35,8 @@ use tokio::sync::{broadcast::error::RecvError, watch};
 use crate::{
     bus::{Bus, BusEvent, Channel},
     cache::{Cache, CacheStats, Capacity, Policy},
-    freshness::{self, Tags, Touched},
+    freshness::{self, FreshnessMode, Tags, Touched},
 };
-
-/// How the cache learns of writes made elsewhere.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum FreshnessMode {
-    /// A shared read of the write epoch before every lookup: never stale, on any number of servers.
-    Strict,
-    /// Notifications alone: no read per request, stale for as long as a notification takes to arrive.
-    Fast,
-}
-
-impl std::str::FromStr for FreshnessMode {
-    type Err = String;
-
-    fn from_str(text: &str) -> Result<Self, Self::Err> {
-        match text.trim().to_ascii_lowercase().as_str() {
-            "strict" => Ok(Self::Strict),
-            "fast" => Ok(Self::Fast),
-            _ => Err(format!("`{text}` is not a freshness mode: expected strict or fast")),
-        }
-    }
-}
 
 /// What the key of an answer is made of; `user` only for a private answer.
 pub struct KeyParts<'a> {
@@ -86,7 +65,12 @@ impl KeyParts<'_> {
             hash.update(part.as_bytes());
         }
         match user {
-            Some(user) => hash.update([1].iter().chain(user.to_le_bytes().iter()).copied().collect::<Vec<u8>>()),
+            Some(user) => hash.update(
+                [1].iter()
+                    .chain(user.to_le_bytes().iter())
+                    .copied()
+                    .collect::<Vec<u8>>(),
+            ),
             None => hash.update([0]),
         }
         hash.finalize().into()
@@ -360,7 +344,10 @@ impl ResponseCache {
         if applied.generation != ticket.generation {
             return None;
         }
-        let covered = applied.recent.front().is_none_or(|(oldest, _)| *oldest <= ticket.epoch + 1)
+        let covered = applied
+            .recent
+            .front()
+            .is_none_or(|(oldest, _)| *oldest <= ticket.epoch + 1)
             || applied.recent.len() < RECENT_WRITES;
         let touched_since = applied
             .recent
@@ -415,7 +402,7 @@ impl Extension for TagRecorderExtension {
         info: ResolveInfo<'_>,
         next: NextResolve<'_>,
     ) -> ServerResult<Option<Value>> {
-        if let Some(read) = ctx.data_opt::<ReadTags>() {
+        if let Some(read) = ctx.data_opt::<Arc<ReadTags>>() {
             let tags = if info.parent_type == "Query" {
                 root_field_tag(info.name)
             } else {
