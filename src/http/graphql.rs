@@ -230,9 +230,21 @@ async fn run_one(
     }
     let locale = edge.context.effective_locale();
     let format = edge.format;
+    // A logged-in caller's answer may speak their saved locale and zone rather than what their headers say: no
+    // shared cache may keep it for someone else.
+    let caller_known = edge.context.caller.is_some();
+    // If-None-Match answers 304 on GET only; on POST a failed precondition would be 412 (RFC 9110 13.1.2).
+    let conditional = queries_only;
+    let cached = |answer: &CachedResponse, x_cache, locale| {
+        let scope = CacheScope {
+            private: answer.private || caller_known,
+            conditional,
+        };
+        cached_response(format, answer, x_cache, headers, locale, scope)
+    };
     match state.engine.answer(submitted, edge.context.clone(), queries_only).await {
-        Answer::Cached(answer) => cached_response(format, &answer, "HIT", headers, locale),
-        Answer::Ran(executed, Some(answer)) => cached_response(format, &answer, "MISS", headers, executed.locale),
+        Answer::Cached(answer) => cached(&answer, "HIT", locale),
+        Answer::Ran(executed, Some(answer)) => cached(&answer, "MISS", executed.locale),
         Answer::Ran(executed, None) => respond(format, executed),
         Answer::NotAQuery => {
             let mut response = bad_request(
@@ -248,6 +260,12 @@ async fn run_one(
     }
 }
 
+/// How a cacheable answer may be kept downstream, and whether `If-None-Match` applies.
+struct CacheScope {
+    private: bool,
+    conditional: bool,
+}
+
 /// A cacheable answer: its stored body, or 304 when the client already holds it.
 fn cached_response(
     format: Format,
@@ -255,28 +273,31 @@ fn cached_response(
     x_cache: &'static str,
     headers: &HeaderMap,
     locale: &'static str,
+    scope: CacheScope,
 ) -> Response {
-    let not_modified = headers
-        .get(header::IF_NONE_MATCH)
-        .and_then(|value| value.to_str().ok())
-        .is_some_and(|tags| {
-            tags.split(',')
-                .map(str::trim)
-                .any(|tag| tag == answer.etag || tag == "*" || tag.strip_prefix("W/") == Some(answer.etag.as_str()))
-        });
+    let not_modified = scope.conditional
+        && headers
+            .get(header::IF_NONE_MATCH)
+            .and_then(|value| value.to_str().ok())
+            .is_some_and(|tags| {
+                tags.split(',')
+                    .map(str::trim)
+                    .any(|tag| tag == answer.etag || tag == "*" || tag.strip_prefix("W/") == Some(answer.etag.as_str()))
+            });
     let mut response = if not_modified {
         StatusCode::NOT_MODIFIED.into_response()
     } else {
         (StatusCode::OK, Body::from(answer.body.clone())).into_response()
     };
-    let scope = if answer.private { "private" } else { "public" };
+    let visibility = if scope.private { "private" } else { "public" };
     let response_headers = response.headers_mut();
     if !not_modified {
         response_headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(format.content_type()));
     }
     response_headers.insert(header::CONTENT_LANGUAGE, HeaderValue::from_static(locale));
-    response_headers.insert(header::VARY, HeaderValue::from_static("Accept-Language"));
-    if let Ok(cache_control) = HeaderValue::from_str(&format!("{scope}, max-age={}", answer.remaining_age())) {
+    // The body is the same in both media types, but its Content-Type is not.
+    response_headers.insert(header::VARY, HeaderValue::from_static("Accept, Accept-Language"));
+    if let Ok(cache_control) = HeaderValue::from_str(&format!("{visibility}, max-age={}", answer.remaining_age())) {
         response_headers.insert(header::CACHE_CONTROL, cache_control);
     }
     if let Ok(etag) = HeaderValue::from_str(&answer.etag) {

@@ -7,6 +7,7 @@
 
 use std::{
     collections::HashSet,
+    num::NonZeroUsize,
     sync::{Arc, Mutex},
     time::{Duration, Instant},
 };
@@ -23,10 +24,10 @@ use super::{
     SchemaLimits, Schemas,
     cache_stats::{CacheName, Caches},
     persisted::{DocumentHash, PersistedDocuments, Resolved, Submitted},
-    response_cache::{CachedResponse, KeyParts, Lookup, ReadTags, ResponseCache},
+    response_cache::{CachedResponse, Key, KeyParts, Lookup, ReadTags, ResponseCache},
 };
 use crate::{
-    cache::{CacheStats, Capacity, Policy},
+    cache::{Cache, CacheStats, Capacity, Policy},
     deadlines::Deadlines,
     error::{ErrorCode, Message},
     graphql::{
@@ -41,6 +42,10 @@ use crate::{
 /// At most this many errors reach the client; the last one says how many more there were. Each error is
 /// translated and counted, so without a cap a document's errors are an amplifier.
 pub const MAX_ERRORS: usize = 20;
+
+/// Documents remembered as uncacheable: a bounded LRU, so a client sending endless distinct mutations only
+/// pushes older entries out (they then pass the response cache's barrier once more).
+const UNCACHEABLE_DOCUMENTS: usize = 4096;
 
 #[derive(Clone, Debug)]
 pub struct EngineSettings {
@@ -66,6 +71,8 @@ pub struct Engine {
     execution_timeout: Duration,
     loader_delay: Duration,
     operation_labels: Mutex<HashSet<String>>,
+    /// Documents whose answers are never cacheable (by their hints, or being mutations), by document key.
+    uncacheable: Cache<Key, ()>,
 }
 
 /// A response and whether the request failed as a whole, before any field ran (a 400 in GraphQL-over-HTTP terms).
@@ -120,6 +127,10 @@ impl Engine {
             execution_timeout: settings.execution_timeout,
             loader_delay: settings.loader_delay,
             operation_labels: Mutex::default(),
+            uncacheable: Cache::new(
+                Policy::Lru,
+                Capacity::Entries(NonZeroUsize::new(UNCACHEABLE_DOCUMENTS).expect("a positive constant")),
+            ),
         }
     }
 
@@ -204,31 +215,32 @@ impl Engine {
     /// of the same key) and its answer is stored if its fields' hints allow it and nothing it read changed.
     /// `queries_only` (GET) refuses a mutation or subscription before it runs, and so before it is registered.
     pub async fn answer(&self, submitted: Submitted, context: RequestContext, queries_only: bool) -> Answer {
-        let responses = self.caches.responses.clone();
-        // Without the epoch read a hit could be stale: run uncached rather than risk it.
-        let Ok(ticket) = responses.ticket().await.inspect_err(|error| {
-            tracing::warn!(%error, "the response cache cannot read the write epoch; answering uncached");
-        }) else {
-            return Answer::Ran(self.execute(submitted, context).await, None);
-        };
         let variables = serde_json::to_string(&submitted.request.variables).unwrap_or_default();
         let reference = persisted_reference(&submitted);
-        let parts = KeyParts {
-            query: if submitted.request.query.is_empty() {
-                &reference
-            } else {
-                &submitted.request.query
-            },
+        let mut parts = KeyParts {
+            query: &submitted.request.query,
+            reference: &reference,
             operation_name: submitted.request.operation_name.as_deref(),
-            variables: &variables,
-            locale: context.effective_locale(),
-            time_zone: context.timezone.name(),
+            variables: "",
+            locale: "",
+            time_zone: "",
         };
+        // Whether a document's answers are cacheable depends on the document alone (its fields' hints), so a
+        // document once found uncacheable (a mutation, `welcome`) skips the cache and its barrier from then on.
+        let document_key = parts.key(None);
+        // A request that sends its query with a hash registers it: it must run, whatever is cached.
+        let registers = !submitted.request.query.is_empty() && !reference.is_empty();
+        if registers || self.uncacheable.peek(&document_key).is_some() {
+            return self.answer_uncached(submitted, context, queries_only, None).await.0;
+        }
+        parts.variables = &variables;
+        parts.locale = context.effective_locale();
+        parts.time_zone = context.timezone.name();
         let public_key = parts.key(None);
         let private_key = context.caller.map(|caller| parts.key(Some(caller.user_id)));
-        let leader = match responses.lookup(ticket, public_key, private_key) {
-            Lookup::Hit(answer) => return Answer::Cached(answer),
-            Lookup::Follow(mut waiting) => {
+        let leader = match self.caches.responses.lookup(public_key, private_key).await {
+            Ok(Lookup::Hit(answer)) => return Answer::Cached(answer),
+            Ok(Lookup::Follow(mut waiting)) => {
                 if let Ok(done) = waiting.wait_for(Option::is_some).await
                     && let Some(Some(answer)) = done.clone()
                 {
@@ -236,11 +248,52 @@ impl Engine {
                 }
                 None
             }
-            Lookup::Lead(leader) => Some(leader),
+            Ok(Lookup::Lead(leader)) => Some(leader),
+            // Without the epoch read a hit could be stale: run uncached rather than risk it.
+            Err(error) => {
+                tracing::warn!(%error, "the response cache cannot read the write epoch; answering uncached");
+                return self.answer_uncached(submitted, context, queries_only, None).await.0;
+            }
         };
+        let (answer, read) = self
+            .answer_uncached(submitted, context, queries_only, Some(Arc::new(ReadTags::default())))
+            .await;
+        let Answer::Ran(executed, _) = answer else {
+            return answer;
+        };
+        let cache_control = executed.response.cache_control;
+        let ran_well = !executed.request_failed && executed.response.errors.is_empty();
+        let cacheable = read.is_some() && ran_well && cache_control.max_age > 0;
+        if ran_well && !cacheable {
+            self.uncacheable.put(document_key, ());
+        }
+        let answer = cacheable.then(|| {
+            CachedResponse::new(
+                stored_body(&executed),
+                u32::try_from(cache_control.max_age).unwrap_or_default(),
+                !cache_control.public,
+                read.map(|read| read.tags()).unwrap_or_default(),
+            )
+        });
+        let answer = match leader {
+            Some(leader) => leader.finish(answer, private_key),
+            None => answer.map(Arc::new),
+        };
+        Answer::Ran(executed, answer)
+    }
+
+    /// Prepares and runs without the response cache, refusing a mutation or subscription when `queries_only`.
+    /// With `read`, the tags of what a query resolved are noted there; they come back only for a query.
+    async fn answer_uncached(
+        &self,
+        submitted: Submitted,
+        context: RequestContext,
+        queries_only: bool,
+        read: Option<Arc<ReadTags>>,
+    ) -> (Answer, Option<Arc<ReadTags>>) {
         let mut prepared = match self.prepare(submitted).await {
             Ok(prepared) => prepared,
-            Err(error) => return Answer::Ran(failed(error, &context), None),
+            Err(error) => return (Answer::Ran(failed(error, &context), None), None),
         };
         let operation_type = prepared.operation_type();
         if queries_only
@@ -249,27 +302,11 @@ impl Engine {
                 Some(OperationType::Mutation | OperationType::Subscription)
             )
         {
-            return Answer::NotAQuery;
+            return (Answer::NotAQuery, None);
         }
-        let is_query = operation_type == Some(OperationType::Query);
-        let read = Arc::new(ReadTags::default());
-        let executed = self.run_reading(prepared, context, Some(read.clone())).await;
-        let cache_control = executed.response.cache_control;
-        let cacheable =
-            is_query && !executed.request_failed && executed.response.errors.is_empty() && cache_control.max_age > 0;
-        let answer = cacheable.then(|| {
-            CachedResponse::new(
-                stored_body(&executed),
-                u32::try_from(cache_control.max_age).unwrap_or_default(),
-                !cache_control.public,
-                read.tags(),
-            )
-        });
-        let stored = match leader {
-            Some(leader) => leader.finish(answer, private_key),
-            None => answer.map(Arc::new),
-        };
-        Answer::Ran(executed, stored)
+        let read = read.filter(|_| operation_type == Some(OperationType::Query));
+        let executed = self.run_reading(prepared, context, read.clone()).await;
+        (Answer::Ran(executed, None), read)
     }
 
     /// `run`, noting in `read` (when given) the tags of every field resolved.

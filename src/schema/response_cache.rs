@@ -8,8 +8,8 @@
 //!   tags: `Product`, `BabyName`, …). Every write touches the tags it changes in its own transaction.
 //! - **Never stale.** In the default `strict` mode a request first passes a barrier: one read of the write epoch,
 //!   shared by every request that arrived before it was sent; if writes the cache has not heard of committed, their
-//!   tags are read and the answers holding them dropped before any lookup. So a read that starts after a write
-//!   committed (on any server) never sees the old answer. An answer is stored only if no tag it read was touched
+//!   tags are read and the answers holding them dropped before the answer is served. So a read that starts after
+//!   a write committed (on any server) never sees the old answer. Misses skip the barrier (see `lookup`). An answer is stored only if no tag it read was touched
 //!   after its computation began (the race where a slow read would store its answer after the invalidation).
 //!   PostgreSQL's notifications evict early; a lost listener connection drops everything. `fast` mode trusts the
 //!   notifications alone and skips the barrier.
@@ -41,8 +41,12 @@ use crate::{
 /// What the key of an answer is made of; `user` only for a private answer.
 pub struct KeyParts<'a> {
     pub query: &'a str,
+    /// The persisted document the request names (`documentId`, `extensions.persistedQuery`), if any: a request
+    /// that sends a query with a hash it does not match must not find the answer of the query alone.
+    pub reference: &'a str,
     pub operation_name: Option<&'a str>,
-    /// The variables as canonical JSON (object keys sorted).
+    /// The variables as JSON (top-level keys sorted; nested objects as the client ordered them, which at worst
+    /// gives two keys for one answer).
     pub variables: &'a str,
     pub locale: &'a str,
     pub time_zone: &'a str,
@@ -55,6 +59,7 @@ impl KeyParts<'_> {
         let mut hash = Sha256::new();
         for part in [
             self.query,
+            self.reference,
             self.operation_name.unwrap_or(""),
             self.variables,
             self.locale,
@@ -123,14 +128,21 @@ pub struct Ticket {
 struct Applied {
     /// Every write up to this epoch has been applied (its answers dropped).
     epoch: i64,
-    /// Recent writes, oldest first; an answer whose computation began before the oldest is not stored.
+    /// Recent writes, in the order they were applied.
     recent: VecDeque<(i64, Tags)>,
+    /// The latest epoch among the writes no longer in `recent`: an answer whose computation began before it
+    /// cannot be checked, and is not stored.
+    forgotten_after: i64,
     /// Grows when everything is dropped (a lost listener): answers computed before are not stored.
     generation: u64,
 }
 
 /// Writes remembered for the store-time check: far more than can commit while one answer is computed.
 const RECENT_WRITES: usize = 4096;
+
+/// Larger answers are not stored: a small document can ask for a very large answer (aliases times rows), and one
+/// such answer must not be able to fill the cache.
+const MAX_ANSWER_BYTES: usize = 1024 * 1024;
 
 /// The barrier's bookkeeping: a request takes a number on arrival; a read of the epoch covers every number taken
 /// before it was sent.
@@ -170,22 +182,30 @@ pub struct Leader {
 }
 
 impl Leader {
-    /// Stores the answer if it may be — a private one under `private_key`, the caller's — and hands a public one
-    /// to the requests waiting on this key (a private one is nobody else's: they run the operation themselves).
+    /// Stores the answer if it may be — a private one under `private_key`, the caller's — and hands a stored
+    /// public one to the requests waiting on this key (a private one is nobody else's: they run the operation
+    /// themselves). Returns the answer, stored or not, for the caller's own response.
     pub fn finish(self, answer: Option<CachedResponse>, private_key: Option<Key>) -> Option<Arc<CachedResponse>> {
-        let stored = answer.and_then(|answer| {
-            let key = if answer.private { private_key? } else { self.key };
-            self.cache.store(key, self.ticket, answer)
-        });
-        let shared = stored.clone().filter(|answer| !answer.private);
+        let Some(answer) = answer.map(Arc::new) else {
+            let _ = self.sender.send(Some(None));
+            return None;
+        };
+        let key = if answer.private { private_key } else { Some(self.key) };
+        let stored = key.is_some_and(|key| self.cache.store(key, self.ticket, answer.clone()));
+        let shared = (stored && !answer.private).then(|| answer.clone());
         let _ = self.sender.send(Some(shared));
-        stored
+        Some(answer)
     }
 }
 
 impl Drop for Leader {
     fn drop(&mut self) {
-        self.cache.lock_flights().remove(&self.key);
+        // A newer flight for the key (started after a write this one did not know of) is not this one's to end.
+        let mut flights = self.cache.lock_flights();
+        if flights.get(&self.key).is_some_and(|(ticket, _)| *ticket == self.ticket) {
+            flights.remove(&self.key);
+        }
+        drop(flights);
         // Waiters of a leader that never finished (its request was dropped) run the operation themselves.
         self.sender.send_if_modified(|value| {
             if value.is_none() {
@@ -200,6 +220,12 @@ impl Drop for Leader {
 
 impl ResponseCache {
     pub fn new(db: DatabaseConnection, policy: Policy, capacity: Capacity, mode: FreshnessMode) -> Self {
+        // SQLite has no notifications to trust: `fast` would never hear of a write, so it is strict there.
+        let mode = if db.get_database_backend() == sea_orm::DatabaseBackend::Sqlite {
+            FreshnessMode::Strict
+        } else {
+            mode
+        };
         Self {
             entries: Cache::with_weigher(policy, capacity, |_, answer| answer.body.len() + 128),
             db,
@@ -207,6 +233,7 @@ impl ResponseCache {
             applied: Mutex::new(Applied {
                 epoch: 0,
                 recent: VecDeque::new(),
+                forgotten_after: 0,
                 generation: 0,
             }),
             barrier: Barrier::default(),
@@ -228,9 +255,7 @@ impl ResponseCache {
 
     /// Learns the current epoch at start-up and follows the bus: notified writes evict early, a lost listener
     /// drops everything.
-    pub async fn start(self: &Arc<Self>, bus: &Bus) -> Result<(), DbErr> {
-        let epoch = freshness::current_epoch(&self.db).await?;
-        self.lock_applied().epoch = epoch;
+    pub fn start(self: &Arc<Self>, bus: &Bus) {
         let mut news = bus.subscribe();
         let cache = Arc::downgrade(self);
         tokio::spawn(async move {
@@ -252,19 +277,25 @@ impl ResponseCache {
                 }
             }
         });
-        Ok(())
     }
 
-    /// Where a request stands before its lookup: in strict mode, after the barrier.
-    pub async fn ticket(&self) -> Result<Ticket, DbErr> {
+    fn ticket(&self) -> Ticket {
+        let applied = self.lock_applied();
+        Ticket {
+            epoch: applied.epoch,
+            generation: applied.generation,
+        }
+    }
+
+    /// Looks `key` up (and `private_key`, the caller's own, when given), in strict mode after the barrier. A miss
+    /// passes it too: its ticket must name every write committed before it began, or the next barrier would find
+    /// those writes and drop its fresh answer for nothing. (Documents known to be uncacheable skip the cache, and
+    /// so the barrier, altogether: see `Engine::answer`.)
+    pub async fn lookup(self: &Arc<Self>, key: Key, private_key: Option<Key>) -> Result<Lookup, DbErr> {
         if self.mode == FreshnessMode::Strict {
             self.pass_barrier().await?;
         }
-        let applied = self.lock_applied();
-        Ok(Ticket {
-            epoch: applied.epoch,
-            generation: applied.generation,
-        })
+        Ok(self.lookup_known(self.ticket(), key, private_key))
     }
 
     /// Makes sure every write committed before this call is applied: one epoch read per wave of requests.
@@ -296,8 +327,10 @@ impl ResponseCache {
         let mut applied = self.lock_applied();
         self.entries.retain(|_, answer| !answer.tags.intersects(tags));
         applied.recent.push_back((epoch, tags));
-        if applied.recent.len() > RECENT_WRITES {
-            applied.recent.pop_front();
+        if applied.recent.len() > RECENT_WRITES
+            && let Some((forgotten, _)) = applied.recent.pop_front()
+        {
+            applied.forgotten_after = applied.forgotten_after.max(forgotten);
         }
         if in_order {
             applied.epoch = applied.epoch.max(epoch);
@@ -311,8 +344,7 @@ impl ResponseCache {
         tracing::info!("the response cache dropped everything: it may have missed invalidations");
     }
 
-    /// Looks `key` up (and `private_key`, the caller's own, when given).
-    pub fn lookup(self: &Arc<Self>, ticket: Ticket, key: Key, private_key: Option<Key>) -> Lookup {
+    fn lookup_known(self: &Arc<Self>, ticket: Ticket, key: Key, private_key: Option<Key>) -> Lookup {
         for key in std::iter::once(key).chain(private_key) {
             if let Some(answer) = self.entries.get(&key) {
                 if answer.expires > Instant::now() {
@@ -338,29 +370,26 @@ impl ResponseCache {
         })
     }
 
-    /// Keeps `answer` under `key` unless a tag it read was touched after `ticket`.
-    fn store(&self, key: Key, ticket: Ticket, answer: CachedResponse) -> Option<Arc<CachedResponse>> {
-        let applied = self.lock_applied();
-        if applied.generation != ticket.generation {
-            return None;
+    /// Keeps `answer` under `key` unless a tag it read was touched after `ticket`, or it is too large; true if
+    /// kept.
+    fn store(&self, key: Key, ticket: Ticket, answer: Arc<CachedResponse>) -> bool {
+        if answer.body.len() > MAX_ANSWER_BYTES {
+            return false;
         }
-        let covered = applied
-            .recent
-            .front()
-            .is_none_or(|(oldest, _)| *oldest <= ticket.epoch + 1)
-            || applied.recent.len() < RECENT_WRITES;
+        let applied = self.lock_applied();
+        if applied.generation != ticket.generation || applied.forgotten_after > ticket.epoch {
+            return false;
+        }
         let touched_since = applied
             .recent
             .iter()
             .any(|(epoch, tags)| *epoch > ticket.epoch && tags.intersects(answer.tags));
-        if !covered || touched_since {
-            return None;
+        if touched_since {
+            return false;
         }
-        let answer = Arc::new(answer);
         // The lock on `applied` is held across the insert, so an invalidation cannot slip between check and store.
-        self.entries.put(key, answer.clone());
-        drop(applied);
-        Some(answer)
+        self.entries.put(key, answer);
+        true
     }
 }
 

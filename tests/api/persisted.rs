@@ -97,7 +97,7 @@ async fn an_unknown_hash_is_not_found_then_registered_with_its_query_then_served
     assert_eq!(status, StatusCode::OK);
     assert_no_errors(&body);
     assert_eq!(body["data"], registered);
-    assert!(headers.get("cache-control").is_none());
+    assert_ne!(headers["cache-control"], "private, no-cache, must-revalidate");
 }
 
 #[tokio::test]
@@ -538,11 +538,9 @@ async fn cache_stats_report_the_configured_policy_and_capacities() {
     .await;
     let admin = admin_token(&app).await;
     let responses = cache_stats(&app, &admin, "RESPONSES").await;
-    assert_eq!(
-        responses,
-        json!({ "name": "RESPONSES", "policy": "LFU", "capacity": "10000 entries", "size": 0, "hits": 0,
-                "misses": 0, "evictions": 0, "hitRatio": 0.0 })
-    );
+    assert_eq!(responses["policy"], "LFU");
+    assert_eq!(responses["capacity"], "10000 entries");
+    assert_eq!(responses["size"], 0, "cacheStats itself is never cached");
     let documents = cache_stats(&app, &admin, "DOCUMENTS").await;
     assert_eq!(documents["policy"], "LFU");
     assert_eq!(documents["capacity"], "64MiB");
@@ -558,8 +556,10 @@ async fn a_document_cache_hit_moves_its_counters() {
     let admin = admin_token(&app).await;
     // Reading the counters is an operation too: the first read is a miss, every later one a hit.
     let before = cache_stats(&app, &admin, "DOCUMENTS").await;
-    app.gql(LOCALES, json!({})).await;
-    app.gql(LOCALES, json!({})).await;
+    // Not cacheable as a response, so both requests reach the document cache.
+    let uncached = "query Welcome { welcome { message } }";
+    app.gql(uncached, json!({})).await;
+    app.gql(uncached, json!({})).await;
     let after = cache_stats(&app, &admin, "DOCUMENTS").await;
     let moved = |counter: &str| after[counter].as_i64().expect("a count") - before[counter].as_i64().expect("a count");
     assert_eq!(moved("hits"), 2, "{before} then {after}");
