@@ -121,7 +121,7 @@ impl<K: Hash + Eq + Clone, V: Clone> Cache<K, V> {
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
-        self.lock().get(key).cloned()
+        self.lock().get(key)
     }
 
     /// The value for `key`, neither counted nor used.
