@@ -186,7 +186,9 @@ impl Default for RawSettings {
             trusted_proxies: None,
             default_locale: "en".into(),
             cache_policy: "LRU".into(),
-            response_cache_capacity: "10000".into(),
+            // Bytes, not entries: answers range from a few hundred bytes to 1 MiB (larger ones are not stored), so a
+            // count would not bound memory.
+            response_cache_capacity: "64MiB".into(),
             response_cache_mode: "strict".into(),
             document_cache_capacity: "1024".into(),
             persisted_query_capacity: "10000".into(),

@@ -130,7 +130,10 @@ impl CacheReport {
             hits: saturated(stats.hits),
             misses: saturated(stats.misses),
             evictions: saturated(stats.evictions),
-            hit_ratio: stats.hit_ratio(),
+            hit_ratio: match stats.hits + stats.misses {
+                0 => 0.0,
+                lookups => stats.hits as f64 / lookups as f64,
+            },
         }
     }
 }

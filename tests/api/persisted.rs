@@ -539,7 +539,7 @@ async fn cache_stats_report_the_configured_policy_and_capacities() {
     let admin = admin_token(&app).await;
     let responses = cache_stats(&app, &admin, "RESPONSES").await;
     assert_eq!(responses["policy"], "LFU");
-    assert_eq!(responses["capacity"], "10000 entries");
+    assert_eq!(responses["capacity"], "64MiB", "the default, in bytes");
     assert_eq!(responses["size"], 0, "cacheStats itself is never cached");
     let documents = cache_stats(&app, &admin, "DOCUMENTS").await;
     assert_eq!(documents["policy"], "LFU");
@@ -557,7 +557,7 @@ async fn a_document_cache_hit_moves_its_counters() {
     // Reading the counters is an operation too: the first read is a miss, every later one a hit.
     let before = cache_stats(&app, &admin, "DOCUMENTS").await;
     // Not cacheable as a response, so both requests reach the document cache.
-    let uncached = "query Welcome { welcome { message } }";
+    let uncached = "query Welcome { welcome { title } }";
     app.gql(uncached, json!({})).await;
     app.gql(uncached, json!({})).await;
     let after = cache_stats(&app, &admin, "DOCUMENTS").await;
