@@ -802,11 +802,33 @@ mod tests {
     }
 
     #[test]
-    fn caches_default_to_lru_with_ten_thousand_responses_and_a_thousand_documents() {
+    fn job_and_response_cache_settings_refuse_bad_values_naming_the_setting() {
+        for (key, value, setting) in [
+            ("response_cache_mode", "eventually", "ALX_RESPONSE_CACHE_MODE"),
+            ("job_retention", "a week", "ALX_JOB_RETENTION"),
+            ("job_lease_secs", "0", "ALX_JOB_LEASE_SECS"),
+            ("job_max_attempts", "101", "ALX_JOB_MAX_ATTEMPTS"),
+            ("worker_listen", "nowhere", "ALX_WORKER_LISTEN"),
+            ("notification_webhook", "https://sms.example.com/send", "ALX_NOTIFICATION_WEBHOOK"),
+        ] {
+            let error = load_with(&[(key, value)]).expect_err("must refuse");
+            assert_eq!(error.setting, setting, "{key}={value}");
+        }
+        let settings = load_with(&[("job_retention", "12h"), ("response_cache_mode", "FAST")]).expect("valid");
+        assert_eq!(settings.job_retention, Duration::from_secs(12 * 3600));
+        assert_eq!(settings.response_cache_mode, FreshnessMode::Fast);
+    }
+
+    #[test]
+    fn caches_default_to_lru_with_64_mib_of_responses_and_a_thousand_documents() {
         let settings = load_with(&[]).expect("defaults");
         let entries = |count| Capacity::Entries(NonZeroUsize::new(count).expect("non-zero"));
         assert_eq!(settings.cache_policy, Policy::Lru);
-        assert_eq!(settings.response_cache_capacity, entries(10_000));
+        assert_eq!(
+            settings.response_cache_capacity,
+            Capacity::Bytes(NonZeroUsize::new(64 * 1024 * 1024).expect("non-zero"))
+        );
+        assert_eq!(settings.response_cache_mode, FreshnessMode::Strict);
         assert_eq!(settings.document_cache_capacity, entries(1024));
         assert_eq!(settings.persisted_query_capacity, entries(10_000));
     }

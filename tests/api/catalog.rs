@@ -91,8 +91,8 @@ async fn a_nested_query_costs_the_same_statements_for_5_products_as_for_50() {
     }
     assert_eq!(costs[0], costs[1], "statements for 5 and for 50 products: {costs:?}");
     // One per level (products, reservations, their counts, users), plus the edge's read of the caller's saved
-    // locale and zone.
-    assert!(costs[0] <= 5, "one statement per level: {costs:?}");
+    // locale and zone, and the response cache's read of the write epoch (the answer is cacheable, privately).
+    assert!(costs[0] <= 6, "one statement per level: {costs:?}");
 }
 
 #[tokio::test]
