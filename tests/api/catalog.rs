@@ -75,6 +75,8 @@ async fn a_nested_query_costs_the_same_statements_for_5_products_as_for_50() {
         }
     }
     let query = "query($n: Int!) { products(first: $n) { nodes { name reservations(first: 10) { totalCount nodes { quantity user { name } } } } } }";
+    // Once unmeasured: the response cache's first epoch read also catches up with the writes above.
+    app.gql_as(Some(&admin), query, json!({ "n": 1 })).await;
     let mut costs = Vec::new();
     for n in [5, 50] {
         let before = app.statements.get();
