@@ -330,12 +330,12 @@ fn persisted_documents(settings: &Settings, db: DatabaseConnection) -> anyhow::R
             manifest: Manifest::load(path)?,
             introspection: settings.introspection,
         },
-        None => PersistedDocuments::Automatic(Store::new(
+        None => PersistedDocuments::Automatic(Box::new(Store::new(
             db,
             settings.cache_policy,
             settings.persisted_query_capacity,
             persisted::MAX_STORED_DOCUMENTS,
-        )),
+        ))),
     })
 }
 

@@ -809,7 +809,11 @@ mod tests {
             ("job_lease_secs", "0", "ALX_JOB_LEASE_SECS"),
             ("job_max_attempts", "101", "ALX_JOB_MAX_ATTEMPTS"),
             ("worker_listen", "nowhere", "ALX_WORKER_LISTEN"),
-            ("notification_webhook", "https://sms.example.com/send", "ALX_NOTIFICATION_WEBHOOK"),
+            (
+                "notification_webhook",
+                "https://sms.example.com/send",
+                "ALX_NOTIFICATION_WEBHOOK",
+            ),
         ] {
             let error = load_with(&[(key, value)]).expect_err("must refuse");
             assert_eq!(error.setting, setting, "{key}={value}");

@@ -245,7 +245,7 @@ async fn run_one(
     match state.engine.answer(submitted, edge.context.clone(), queries_only).await {
         Answer::Cached(answer) => cached(&answer, "HIT", locale),
         Answer::Ran(executed, Some(answer)) => cached(&answer, "MISS", executed.locale),
-        Answer::Ran(executed, None) => respond(format, executed),
+        Answer::Ran(executed, None) => respond(format, *executed),
         Answer::NotAQuery => {
             let mut response = bad_request(
                 &edge,

@@ -261,6 +261,7 @@ impl Engine {
         let Answer::Ran(executed, _) = answer else {
             return answer;
         };
+        let executed = *executed;
         let cache_control = executed.response.cache_control;
         let ran_well = !executed.request_failed && executed.response.errors.is_empty();
         let cacheable = read.is_some() && ran_well && cache_control.max_age > 0;
@@ -279,7 +280,7 @@ impl Engine {
             Some(leader) => leader.finish(answer, private_key),
             None => answer.map(Arc::new),
         };
-        Answer::Ran(executed, answer)
+        Answer::Ran(Box::new(executed), answer)
     }
 
     /// Prepares and runs without the response cache, refusing a mutation or subscription when `queries_only`.
@@ -293,7 +294,7 @@ impl Engine {
     ) -> (Answer, Option<Arc<ReadTags>>) {
         let mut prepared = match self.prepare(submitted).await {
             Ok(prepared) => prepared,
-            Err(error) => return (Answer::Ran(failed(error, &context), None), None),
+            Err(error) => return (Answer::Ran(Box::new(failed(error, &context)), None), None),
         };
         let operation_type = prepared.operation_type();
         if queries_only
@@ -306,7 +307,7 @@ impl Engine {
         }
         let read = read.filter(|_| operation_type == Some(OperationType::Query));
         let executed = self.run_reading(prepared, context, read.clone()).await;
-        (Answer::Ran(executed, None), read)
+        (Answer::Ran(Box::new(executed), None), read)
     }
 
     /// `run`, noting in `read` (when given) the tags of every field resolved.
@@ -530,7 +531,7 @@ fn render_errors(errors: &mut Vec<ServerError>, context: &RequestContext) {
 /// be, when it is cacheable).
 pub enum Answer {
     Cached(Arc<CachedResponse>),
-    Ran(Executed, Option<Arc<CachedResponse>>),
+    Ran(Box<Executed>, Option<Arc<CachedResponse>>),
     /// A mutation or subscription where only queries may run (GET).
     NotAQuery,
 }

@@ -105,7 +105,7 @@ impl fmt::Debug for DocumentHash {
 /// Where the hashes come from.
 pub enum PersistedDocuments {
     /// Automatic persisted queries: clients register documents in a store shared through the database.
-    Automatic(Store),
+    Automatic(Box<Store>),
     /// Only the manifest's documents run; `introspection` lets introspection-only documents through as well.
     Trusted { manifest: Manifest, introspection: bool },
 }
