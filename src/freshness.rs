@@ -116,8 +116,10 @@ struct TagEpoch {
     epoch: i64,
 }
 
-/// Records, inside the writing transaction `txn`, that it changes the data of `tags`. Call it before the
-/// transaction's other statements when they lock rows of their own, so the epoch lock comes first in every writer.
+/// Records, inside the writing transaction `txn`, that it changes the data of `tags`. Call it last, just before
+/// the commit: the epoch's row lock then lasts only for the commit (writers of unrelated rows queue on it that
+/// long, not for their whole transaction), and whatever a transaction does after taking it (its commit, or a seat
+/// job's fenced completion of its own job row) waits on no other toucher, so it cannot deadlock.
 pub async fn touch(txn: &impl ConnectionTrait, tags: Tags) -> Result<(), DbErr> {
     let backend = txn.get_database_backend();
     let epoch = Epoch::find_by_statement(Statement::from_string(

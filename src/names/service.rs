@@ -202,13 +202,13 @@ impl NamesService {
     #[tracing::instrument(skip(self))]
     pub async fn delete(&self, id: i32, id_field: &str) -> AppResult<()> {
         let txn = self.db.begin().await?;
-        freshness::touch(&txn, names_tag()).await?;
         if !repo::delete_name(&txn, id).await? {
             return Err(AppError::NotFound {
                 field: Some(id_field.to_string()),
             });
         }
         repo::record_change(&txn, 0).await?;
+        freshness::touch(&txn, names_tag()).await?;
         txn.commit().await?;
         Ok(())
     }
@@ -228,8 +228,8 @@ impl NamesService {
         let reading = tokio::task::spawn_blocking(move || read_batches(csv, &sender));
         if replace {
             let txn = self.db.begin().await?;
-            freshness::touch(&txn, names_tag()).await?;
             repo::clear(&txn).await?;
+            freshness::touch(&txn, names_tag()).await?;
             txn.commit().await?;
         }
         let mut summary = ImportSummary::default();
@@ -239,9 +239,9 @@ impl NamesService {
                 observe(ImportEvent::BadRow(bad));
             }
             let txn = self.db.begin().await?;
-            freshness::touch(&txn, names_tag()).await?;
             let inserted = repo::insert_names(&txn, &batch.rows).await?;
             repo::record_change(&txn, batch.rows_read).await?;
+            freshness::touch(&txn, names_tag()).await?;
             txn.commit().await?;
             summary.read = u64::try_from(batch.rows_read).unwrap_or_default();
             summary.imported += inserted;
