@@ -296,9 +296,8 @@ fn engine_settings(settings: &Settings) -> EngineSettings {
         execution_timeout: settings.execution_timeout,
         max_concurrent_operations: settings.max_concurrent_operations,
         loader_delay: settings.dataloader_delay,
-        document_cache_entries: 1024,
-        // About the parsed form of a few hundred ordinary operations; see `graphql::documents`.
-        document_cache_bytes: 32 * 1024 * 1024,
+        cache_policy: settings.cache_policy,
+        document_cache_capacity: settings.document_cache_capacity,
     }
 }
 

@@ -1,4 +1,5 @@
 //! Typed settings: defaults < `alx-backend.toml` < environment (`DATABASE_URL`, `ALX_*`), validated once at start.
+//! Besides its own types it names only the cache toolkit's policy and capacity, which parse themselves.
 
 use std::{
     collections::BTreeMap,
@@ -15,6 +16,8 @@ use figment::{
 use ipnet::IpNet;
 use secrecy::SecretString;
 use serde::{Deserialize, Deserializer, Serialize};
+
+use crate::cache::{Capacity, Policy, UnknownPolicy};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -82,26 +85,42 @@ struct RawSettings {
     login_attempts_per_minute: u32,
     register_attempts_per_minute: u32,
     trust_forwarded_for: bool,
-    #[serde(default, deserialize_with = "count_or_text")]
+    #[serde(default, deserialize_with = "optional_count_or_text")]
     trusted_proxies: Option<String>,
     default_locale: String,
+    cache_policy: String,
+    #[serde(deserialize_with = "count_or_text")]
+    response_cache_capacity: String,
+    #[serde(deserialize_with = "count_or_text")]
+    document_cache_capacity: String,
+    #[serde(deserialize_with = "count_or_text")]
+    persisted_query_capacity: String,
 }
 
-/// The environment provider types values, so `ALX_TRUSTED_PROXIES=2` arrives as a number; this setting is a count
-/// or a list, so it takes either, as text.
-fn count_or_text<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<String>, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum CountOrText {
-        Count(u64),
-        Text(String),
-    }
-    Ok(
-        Option::<CountOrText>::deserialize(deserializer)?.map(|value| match value {
+/// A number or a text, kept as text. The environment provider types values, so `ALX_TRUSTED_PROXIES=2` arrives as a
+/// number, and in the TOML file a cache capacity may be `10000` or `"64MiB"`: these settings take either.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum CountOrText {
+    Count(u64),
+    Text(String),
+}
+
+impl From<CountOrText> for String {
+    fn from(value: CountOrText) -> Self {
+        match value {
             CountOrText::Count(count) => count.to_string(),
             CountOrText::Text(text) => text,
-        }),
-    )
+        }
+    }
+}
+
+fn count_or_text<'de, D: Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
+    CountOrText::deserialize(deserializer).map(String::from)
+}
+
+fn optional_count_or_text<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<String>, D::Error> {
+    Ok(Option::<CountOrText>::deserialize(deserializer)?.map(String::from))
 }
 
 impl Default for RawSettings {
@@ -161,6 +180,10 @@ impl Default for RawSettings {
             trust_forwarded_for: false,
             trusted_proxies: None,
             default_locale: "en".into(),
+            cache_policy: "LRU".into(),
+            response_cache_capacity: "10000".into(),
+            document_cache_capacity: "1024".into(),
+            persisted_query_capacity: "10000".into(),
         }
     }
 }
@@ -282,6 +305,12 @@ pub struct Settings {
     /// Whose `X-Forwarded-For` hops to skip when `trust_forwarded_for` is on.
     pub trusted_proxies: TrustedProxies,
     pub default_locale: String,
+    /// The replacement policy of the server's caches (responses, persisted queries, parsed documents).
+    pub cache_policy: Policy,
+    pub response_cache_capacity: Capacity,
+    /// Counted in documents, the cache also keeps their estimated memory under 32 MiB (see `graphql::documents`).
+    pub document_cache_capacity: Capacity,
+    pub persisted_query_capacity: Capacity,
 }
 
 /// A setting that cannot be used, named the way the user wrote it.
@@ -488,6 +517,18 @@ impl Settings {
             return Err(invalid("job_max_attempts", "must be at most 100"));
         }
         tracing_subscriber::EnvFilter::try_new(&raw.log).map_err(|error| invalid("log", error.to_string()))?;
+        let cache_policy = raw
+            .cache_policy
+            .parse()
+            .map_err(|error: UnknownPolicy| invalid("cache_policy", error.to_string()))?;
+        let capacity = |key: &str, value: &str| {
+            value
+                .parse::<Capacity>()
+                .map_err(|error| invalid(key, error.to_string()))
+        };
+        let response_cache_capacity = capacity("response_cache_capacity", &raw.response_cache_capacity)?;
+        let document_cache_capacity = capacity("document_cache_capacity", &raw.document_cache_capacity)?;
+        let persisted_query_capacity = capacity("persisted_query_capacity", &raw.persisted_query_capacity)?;
         Ok(Self {
             database_url: raw.database_url,
             listen,
@@ -542,6 +583,10 @@ impl Settings {
             trust_forwarded_for: raw.trust_forwarded_for,
             trusted_proxies,
             default_locale: raw.default_locale,
+            cache_policy,
+            response_cache_capacity,
+            document_cache_capacity,
+            persisted_query_capacity,
         })
     }
 
@@ -734,5 +779,60 @@ mod tests {
     fn register_attempts_must_be_positive() {
         let error = load_with(&[("register_attempts_per_minute", "0")]).expect_err("must refuse");
         assert_eq!(error.setting, "ALX_REGISTER_ATTEMPTS_PER_MINUTE");
+    }
+
+    #[test]
+    fn caches_default_to_lru_with_ten_thousand_responses_and_a_thousand_documents() {
+        let settings = load_with(&[]).expect("defaults");
+        let entries = |count| Capacity::Entries(NonZeroUsize::new(count).expect("non-zero"));
+        assert_eq!(settings.cache_policy, Policy::Lru);
+        assert_eq!(settings.response_cache_capacity, entries(10_000));
+        assert_eq!(settings.document_cache_capacity, entries(1024));
+        assert_eq!(settings.persisted_query_capacity, entries(10_000));
+    }
+
+    #[test]
+    fn cache_settings_take_a_policy_in_any_case_and_entries_or_sizes() {
+        let settings = load_with(&[
+            ("cache_policy", "lfu"),
+            ("response_cache_capacity", "64MiB"),
+            ("document_cache_capacity", "512"),
+            ("persisted_query_capacity", "1GiB"),
+        ])
+        .expect("valid");
+        assert_eq!(settings.cache_policy, Policy::Lfu);
+        let bytes = |count| Capacity::Bytes(NonZeroUsize::new(count).expect("non-zero"));
+        assert_eq!(settings.response_cache_capacity, bytes(64 << 20));
+        assert_eq!(settings.document_cache_capacity, "512".parse().expect("entries"));
+        assert_eq!(settings.persisted_query_capacity, bytes(1 << 30));
+        let number =
+            Figment::from(Serialized::defaults(RawSettings::default())).merge(("document_cache_capacity", 2048));
+        assert_eq!(
+            Settings::from_figment(number).expect("valid").document_cache_capacity,
+            "2048".parse().expect("entries"),
+            "a number, as a TOML file writes it"
+        );
+    }
+
+    #[test]
+    fn an_unknown_policy_or_an_unusable_capacity_names_its_setting() {
+        let error = load_with(&[("cache_policy", "random")]).expect_err("must refuse");
+        assert_eq!(error.setting, "ALX_CACHE_POLICY");
+        assert!(error.reason.contains("FIFO, LIFO, LRU, MRU, LFU"), "{}", error.reason);
+        for (key, value) in [
+            ("response_cache_capacity", "0"),
+            ("response_cache_capacity", "12XB"),
+            ("document_cache_capacity", "-1"),
+            ("persisted_query_capacity", "lots"),
+            ("persisted_query_capacity", "99999999999GiB"),
+        ] {
+            let error = load_with(&[(key, value)]).expect_err(value);
+            assert_eq!(error.setting, format!("ALX_{}", key.to_ascii_uppercase()), "{value}");
+        }
+        let error = load_with(&[("response_cache_capacity", "0")]).expect_err("zero");
+        assert_eq!(
+            error.to_string(),
+            "invalid setting ALX_RESPONSE_CACHE_CAPACITY: a cache capacity must be greater than 0"
+        );
     }
 }

@@ -7,6 +7,8 @@ pub mod accounts;
 pub mod app;
 /// One LISTEN connection per process, fanned out to workers, subscriptions and caches.
 pub mod bus;
+/// The bounded cache and its five replacement policies; knows no domain type.
+pub mod cache;
 /// Products, reservations, events and seats.
 pub mod catalog;
 /// The command line.
@@ -21,6 +23,8 @@ pub mod db;
 pub mod deadlines;
 /// Shared error kinds and their codes.
 pub mod error;
+/// Cache tags: writes touch what they change, so cached answers are never stale.
+pub mod freshness;
 /// The GraphQL toolkit resolvers use: connections, loaders, guards, ids, the document budget, error mapping.
 pub mod graphql;
 /// The HTTP edge: routes, middleware, transports.

@@ -7,6 +7,7 @@ mod m20261124_000002_create_refresh_tokens;
 mod m20261124_000003_create_baby_names;
 mod m20261124_000004_create_catalog;
 mod m20261202_000001_create_jobs;
+mod m20261202_000002_create_cache_tags;
 
 pub struct Migrator;
 
@@ -19,6 +20,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000003_create_baby_names::Migration),
             Box::new(m20261124_000004_create_catalog::Migration),
             Box::new(m20261202_000001_create_jobs::Migration),
+            Box::new(m20261202_000002_create_cache_tags::Migration),
         ]
     }
 }

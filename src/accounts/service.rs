@@ -14,6 +14,7 @@ use super::{
 };
 use crate::{
     error::{AppError, AppResult, Message},
+    freshness::{self, Tags},
     pagination::{KeysetPage, Page},
 };
 
@@ -249,9 +250,11 @@ impl AccountsService {
             locale: change.locale.map(|locale| locale.into_inner()),
             timezone: change.timezone.map(|zone| zone.into_inner()),
         };
-        repo::update_profile(&self.db, caller.user_id, row, Utc::now())
-            .await?
-            .ok_or_else(|| AppError::Unauthenticated(Message::new("auth-user-gone")))
+        let txn = self.db.begin().await?;
+        freshness::touch(&txn, Tags::of(&["User"])).await?;
+        let updated = repo::update_profile(&txn, caller.user_id, row, Utc::now()).await?;
+        txn.commit().await?;
+        updated.ok_or_else(|| AppError::Unauthenticated(Message::new("auth-user-gone")))
     }
 
     pub async fn list_users(&self, page: &KeysetPage<i32>) -> AppResult<Page<User>> {

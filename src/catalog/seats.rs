@@ -5,10 +5,14 @@
 use futures_util::future::BoxFuture;
 use serde::{Deserialize, Serialize};
 
-use super::repo;
+use super::{
+    repo,
+    service::{EVENT, SEAT_RESERVATION},
+};
 use crate::{
     accounts::Caller,
     error::{AppError, AppResult, ErrorCode, Message},
+    freshness::{self, Tags},
     jobs::{Done, Failure, Job, JobHandler, JobKind, JobRun, JobsService, NewJob, Priority},
 };
 
@@ -77,6 +81,7 @@ impl JobHandler for SeatJobs {
                 .owner_id
                 .ok_or_else(|| Failure::Permanent(Message::new("job-payload-invalid")))?;
             let completion = run.begin_completion().await?;
+            freshness::touch(completion.connection(), Tags::of(&[EVENT, SEAT_RESERVATION])).await?;
             let now = chrono::Utc::now();
             if !repo::take_seat(completion.connection(), payload.event_id, now).await? {
                 return completion.fail(&Message::new("seats-none-left")).await;

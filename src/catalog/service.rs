@@ -16,8 +16,15 @@ use crate::{
     accounts::Caller,
     db::retry_transient,
     error::{AppError, AppResult, ErrorCode, Message},
+    freshness::{self, Tags},
     pagination::{KeysetPage, Page, pages_by_parent},
 };
+
+/// The cache tags of the catalog's types (see `freshness`): a write touches those whose data it changes.
+pub(super) const PRODUCT: &str = "Product";
+pub(super) const RESERVATION: &str = "Reservation";
+pub(super) const EVENT: &str = "Event";
+pub(super) const SEAT_RESERVATION: &str = "SeatReservation";
 
 #[derive(Clone)]
 pub struct CatalogService {
@@ -30,7 +37,11 @@ impl CatalogService {
     }
 
     pub async fn create_product(&self, new: NewProduct) -> AppResult<Product> {
-        Ok(repo::insert_product(&self.db, new, Utc::now()).await?)
+        let txn = self.db.begin().await?;
+        freshness::touch(&txn, Tags::of(&[PRODUCT])).await?;
+        let product = repo::insert_product(&txn, new, Utc::now()).await?;
+        txn.commit().await?;
+        Ok(product)
     }
 
     /// The product named `name`, created from `new` when there is none (the idempotent seed).
@@ -42,7 +53,11 @@ impl CatalogService {
     }
 
     pub async fn update_product(&self, id: i32, change: ProductChange) -> AppResult<Product> {
-        match repo::update_product(&self.db, id, change, Utc::now()).await? {
+        let txn = self.db.begin().await?;
+        freshness::touch(&txn, Tags::of(&[PRODUCT])).await?;
+        let updated = repo::update_product(&txn, id, change, Utc::now()).await?;
+        txn.commit().await?;
+        match updated {
             Some(product) => Ok(product),
             // The update's only condition besides the id is the stock covering what is reserved.
             None => match repo::find_product(&self.db, id).await? {
@@ -66,7 +81,13 @@ impl CatalogService {
                 Message::new("catalog-product-has-reservations"),
             ));
         }
-        match repo::delete_product(&self.db, id).await {
+        let txn = self.db.begin().await?;
+        freshness::touch(&txn, Tags::of(&[PRODUCT])).await?;
+        let deleted = repo::delete_product(&txn, id).await;
+        if deleted.is_ok() {
+            txn.commit().await?;
+        }
+        match deleted {
             Ok(0) => Err(AppError::NotFound {
                 field: Some("id".into()),
             }),
@@ -98,6 +119,7 @@ impl CatalogService {
         retry_transient(|| async {
             let now = Utc::now();
             let txn = self.db.begin().await?;
+            freshness::touch(&txn, Tags::of(&[PRODUCT, RESERVATION])).await?;
             if !repo::take_stock(&txn, product_id, quantity.get(), now).await? {
                 txn.rollback().await?;
                 return Ok(match repo::find_product(&self.db, product_id).await? {
@@ -131,6 +153,7 @@ impl CatalogService {
                 return Ok(Err(AppError::Forbidden));
             }
             let txn = self.db.begin().await?;
+            freshness::touch(&txn, Tags::of(&[PRODUCT, RESERVATION])).await?;
             if !repo::delete_reservation(&txn, id).await? {
                 txn.rollback().await?;
                 return Ok(Err(AppError::NotFound {
@@ -186,7 +209,11 @@ impl CatalogService {
     }
 
     pub async fn create_event(&self, new: NewEvent) -> AppResult<Event> {
-        Ok(repo::insert_event(&self.db, new, Utc::now()).await?)
+        let txn = self.db.begin().await?;
+        freshness::touch(&txn, Tags::of(&[EVENT])).await?;
+        let event = repo::insert_event(&txn, new, Utc::now()).await?;
+        txn.commit().await?;
+        Ok(event)
     }
 
     /// The event named like `new`, created when there is none (the idempotent seed).
@@ -199,7 +226,11 @@ impl CatalogService {
 
     pub async fn update_event(&self, id: i32, change: EventChange) -> AppResult<Event> {
         let capacity_changed = change.capacity.is_some();
-        match repo::update_event(&self.db, id, change, Utc::now()).await? {
+        let txn = self.db.begin().await?;
+        freshness::touch(&txn, Tags::of(&[EVENT])).await?;
+        let updated = repo::update_event(&txn, id, change, Utc::now()).await?;
+        txn.commit().await?;
+        match updated {
             Some(event) => Ok(event),
             None => match repo::find_events(&self.db, &[id]).await?.pop() {
                 Some(event) if capacity_changed => Err(AppError::bad_input(

@@ -3,56 +3,54 @@
 //!
 //! Only documents that passed the budget and validation are kept, so junk cannot crowd out real operations, and
 //! the cache is bounded by an estimate of the memory its parsed documents hold, not only by their number: a parsed
-//! document is many times larger than its text. Entries are shared (`Arc`): the lock is held only to find one,
-//! and the copy async-graphql's `Request` needs is made outside it.
+//! document is many times larger than its text. It is the cache toolkit's (`crate::cache`), with the configured
+//! policy. Entries are shared (`Arc`): the lock is held only to find one, and the copy async-graphql's `Request`
+//! needs is made outside it.
 
 use std::{num::NonZeroUsize, sync::Arc};
 
 use async_graphql::parser::types::ExecutableDocument;
-use lru::LruCache;
-use std::sync::Mutex;
 
 use super::limits::DocumentCost;
+use crate::cache::{Cache, CacheStats, Capacity, Policy};
 
 /// Longer documents are parsed every time: caching a few of them would crowd out many ordinary ones.
 const MAX_CACHED_QUERY_BYTES: usize = 16 * 1024;
 /// A rough size of what one token becomes once parsed (a selection's node, a name, a value, with positions
 /// and vectors): about 70 bytes for a list value, more for a field; for the memory estimate.
 const BYTES_PER_TOKEN: usize = 128;
+/// The estimated memory a cache sized in documents may still hold: about the parsed form of a few hundred
+/// ordinary operations, while a thousand documents of the largest kind would take gigabytes.
+const MAX_BYTES_WHEN_COUNTING_DOCUMENTS: NonZeroUsize = NonZeroUsize::new(32 * 1024 * 1024).expect("non-zero");
 
+#[derive(Clone)]
 pub struct CachedDocument {
     pub document: Arc<ExecutableDocument>,
     /// The document has no variables, so passing strict validation once means it always passes: it may run on the
     /// schema that skips the rules whose outcome depends on the document alone.
     pub trusted: bool,
+    /// The estimated memory its query text and parsed form hold.
+    bytes: usize,
+}
+
+fn estimated_bytes<Query>(_: &Query, cached: &CachedDocument) -> usize {
+    cached.bytes
 }
 
 pub struct DocumentCache {
-    inner: Mutex<Inner>,
-    max_bytes: usize,
-}
-
-struct Inner {
-    entries: LruCache<Box<str>, Entry>,
-    bytes: usize,
-}
-
-struct Entry {
-    document: Arc<ExecutableDocument>,
-    trusted: bool,
-    bytes: usize,
+    documents: Cache<Box<str>, CachedDocument>,
 }
 
 impl DocumentCache {
-    /// A cache of at most `max_entries` documents whose estimated size stays under `max_bytes`.
-    pub fn new(max_entries: usize, max_bytes: usize) -> Self {
-        Self {
-            inner: Mutex::new(Inner {
-                entries: LruCache::new(NonZeroUsize::new(max_entries.max(1)).expect("non-zero capacity")),
-                bytes: 0,
-            }),
-            max_bytes,
-        }
+    /// A cache of documents bounded by `capacity`: a number of documents (whose estimated size also stays under
+    /// 32 MiB), or their estimated size in bytes.
+    pub fn new(policy: Policy, capacity: Capacity) -> Self {
+        let documents = Cache::with_weigher(policy, capacity, estimated_bytes);
+        let documents = match capacity {
+            Capacity::Entries(_) => documents.with_max_weight(MAX_BYTES_WHEN_COUNTING_DOCUMENTS),
+            Capacity::Bytes(_) => documents,
+        };
+        Self { documents }
     }
 
     /// Whether `query`'s document may be kept here at all.
@@ -64,44 +62,35 @@ impl DocumentCache {
         if !Self::cacheable(query) {
             return None;
         }
-        let mut inner = self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        inner.entries.get(query).map(|entry| CachedDocument {
-            document: entry.document.clone(),
-            trusted: entry.trusted,
-        })
+        self.documents.get(query)
     }
 
-    /// Keeps a document that passed validation, evicting the least recently used ones past the size bound.
+    /// Keeps a document that passed validation, discarding others as the policy chooses past the bounds; one
+    /// estimated larger than the whole bound is not kept.
     pub fn insert(&self, query: &str, document: Arc<ExecutableDocument>, cost: DocumentCost, trusted: bool) {
         if !Self::cacheable(query) {
             return;
         }
         let bytes = query.len().saturating_add(cost.tokens.saturating_mul(BYTES_PER_TOKEN));
-        if bytes > self.max_bytes {
-            return;
-        }
-        let mut inner = self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        let entry = Entry {
-            document,
-            trusted,
-            bytes,
-        };
-        if let Some((_, replaced)) = inner.entries.push(query.into(), entry) {
-            inner.bytes -= replaced.bytes;
-        }
-        inner.bytes += bytes;
-        while inner.bytes > self.max_bytes {
-            match inner.entries.pop_lru() {
-                Some((_, evicted)) => inner.bytes -= evicted.bytes,
-                None => break,
-            }
-        }
+        self.documents.put(
+            query.into(),
+            CachedDocument {
+                document,
+                trusted,
+                bytes,
+            },
+        );
     }
 
     /// How many documents are kept, and their estimated size in bytes.
     pub fn usage(&self) -> (usize, usize) {
-        let inner = self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        (inner.entries.len(), inner.bytes)
+        let stats = self.documents.stats();
+        (stats.size as usize, stats.weight as usize)
+    }
+
+    /// The cache's counters (for `cacheStats(name: DOCUMENTS)`).
+    pub fn stats(&self) -> CacheStats {
+        self.documents.stats()
     }
 }
 
@@ -119,7 +108,8 @@ mod tests {
 
     #[test]
     fn the_cache_stays_under_its_byte_bound_evicting_the_least_recent() {
-        let cache = DocumentCache::new(100, 3 * (BYTES_PER_TOKEN + 20));
+        let bound = NonZeroUsize::new(3 * (BYTES_PER_TOKEN + 20)).expect("non-zero");
+        let cache = DocumentCache::new(Policy::Lru, Capacity::Bytes(bound));
         for index in 0..5 {
             let query = format!("{{ a{index:02}: __typename }}");
             cache.insert(&query, parsed(&query), cost(1), true);
@@ -133,17 +123,47 @@ mod tests {
 
     #[test]
     fn a_document_larger_than_the_whole_bound_is_not_kept() {
-        let cache = DocumentCache::new(100, 1_000);
+        let cache = DocumentCache::new(
+            Policy::Lru,
+            Capacity::Bytes(NonZeroUsize::new(1_000).expect("non-zero")),
+        );
         cache.insert("{ a }", parsed("{ a }"), cost(10), true);
         assert_eq!(cache.usage(), (0, 0));
     }
 
     #[test]
     fn replacing_an_entry_does_not_count_it_twice() {
-        let cache = DocumentCache::new(100, 10_000);
+        let cache = DocumentCache::new(
+            Policy::Lru,
+            Capacity::Entries(NonZeroUsize::new(100).expect("non-zero")),
+        );
         cache.insert("{ a }", parsed("{ a }"), cost(1), false);
         cache.insert("{ a }", parsed("{ a }"), cost(1), true);
         assert_eq!(cache.usage(), (1, 5 + BYTES_PER_TOKEN));
         assert!(cache.get("{ a }").expect("kept").trusted);
+    }
+
+    #[test]
+    fn counted_in_documents_the_cache_keeps_both_their_number_and_their_estimated_size_bounded() {
+        let cache = DocumentCache::new(Policy::Lru, Capacity::Entries(NonZeroUsize::new(2).expect("non-zero")));
+        for query in ["{ a }", "{ b }", "{ c }"] {
+            cache.insert(query, parsed(query), cost(1), true);
+        }
+        assert_eq!(cache.usage().0, 2);
+        assert!(cache.get("{ a }").is_none());
+
+        let cache = DocumentCache::new(
+            Policy::Lru,
+            Capacity::Entries(NonZeroUsize::new(100).expect("non-zero")),
+        );
+        // 100,000 tokens estimate 12.8 MB: three of them exceed 32 MiB.
+        for query in ["{ a }", "{ b }", "{ c }"] {
+            cache.insert(query, parsed(query), cost(100_000), true);
+        }
+        let (entries, bytes) = cache.usage();
+        assert_eq!(entries, 2);
+        assert!(bytes <= MAX_BYTES_WHEN_COUNTING_DOCUMENTS.get(), "{bytes}");
+        assert!(cache.get("{ a }").is_none());
+        assert_eq!(cache.stats().evictions, 1);
     }
 }

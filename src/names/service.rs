@@ -18,8 +18,14 @@ use super::{
 };
 use crate::{
     error::{AppError, AppResult},
+    freshness::{self, Tags},
     pagination::{KeysetPage, Page},
 };
+
+/// The cache tag of the names dataset (see `freshness`): every import and deletion touches it.
+fn names_tag() -> Tags {
+    Tags::of(&["BabyName"])
+}
 
 /// Rows per INSERT and per transaction: 8 bound parameters a row keeps a statement under SQLite's limit of 32,766
 /// (PostgreSQL allows 65,535), and a few thousand rows per commit make the commit's cost negligible.
@@ -220,6 +226,7 @@ impl NamesService {
     #[tracing::instrument(skip(self))]
     pub async fn delete(&self, id: i32, id_field: &str) -> AppResult<()> {
         let txn = self.db.begin().await?;
+        freshness::touch(&txn, names_tag()).await?;
         if !repo::delete_name(&txn, id).await? {
             return Err(AppError::NotFound {
                 field: Some(id_field.to_string()),
@@ -245,6 +252,7 @@ impl NamesService {
         let reading = tokio::task::spawn_blocking(move || read_batches(csv, &sender));
         if replace {
             let txn = self.db.begin().await?;
+            freshness::touch(&txn, names_tag()).await?;
             repo::clear(&txn).await?;
             txn.commit().await?;
         }
@@ -255,6 +263,7 @@ impl NamesService {
                 observe(ImportEvent::BadRow(bad));
             }
             let txn = self.db.begin().await?;
+            freshness::touch(&txn, names_tag()).await?;
             let inserted = repo::insert_names(&txn, &batch.rows).await?;
             repo::record_change(&txn, batch.rows_read).await?;
             txn.commit().await?;

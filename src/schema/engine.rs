@@ -19,6 +19,7 @@ use tracing::Instrument;
 
 use super::{SchemaLimits, Schemas};
 use crate::{
+    cache::{CacheStats, Capacity, Policy},
     deadlines::Deadlines,
     error::{ErrorCode, Message},
     graphql::{
@@ -43,9 +44,9 @@ pub struct EngineSettings {
     pub max_concurrent_operations: usize,
     /// How long a DataLoader gathers keys before it runs its batch.
     pub loader_delay: Duration,
-    pub document_cache_entries: usize,
-    /// The estimated memory the cached parsed documents may hold.
-    pub document_cache_bytes: usize,
+    /// The parsed-document cache's policy and bound (see `graphql::documents`).
+    pub cache_policy: Policy,
+    pub document_cache_capacity: Capacity,
 }
 
 pub struct Engine {
@@ -91,7 +92,7 @@ impl Engine {
         Self {
             schemas: Schemas::build(services, &settings.schema),
             budget: settings.budget,
-            documents: DocumentCache::new(settings.document_cache_entries, settings.document_cache_bytes),
+            documents: DocumentCache::new(settings.cache_policy, settings.document_cache_capacity),
             permits: Semaphore::new(settings.max_concurrent_operations),
             deadlines,
             execution_timeout: settings.execution_timeout,
@@ -103,6 +104,11 @@ impl Engine {
     /// How many parsed documents are cached, and their estimated size in bytes.
     pub fn cached_documents(&self) -> (usize, usize) {
         self.documents.usage()
+    }
+
+    /// The parsed-document cache's counters.
+    pub fn document_cache_stats(&self) -> CacheStats {
+        self.documents.stats()
     }
 
     /// Runs one request through the whole path.

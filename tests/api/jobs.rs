@@ -91,12 +91,12 @@ async fn a_notification_job_completes_with_progress_100() {
     assert_eq!(queued["state"], "QUEUED");
     assert_eq!(queued["kind"], "PUSH_NOTIFICATION");
     assert_eq!(queued["payload"]["phoneNumber"], "4153518780");
-    let done = wait_for_job(&app, &token, queued["id"].as_str().unwrap(), is_final).await;
+    let done = wait_for_job(&app, &token, queued["id"].as_str().expect("present"), is_final).await;
     assert_eq!(done["state"], "COMPLETED", "{done}");
     assert_eq!(done["progress"], 100);
     assert_eq!(done["attempts"], 1);
     assert!(done["error"].is_null());
-    assert!(done["version"].as_i64().unwrap() > queued["version"].as_i64().unwrap());
+    assert!(done["version"].as_i64().expect("present") > queued["version"].as_i64().expect("present"));
 }
 
 #[tokio::test]
@@ -104,7 +104,7 @@ async fn a_blocked_number_fails_for_good_with_a_translated_error() {
     let app = spawn_with_workers(|settings| settings.blocked_phone_numbers = vec!["4153518743".into()]).await;
     let token = user_token(&app, "blocked@example.com").await;
     let queued = send_notification(&app, &token, "4153518743", "hello").await;
-    let id = queued["id"].as_str().unwrap().to_string();
+    let id = queued["id"].as_str().expect("present").to_string();
     let failed = wait_for_job(&app, &token, &id, is_final).await;
     assert_eq!(failed["state"], "FAILED");
     assert_eq!(failed["error"], "Phone number 4153518743 is blocked");
@@ -169,15 +169,15 @@ async fn progress_reaches_a_subscriber_as_0_50_100_in_order() {
             let update = &message["payload"]["data"]["jobUpdated"];
             assert!(update.is_object(), "{message}");
             seen.push((
-                update["state"].as_str().unwrap().to_string(),
-                update["progress"].as_i64().unwrap(),
+                update["state"].as_str().expect("present").to_string(),
+                update["progress"].as_i64().expect("present"),
             ));
-            versions.push(update["version"].as_i64().unwrap());
+            versions.push(update["version"].as_i64().expect("present"));
         }
         assert!(versions.windows(2).all(|pair| pair[0] < pair[1]), "{versions:?}");
         let progress: Vec<i64> = seen.iter().map(|(_, progress)| *progress).collect();
         assert_eq!(progress, vec![0, 0, 50, 100], "{protocol}: {seen:?}");
-        assert_eq!(seen.last().unwrap().0, "COMPLETED");
+        assert_eq!(seen.last().expect("present").0, "COMPLETED");
         stop.cancel();
         running.await.expect("worker stops");
     }
@@ -199,7 +199,7 @@ async fn subscribing_to_a_finished_job_sends_its_final_state_and_completes() {
     let app = spawn_with_workers(|_| {}).await;
     let token = user_token(&app, "late@example.com").await;
     let queued = send_notification(&app, &token, "4153518780", "fast").await;
-    let id = queued["id"].as_str().unwrap().to_string();
+    let id = queued["id"].as_str().expect("present").to_string();
     wait_for_job(&app, &token, &id, is_final).await;
     let mut socket = open_initialised(&app, Some(&token)).await;
     send(
@@ -219,7 +219,7 @@ async fn strangers_and_anonymous_callers_cannot_see_or_follow_a_job() {
     let owner = user_token(&app, "owner@example.com").await;
     let stranger = user_token(&app, "stranger@example.com").await;
     let queued = send_notification(&app, &owner, "4153518780", "mine").await;
-    let id = queued["id"].as_str().unwrap();
+    let id = queued["id"].as_str().expect("present");
     assert!(job(&app, &stranger, id).await.is_null());
     let (_, body) = app
         .gql("query($id: ID!) { job(id: $id) { id } }", json!({ "id": id }))
@@ -247,7 +247,10 @@ async fn strangers_and_anonymous_callers_cannot_see_or_follow_a_job() {
         )
         .await;
     assert!(body["data"]["node"].is_null(), "{body}");
-    let admin = app.login_as_admin().await["accessToken"].as_str().unwrap().to_string();
+    let admin = app.login_as_admin().await["accessToken"]
+        .as_str()
+        .expect("present")
+        .to_string();
     assert_eq!(job(&app, &admin, id).await["id"], *id);
     let (_, body) = app.gql_as(Some(&admin), "{ jobs { totalCount } }", json!({})).await;
     assert_eq!(body["data"]["jobs"]["totalCount"], 1);
@@ -334,7 +337,10 @@ async fn bad_notifications_are_refused_whole_naming_the_field() {
 #[tokio::test]
 async fn sixty_requests_for_fifty_seats_complete_fifty_and_fail_ten() {
     let app = spawn_with_workers(|_| {}).await;
-    let admin = app.login_as_admin().await["accessToken"].as_str().unwrap().to_string();
+    let admin = app.login_as_admin().await["accessToken"]
+        .as_str()
+        .expect("present")
+        .to_string();
     let (_, body) = app
         .gql_as(
             Some(&admin),
@@ -343,7 +349,7 @@ async fn sixty_requests_for_fifty_seats_complete_fifty_and_fail_ten() {
         )
         .await;
     assert_no_errors(&body);
-    let event = body["data"]["createEvent"]["id"].as_str().unwrap().to_string();
+    let event = body["data"]["createEvent"]["id"].as_str().expect("present").to_string();
     let token = user_token(&app, "fan@example.com").await;
     let mut ids = Vec::new();
     for _ in 0..60 {
@@ -409,7 +415,10 @@ async fn a_queued_job_can_be_cancelled_and_retried() {
         )
         .await;
     assert_no_errors(&body);
-    let id = body["data"]["sendNotification"]["id"].as_str().unwrap().to_string();
+    let id = body["data"]["sendNotification"]["id"]
+        .as_str()
+        .expect("present")
+        .to_string();
     let (_, body) = app
         .gql_as(
             Some(&token),
@@ -470,12 +479,13 @@ async fn a_job_waits_for_its_run_at_and_jobs_run_in_priority_order() {
         .await;
     assert_no_errors(&body);
     let mut finished = Vec::new();
-    for queued in body["data"]["sendNotifications"].as_array().unwrap() {
-        let done = wait_for_job(&app, &token, queued["id"].as_str().unwrap(), is_final).await;
+    for queued in body["data"]["sendNotifications"].as_array().expect("present") {
+        let done = wait_for_job(&app, &token, queued["id"].as_str().expect("present"), is_final).await;
         assert_eq!(done["state"], "COMPLETED");
-        let started: chrono::DateTime<chrono::Utc> = done["startedAt"].as_str().unwrap().parse().unwrap();
+        let started: chrono::DateTime<chrono::Utc> =
+            done["startedAt"].as_str().expect("present").parse().expect("present");
         assert!(started >= run_at, "started {started} before its runAt {run_at}");
-        finished.push((started, done["priority"].as_i64().unwrap()));
+        finished.push((started, done["priority"].as_i64().expect("present")));
     }
     finished.sort();
     let order: Vec<i64> = finished.into_iter().map(|(_, priority)| priority).collect();
@@ -486,7 +496,7 @@ async fn a_job_waits_for_its_run_at_and_jobs_run_in_priority_order() {
 async fn user_jobs_lists_a_users_jobs_for_that_user_and_admins() {
     let app = spawn_with_workers(|settings| settings.worker_concurrency = 0).await;
     let auth = app.register("lister@example.com").await;
-    let token = auth["accessToken"].as_str().unwrap();
+    let token = auth["accessToken"].as_str().expect("present");
     for index in 0..3 {
         send_notification(&app, token, "4153518780", &format!("n{index}")).await;
     }
@@ -509,4 +519,96 @@ async fn user_jobs_lists_a_users_jobs_for_that_user_and_admins() {
         )
         .await;
     assert_eq!(body["data"]["jobs"]["totalCount"], 0);
+}
+
+#[tokio::test]
+async fn job_events_streams_the_callers_jobs_of_a_kind_and_an_admin_sees_everyones() {
+    let app = spawn_with_workers(|_| {}).await;
+    let alice = app.register("alice@example.com").await;
+    let alice_token = alice["accessToken"].as_str().expect("token").to_string();
+    let alice_id = alice["user"]["databaseId"].as_i64().expect("id");
+    let bob_token = user_token(&app, "bob@example.com").await;
+    let admin_token = app.login_as_admin().await["accessToken"]
+        .as_str()
+        .expect("token")
+        .to_string();
+    let query =
+        "subscription { jobEvents(kind: PUSH_NOTIFICATION) { databaseId kind state version owner { databaseId } } }";
+    let mut alice_socket = open_initialised(&app, Some(&alice_token)).await;
+    let mut admin_socket = open_initialised(&app, Some(&admin_token)).await;
+    for socket in [&mut alice_socket, &mut admin_socket] {
+        send(
+            socket,
+            json!({ "id": "events", "type": "subscribe", "payload": { "query": query } }),
+        )
+        .await;
+    }
+    // The subscriptions are live once a query on the same sockets answers: messages are handled in order.
+    for socket in [&mut alice_socket, &mut admin_socket] {
+        send(
+            socket,
+            json!({ "id": "probe", "type": "subscribe", "payload": { "query": "{ __typename }" } }),
+        )
+        .await;
+        loop {
+            let message = receive_within(socket, JOB_DEADLINE).await;
+            if message["id"] == "probe" && message["type"] == "complete" {
+                break;
+            }
+        }
+    }
+    let mine = [
+        send_notification(&app, &alice_token, "4153518780", "one").await,
+        send_notification(&app, &alice_token, "4153518781", "two").await,
+    ];
+    let theirs = send_notification(&app, &bob_token, "4153518782", "bob's").await;
+    let mine_ids: Vec<i64> = mine.iter().map(|job| job["databaseId"].as_i64().expect("id")).collect();
+    let theirs_id = theirs["databaseId"].as_i64().expect("id");
+
+    let mut versions: std::collections::HashMap<i64, i64> = std::collections::HashMap::new();
+    let mut completed = std::collections::HashSet::new();
+    while completed.len() < mine_ids.len() {
+        let message = receive_within(&mut alice_socket, JOB_DEADLINE).await;
+        let event = &message["payload"]["data"]["jobEvents"];
+        assert!(event.is_object(), "{message}");
+        let id = event["databaseId"].as_i64().expect("id");
+        assert!(mine_ids.contains(&id), "alice saw a job that is not hers: {event}");
+        assert_eq!(event["owner"]["databaseId"], alice_id);
+        let version = event["version"].as_i64().expect("version");
+        if let Some(previous) = versions.insert(id, version) {
+            assert!(version > previous, "job {id} went from version {previous} to {version}");
+        }
+        if event["state"] == "COMPLETED" {
+            completed.insert(id);
+        }
+    }
+    let mut admin_saw = std::collections::HashSet::new();
+    while !admin_saw.contains(&theirs_id) {
+        let message = receive_within(&mut admin_socket, JOB_DEADLINE).await;
+        admin_saw.insert(
+            message["payload"]["data"]["jobEvents"]["databaseId"]
+                .as_i64()
+                .expect("id"),
+        );
+    }
+}
+
+#[tokio::test]
+async fn job_metrics_are_exported() {
+    let app = spawn_with_workers(|_| {}).await;
+    let token = user_token(&app, "metrics@example.com").await;
+    let queued = send_notification(&app, &token, "4153518780", "counted").await;
+    wait_for_job(&app, &token, queued["id"].as_str().expect("id"), is_final).await;
+    let metrics = app
+        .client
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .expect("sent")
+        .text()
+        .await
+        .expect("text");
+    for name in ["job_pickup_latency_seconds", "job_attempt_duration_seconds"] {
+        assert!(metrics.contains(name), "{name} missing from /metrics");
+    }
 }

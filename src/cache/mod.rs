@@ -1,0 +1,181 @@
+//! One bounded, thread-safe cache whose replacement policy — FIFO, LIFO, LRU, MRU or LFU — is chosen when it is
+//! built, bounded by a number of entries or by bytes, with counters. It knows no domain type: the server's caches
+//! (parsed documents, persisted queries, responses) are built on it.
+//!
+//! The rules are the curriculum's (0x01-caching: `BaseCaching` with FIFO, LIFO, LRU, MRU and LFU subclasses that
+//! print `DISCARD: key`), and they hold exactly: putting a present key updates its value and discards nothing
+//! (with a weigher, a heavier value may make others go); LIFO counts an update as the newest put; the victim is
+//! always chosen among the entries present before the new key; LFU breaks ties by least recent use; an entry
+//! heavier than the whole capacity is not stored. `put` returns the discarded keys, in order.
+//!
+//! Every operation is O(1) (`retain` and `clear` excepted): a hash table of indices into a slab of linked entries
+//! (`store`, `list`), ordered per policy (`policy`). Hand-written rather than taken from a crate because the
+//! policies are this module's subject: no crate offers all five with the curriculum's rules (the `lru` crate is
+//! LRU only; quick_cache and moka use their own admission schemes, which discard other keys than these rules do).
+//! One mutex guards it; a hit takes it once, for a table probe, a few link updates and a clone of the value.
+
+mod capacity;
+mod list;
+mod policy;
+mod store;
+#[cfg(test)]
+mod tests;
+
+use std::{
+    borrow::Borrow,
+    hash::Hash,
+    num::NonZeroUsize,
+    sync::{Mutex, MutexGuard, PoisonError},
+};
+
+pub use capacity::{Capacity, InvalidCapacity};
+pub use policy::{Policy, UnknownPolicy};
+use store::{Limits, Store};
+
+/// A snapshot of a cache's counters.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CacheStats {
+    pub policy: Policy,
+    pub capacity: Capacity,
+    /// Entries held.
+    pub size: u64,
+    /// Their total weight (their number, without a weigher).
+    pub weight: u64,
+    pub hits: u64,
+    pub misses: u64,
+    /// Entries discarded to make room (not those removed, retained out or cleared).
+    pub evictions: u64,
+}
+
+impl CacheStats {
+    /// Hits over lookups; 0 before the first.
+    pub fn hit_ratio(&self) -> f64 {
+        let lookups = self.hits + self.misses;
+        if lookups == 0 {
+            0.0
+        } else {
+            self.hits as f64 / lookups as f64
+        }
+    }
+}
+
+/// A bounded cache. `Send + Sync` when its keys and values are `Send`.
+pub struct Cache<K, V> {
+    policy: Policy,
+    capacity: Capacity,
+    store: Mutex<Store<K, V>>,
+}
+
+impl<K: Hash + Eq + Clone, V: Clone> Cache<K, V> {
+    /// A cache whose entries weigh 1 each.
+    pub fn new(policy: Policy, capacity: Capacity) -> Self {
+        Self::build(policy, capacity, None)
+    }
+
+    /// A cache whose entries weigh what `weigher` says (at least 1): with `Capacity::Bytes`, an estimate of the
+    /// memory each holds. With `Capacity::Entries` the weight is only measured (see `with_max_weight`).
+    pub fn with_weigher(policy: Policy, capacity: Capacity, weigher: fn(&K, &V) -> usize) -> Self {
+        Self::build(policy, capacity, Some(weigher))
+    }
+
+    /// Also bounds the total weight, whatever the capacity counts: a cache sized in entries whose entries vary
+    /// widely in size (parsed documents) keeps its number and its memory bounded.
+    pub fn with_max_weight(mut self, max_weight: NonZeroUsize) -> Self {
+        let limits = self
+            .store
+            .get_mut()
+            .unwrap_or_else(PoisonError::into_inner)
+            .limits_mut();
+        limits.weight = limits.weight.min(max_weight.get());
+        self
+    }
+
+    fn build(policy: Policy, capacity: Capacity, weigher: Option<fn(&K, &V) -> usize>) -> Self {
+        let limits = match capacity {
+            Capacity::Entries(entries) => Limits {
+                entries: entries.get(),
+                weight: usize::MAX,
+            },
+            Capacity::Bytes(bytes) => Limits {
+                entries: usize::MAX,
+                weight: bytes.get(),
+            },
+        };
+        Self {
+            policy,
+            capacity,
+            store: Mutex::new(Store::new(policy, limits, weigher)),
+        }
+    }
+
+    /// Every operation leaves the store consistent before it runs code it does not control (hashing, comparing
+    /// and cloning keys and values, `retain`'s predicate), so a panic there cannot leave it half-changed: a
+    /// poisoned lock is taken over.
+    fn lock(&self) -> MutexGuard<'_, Store<K, V>> {
+        self.store.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The value for `key`, counted as a hit or a miss; a hit is a use (LRU, MRU, LFU).
+    pub fn get<Q>(&self, key: &Q) -> Option<V>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        self.lock().get(key).cloned()
+    }
+
+    /// The value for `key`, neither counted nor used.
+    pub fn peek<Q>(&self, key: &Q) -> Option<V>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        self.lock().peek(key).cloned()
+    }
+
+    /// Stores `value` under `key`, or updates the present one; returns the keys discarded to make room, in the
+    /// order they went (the curriculum's `DISCARD: key` lines).
+    pub fn put(&self, key: K, value: V) -> Vec<K> {
+        self.lock().put(key, value)
+    }
+
+    /// Takes `key` out (not counted as an eviction).
+    pub fn remove<Q>(&self, key: &Q) -> Option<V>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        self.lock().remove(key)
+    }
+
+    /// Keeps only the entries `keep` accepts, for invalidation. O(n) under the lock.
+    pub fn retain(&self, keep: impl FnMut(&K, &V) -> bool) {
+        self.lock().retain(keep);
+    }
+
+    /// Empties the cache; the counters go on.
+    pub fn clear(&self) {
+        self.lock().clear();
+    }
+
+    pub fn stats(&self) -> CacheStats {
+        let store = self.lock();
+        CacheStats {
+            policy: self.policy,
+            capacity: self.capacity,
+            size: store.len() as u64,
+            weight: store.weight() as u64,
+            hits: store.hits,
+            misses: store.misses,
+            evictions: store.evictions,
+        }
+    }
+
+    pub fn policy(&self) -> Policy {
+        self.policy
+    }
+
+    pub fn capacity(&self) -> Capacity {
+        self.capacity
+    }
+}

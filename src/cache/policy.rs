@@ -1,0 +1,252 @@
+//! The five replacement policies: which entry a full cache discards, and how reads and updates reorder entries.
+//!
+//! FIFO, LIFO, LRU and MRU keep one list, oldest first: FIFO and LRU discard its front, LIFO and MRU its back; LRU
+//! and MRU move an entry to the back when it is read or updated, LIFO only when it is updated (an update counts as
+//! the newest put), FIFO never. LFU keeps the entries in frequency buckets (Shah, Mitra and Matani, "An O(1)
+//! algorithm for implementing the LFU cache eviction scheme", 2010): a list of buckets in increasing frequency,
+//! each a list of its entries in the order they reached that frequency, so the front of the first bucket is the
+//! least frequently used entry and, among those, the least recently used one. A use moves an entry to the next
+//! bucket (made if missing, dropped once empty), which keeps every operation O(1).
+
+use std::{fmt, str::FromStr};
+
+use super::{
+    list::{List, NIL, Slab},
+    store::Entry,
+};
+
+/// Which entry a full cache discards.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Policy {
+    /// The first one put.
+    Fifo,
+    /// The last one put (an update counts as a put).
+    Lifo,
+    /// The least recently read or put.
+    Lru,
+    /// The most recently read or put.
+    Mru,
+    /// The least frequently read or put; among equals, the least recently.
+    Lfu,
+}
+
+impl Policy {
+    pub const ALL: [Self; 5] = [Self::Fifo, Self::Lifo, Self::Lru, Self::Mru, Self::Lfu];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Fifo => "FIFO",
+            Self::Lifo => "LIFO",
+            Self::Lru => "LRU",
+            Self::Mru => "MRU",
+            Self::Lfu => "LFU",
+        }
+    }
+}
+
+impl fmt::Display for Policy {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str(self.name())
+    }
+}
+
+/// A policy name that is none of the five.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("`{0}` is not a cache policy; expected one of FIFO, LIFO, LRU, MRU, LFU")]
+pub struct UnknownPolicy(String);
+
+impl FromStr for Policy {
+    type Err = UnknownPolicy;
+
+    /// The name in any case: `LRU`, `lru`, `Lru`.
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let name = text.trim();
+        Self::ALL
+            .into_iter()
+            .find(|policy| policy.name().eq_ignore_ascii_case(name))
+            .ok_or_else(|| UnknownPolicy(text.to_string()))
+    }
+}
+
+/// The order a policy keeps its entries in, linked through the store's slab of entries.
+pub(super) enum Order {
+    /// FIFO, LIFO, LRU and MRU: one list, oldest first.
+    Sequence { policy: Policy, list: List },
+    /// LFU.
+    Frequency(Frequencies),
+}
+
+impl Order {
+    pub(super) fn new(policy: Policy) -> Self {
+        match policy {
+            Policy::Lfu => Self::Frequency(Frequencies {
+                buckets: Slab::new(),
+                by_frequency: List::EMPTY,
+            }),
+            policy => Self::Sequence {
+                policy,
+                list: List::EMPTY,
+            },
+        }
+    }
+
+    /// A new entry: the newest, used once.
+    pub(super) fn admit<K, V>(&mut self, entries: &mut Slab<Entry<K, V>>, index: u32) {
+        match self {
+            Self::Sequence { list, .. } => list.push_back(entries, index),
+            Self::Frequency(frequencies) => frequencies.admit(entries, index),
+        }
+    }
+
+    /// A hit.
+    pub(super) fn read<K, V>(&mut self, entries: &mut Slab<Entry<K, V>>, index: u32) {
+        match self {
+            Self::Sequence {
+                policy: Policy::Lru | Policy::Mru,
+                list,
+            } => list.move_to_back(entries, index),
+            Self::Sequence { .. } => {}
+            Self::Frequency(frequencies) => frequencies.bump(entries, index),
+        }
+    }
+
+    /// A put of a key already present.
+    pub(super) fn update<K, V>(&mut self, entries: &mut Slab<Entry<K, V>>, index: u32) {
+        match self {
+            Self::Sequence {
+                policy: Policy::Fifo, ..
+            } => {}
+            Self::Sequence { list, .. } => list.move_to_back(entries, index),
+            Self::Frequency(frequencies) => frequencies.bump(entries, index),
+        }
+    }
+
+    /// The entry to discard next other than `spare` (an entry being updated; `NIL` for none), or `NIL` if there
+    /// is none.
+    pub(super) fn victim<K, V>(&self, entries: &Slab<Entry<K, V>>, spare: u32) -> u32 {
+        match self {
+            Self::Sequence {
+                policy: Policy::Lifo | Policy::Mru,
+                list,
+            } => match list.back() {
+                back if back == spare && back != NIL => entries.prev(back),
+                back => back,
+            },
+            Self::Sequence { list, .. } => match list.front() {
+                front if front == spare && front != NIL => entries.next(front),
+                front => front,
+            },
+            Self::Frequency(frequencies) => frequencies.victim(entries, spare),
+        }
+    }
+
+    /// Unlinks an entry about to leave the cache.
+    pub(super) fn forget<K, V>(&mut self, entries: &mut Slab<Entry<K, V>>, index: u32) {
+        match self {
+            Self::Sequence { list, .. } => list.unlink(entries, index),
+            Self::Frequency(frequencies) => frequencies.forget(entries, index),
+        }
+    }
+
+    pub(super) fn clear(&mut self) {
+        match self {
+            Self::Sequence { list, .. } => *list = List::EMPTY,
+            Self::Frequency(frequencies) => {
+                frequencies.buckets.clear();
+                frequencies.by_frequency = List::EMPTY;
+            }
+        }
+    }
+}
+
+/// LFU's frequency buckets.
+pub(super) struct Frequencies {
+    buckets: Slab<Bucket>,
+    /// The buckets in increasing frequency; none is empty.
+    by_frequency: List,
+}
+
+#[derive(Clone, Copy)]
+struct Bucket {
+    frequency: u64,
+    /// Its entries in the order they reached this frequency.
+    entries: List,
+}
+
+impl Frequencies {
+    fn admit<K, V>(&mut self, entries: &mut Slab<Entry<K, V>>, index: u32) {
+        let first = self.by_frequency.front();
+        let bucket = if first != NIL && self.buckets.get(first).frequency == 1 {
+            first
+        } else {
+            let bucket = self.buckets.insert(Bucket {
+                frequency: 1,
+                entries: List::EMPTY,
+            });
+            self.by_frequency.push_front(&mut self.buckets, bucket);
+            bucket
+        };
+        self.buckets.get_mut(bucket).entries.push_back(entries, index);
+        entries.get_mut(index).bucket = bucket;
+    }
+
+    /// One more use: to the back of the next frequency's bucket.
+    fn bump<K, V>(&mut self, entries: &mut Slab<Entry<K, V>>, index: u32) {
+        let from = entries.get(index).bucket;
+        let Bucket {
+            frequency,
+            entries: members,
+        } = *self.buckets.get(from);
+        let frequency = frequency + 1;
+        let next = self.buckets.next(from);
+        let next_matches = next != NIL && self.buckets.get(next).frequency == frequency;
+        if members.front() == index && members.back() == index && !next_matches {
+            // Alone in its bucket, with no bucket for the next frequency: the bucket itself moves up.
+            self.buckets.get_mut(from).frequency = frequency;
+            return;
+        }
+        let to = if next_matches {
+            next
+        } else {
+            let to = self.buckets.insert(Bucket {
+                frequency,
+                entries: List::EMPTY,
+            });
+            self.by_frequency.insert_after(&mut self.buckets, from, to);
+            to
+        };
+        self.buckets.get_mut(from).entries.unlink(entries, index);
+        self.buckets.get_mut(to).entries.push_back(entries, index);
+        entries.get_mut(index).bucket = to;
+        self.drop_if_empty(from);
+    }
+
+    fn victim<K, V>(&self, entries: &Slab<Entry<K, V>>, spare: u32) -> u32 {
+        let mut bucket = self.by_frequency.front();
+        // Skipping the spare entry takes one step, or one bucket if it was alone in the first: O(1).
+        while bucket != NIL {
+            let mut candidate = self.buckets.get(bucket).entries.front();
+            if candidate == spare {
+                candidate = entries.next(candidate);
+            }
+            if candidate != NIL {
+                return candidate;
+            }
+            bucket = self.buckets.next(bucket);
+        }
+        NIL
+    }
+
+    fn forget<K, V>(&mut self, entries: &mut Slab<Entry<K, V>>, index: u32) {
+        let bucket = entries.get(index).bucket;
+        self.buckets.get_mut(bucket).entries.unlink(entries, index);
+        self.drop_if_empty(bucket);
+    }
+
+    fn drop_if_empty(&mut self, bucket: u32) {
+        if self.buckets.get(bucket).entries.is_empty() {
+            self.by_frequency.unlink(&mut self.buckets, bucket);
+            self.buckets.remove(bucket);
+        }
+    }
+}

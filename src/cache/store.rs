@@ -1,0 +1,224 @@
+//! The cache without its lock: a hash table of slab indices in front of the slab of entries, and the policy's
+//! order linked through that slab.
+//!
+//! The table holds only `u32` indices; keys live once, in the slab, and the table compares against them. So a
+//! lookup clones nothing, a put stores its key without cloning it, and the entry keeps its hash, so discarding
+//! one and growing the table never hash a key again (document keys are query texts of up to 16 KiB).
+
+use std::{
+    borrow::Borrow,
+    hash::{BuildHasher, Hash},
+};
+
+use foldhash::fast::RandomState;
+use hashbrown::HashTable;
+
+use super::{
+    list::{MAX_NODES, NIL, Slab},
+    policy::{Order, Policy},
+};
+
+pub(super) struct Entry<K, V> {
+    pub(super) key: K,
+    pub(super) value: V,
+    pub(super) hash: u64,
+    pub(super) weight: usize,
+    /// LFU: the frequency bucket the entry is in.
+    pub(super) bucket: u32,
+}
+
+/// What the store may hold: entries and total weight.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Limits {
+    pub(super) entries: usize,
+    pub(super) weight: usize,
+}
+
+pub(super) struct Store<K, V> {
+    table: HashTable<u32>,
+    /// foldhash, which hashbrown's own maps use: fast on short keys, seeded at random per cache.
+    hasher: RandomState,
+    entries: Slab<Entry<K, V>>,
+    order: Order,
+    limits: Limits,
+    weigher: Option<fn(&K, &V) -> usize>,
+    weight: usize,
+    pub(super) hits: u64,
+    pub(super) misses: u64,
+    pub(super) evictions: u64,
+}
+
+impl<K: Hash + Eq, V> Store<K, V> {
+    pub(super) fn new(policy: Policy, limits: Limits, weigher: Option<fn(&K, &V) -> usize>) -> Self {
+        Self {
+            table: HashTable::new(),
+            hasher: RandomState::default(),
+            entries: Slab::new(),
+            order: Order::new(policy),
+            limits: Limits {
+                entries: limits.entries.min(MAX_NODES),
+                weight: limits.weight,
+            },
+            weigher,
+            weight: 0,
+            hits: 0,
+            misses: 0,
+            evictions: 0,
+        }
+    }
+
+    pub(super) fn limits_mut(&mut self) -> &mut Limits {
+        &mut self.limits
+    }
+
+    pub(super) fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub(super) fn weight(&self) -> usize {
+        self.weight
+    }
+
+    fn find<Q>(&self, hash: u64, key: &Q) -> Option<u32>
+    where
+        K: Borrow<Q>,
+        Q: Eq + ?Sized,
+    {
+        let entries = &self.entries;
+        self.table
+            .find(hash, |&index| entries.get(index).key.borrow() == key)
+            .copied()
+    }
+
+    /// The value, counted as a hit (and a use) or a miss.
+    pub(super) fn get<Q>(&mut self, key: &Q) -> Option<&V>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        let Some(index) = self.find(self.hasher.hash_one(key), key) else {
+            self.misses += 1;
+            return None;
+        };
+        self.hits += 1;
+        self.order.read(&mut self.entries, index);
+        Some(&self.entries.get(index).value)
+    }
+
+    /// The value, as if it had not been asked for.
+    pub(super) fn peek<Q>(&self, key: &Q) -> Option<&V>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        let index = self.find(self.hasher.hash_one(key), key)?;
+        Some(&self.entries.get(index).value)
+    }
+
+    /// Stores or updates `key`, returning the keys discarded to make room, in the order they went.
+    pub(super) fn put(&mut self, key: K, value: V) -> Vec<K> {
+        let weight = self.weigher.map_or(1, |weigher| weigher(&key, &value).max(1));
+        let hash = self.hasher.hash_one(&key);
+        if let Some(index) = self.find(hash, &key) {
+            return self.update(index, value, weight);
+        }
+        let mut discarded = Vec::new();
+        if weight > self.limits.weight {
+            return discarded;
+        }
+        self.make_room(1, weight, NIL, &mut discarded);
+        let index = self.entries.insert(Entry {
+            key,
+            value,
+            hash,
+            weight,
+            bucket: NIL,
+        });
+        let entries = &self.entries;
+        self.table.insert_unique(hash, index, |&other| entries.get(other).hash);
+        self.order.admit(&mut self.entries, index);
+        self.weight += weight;
+        discarded
+    }
+
+    /// A new value for a present key: it replaces the old one and evicts nothing, unless it is heavier and the
+    /// weight bound then discards other entries (never this one) — or it is heavier than the bound itself, when
+    /// the entry goes (its old value would be stale) and is reported discarded.
+    fn update(&mut self, index: u32, value: V, weight: usize) -> Vec<K> {
+        let mut discarded = Vec::new();
+        if weight > self.limits.weight {
+            discarded.push(self.evict(index));
+            return discarded;
+        }
+        let entry = self.entries.get_mut(index);
+        self.weight -= entry.weight;
+        // Dropped when the store is consistent again, at the end: dropping a value runs code we do not control.
+        let _replaced = std::mem::replace(&mut entry.value, value);
+        entry.weight = weight;
+        self.order.update(&mut self.entries, index);
+        self.make_room(0, weight, index, &mut discarded);
+        self.weight += weight;
+        discarded
+    }
+
+    /// Discards entries other than `spare`, in the policy's order, until `entries` more entries weighing `weight`
+    /// fit. The room is made before the new entry goes in, so the victim is one of the entries already there (as
+    /// LIFO and MRU require, and LFU too: a new entry, used once, would otherwise often be its own victim).
+    fn make_room(&mut self, entries: usize, weight: usize, spare: u32, discarded: &mut Vec<K>) {
+        // `self.weight <= self.limits.weight` always holds, and `weight <= self.limits.weight` was checked, so
+        // neither side overflows; once only `spare` is left, both conditions are false.
+        while self.entries.len() + entries > self.limits.entries || weight > self.limits.weight - self.weight {
+            let victim = self.order.victim(&self.entries, spare);
+            discarded.push(self.evict(victim));
+        }
+    }
+
+    fn evict(&mut self, index: u32) -> K {
+        self.evictions += 1;
+        self.take(index).0
+    }
+
+    /// Removes the entry at `index` from the table, the order and the slab.
+    fn take(&mut self, index: u32) -> (K, V) {
+        self.order.forget(&mut self.entries, index);
+        let hash = self.entries.get(index).hash;
+        if let Ok(found) = self.table.find_entry(hash, |&other| other == index) {
+            found.remove();
+        }
+        let entry = self.entries.remove(index);
+        self.weight -= entry.weight;
+        (entry.key, entry.value)
+    }
+
+    pub(super) fn remove<Q>(&mut self, key: &Q) -> Option<V>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        let index = self.find(self.hasher.hash_one(key), key)?;
+        Some(self.take(index).1)
+    }
+
+    /// Removes every entry `keep` refuses; not counted as evictions. O(n): for invalidation, not the hot path.
+    pub(super) fn retain(&mut self, mut keep: impl FnMut(&K, &V) -> bool) {
+        let entries = &self.entries;
+        let refused: Vec<u32> = entries
+            .indices()
+            .filter(|&index| {
+                let entry = entries.get(index);
+                !keep(&entry.key, &entry.value)
+            })
+            .collect();
+        for index in refused {
+            self.take(index);
+        }
+    }
+
+    /// Removes every entry; the counters go on.
+    pub(super) fn clear(&mut self) {
+        self.order.clear();
+        self.table.clear();
+        self.weight = 0;
+        self.entries.clear();
+    }
+}

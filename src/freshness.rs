@@ -1,0 +1,191 @@
+//! What lets cached answers never be stale: every write that changes cacheable data touches its tags (the GraphQL
+//! type names it changed) in its own transaction, and readers can ask which tags changed since a point.
+//!
+//! One counter, the epoch, orders all such writes: a write increments it under its row lock, which it holds until
+//! it commits, so writes commit in epoch order and "the epoch is E" means every write up to E has committed. Each
+//! tag remembers the epoch of its last change. On PostgreSQL the write also notifies `alx_cache` (delivered at
+//! commit to every server), so caches evict early; the epoch read is what makes a hit safe.
+
+use sea_orm::{ConnectionTrait, DatabaseBackend, DbErr, FromQueryResult, Statement};
+use serde::{Deserialize, Serialize};
+
+use crate::bus::Channel;
+
+/// The types whose data a cached answer may hold, as GraphQL names them. A tag is one bit, so an answer's tags and
+/// a write's tags compare in one instruction.
+pub const TAGS: [&str; 6] = ["BabyName", "Event", "Product", "Reservation", "SeatReservation", "User"];
+
+/// A set of tags.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Tags(u64);
+
+impl Tags {
+    pub const NONE: Self = Self(0);
+
+    pub fn of(names: &[&str]) -> Self {
+        names
+            .iter()
+            .filter_map(|name| Self::named(name))
+            .fold(Self::NONE, Self::union)
+    }
+
+    /// The tag named exactly `name`.
+    pub fn named(name: &str) -> Option<Self> {
+        TAGS.iter().position(|tag| *tag == name).map(|index| Self(1 << index))
+    }
+
+    /// The tag a GraphQL type's data belongs to: `Product`, `ProductConnection` and `ProductEdge` are `Product`.
+    pub fn of_type(type_name: &str) -> Option<Self> {
+        TAGS.iter()
+            .position(|tag| type_name.starts_with(tag))
+            .map(|index| Self(1 << index))
+    }
+
+    pub fn union(self, other: Self) -> Self {
+        Self(self.0 | other.0)
+    }
+
+    pub fn intersects(self, other: Self) -> bool {
+        self.0 & other.0 != 0
+    }
+
+    pub fn bits(self) -> u64 {
+        self.0
+    }
+
+    pub fn from_bits(bits: u64) -> Self {
+        Self(bits & ((1 << TAGS.len()) - 1))
+    }
+
+    pub fn names(self) -> impl Iterator<Item = &'static str> {
+        TAGS.iter()
+            .enumerate()
+            .filter(move |(index, _)| self.0 & (1 << index) != 0)
+            .map(|(_, name)| *name)
+    }
+}
+
+/// What a notification on `alx_cache` says.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Touched {
+    pub epoch: i64,
+    pub tags: Vec<String>,
+}
+
+impl Touched {
+    pub fn parse(payload: &str) -> Option<Self> {
+        serde_json::from_str(payload).ok()
+    }
+
+    pub fn tags(&self) -> Tags {
+        self.tags.iter().fold(Tags::NONE, |tags, name| {
+            tags.union(Tags::named(name).unwrap_or(Tags::NONE))
+        })
+    }
+}
+
+#[derive(FromQueryResult)]
+struct Epoch {
+    epoch: i64,
+}
+
+#[derive(FromQueryResult)]
+struct TagEpoch {
+    tag: String,
+    epoch: i64,
+}
+
+/// Records, inside the writing transaction `txn`, that it changes the data of `tags`. Call it before the
+/// transaction's other statements when they lock rows of their own, so the epoch lock comes first in every writer.
+pub async fn touch(txn: &impl ConnectionTrait, tags: Tags) -> Result<(), DbErr> {
+    let backend = txn.get_database_backend();
+    let epoch = Epoch::find_by_statement(Statement::from_string(
+        backend,
+        "UPDATE cache_epoch SET epoch = epoch + 1 WHERE id = 1 RETURNING epoch",
+    ))
+    .one(txn)
+    .await?
+    .ok_or_else(|| DbErr::RecordNotFound("cache_epoch".into()))?
+    .epoch;
+    let names: Vec<&str> = tags.names().collect();
+    for name in &names {
+        let sql = if backend == DatabaseBackend::Postgres {
+            "INSERT INTO cache_tags (tag, epoch) VALUES ($1, $2) ON CONFLICT (tag) DO UPDATE SET epoch = EXCLUDED.epoch"
+        } else {
+            "INSERT INTO cache_tags (tag, epoch) VALUES (?, ?) ON CONFLICT (tag) DO UPDATE SET epoch = excluded.epoch"
+        };
+        txn.execute_raw(Statement::from_sql_and_values(
+            backend,
+            sql,
+            [(*name).into(), epoch.into()],
+        ))
+        .await?;
+    }
+    if backend == DatabaseBackend::Postgres {
+        let payload = serde_json::to_string(&Touched {
+            epoch,
+            tags: names.iter().map(|name| name.to_string()).collect(),
+        })
+        .unwrap_or_default();
+        txn.execute_raw(Statement::from_sql_and_values(
+            backend,
+            "SELECT pg_notify($1, $2)",
+            [Channel::Cache.name().into(), payload.into()],
+        ))
+        .await?;
+    }
+    Ok(())
+}
+
+/// The epoch of the last committed write.
+pub async fn current_epoch(db: &impl ConnectionTrait) -> Result<i64, DbErr> {
+    Ok(Epoch::find_by_statement(Statement::from_string(
+        db.get_database_backend(),
+        "SELECT epoch FROM cache_epoch WHERE id = 1",
+    ))
+    .one(db)
+    .await?
+    .map_or(0, |row| row.epoch))
+}
+
+/// The tags changed after `epoch`, with the epoch of each one's last change.
+pub async fn changed_since(db: &impl ConnectionTrait, epoch: i64) -> Result<Vec<(Tags, i64)>, DbErr> {
+    let backend = db.get_database_backend();
+    let sql = if backend == DatabaseBackend::Postgres {
+        "SELECT tag, epoch FROM cache_tags WHERE epoch > $1"
+    } else {
+        "SELECT tag, epoch FROM cache_tags WHERE epoch > ?"
+    };
+    let rows = TagEpoch::find_by_statement(Statement::from_sql_and_values(backend, sql, [epoch.into()]))
+        .all(db)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|row| Tags::named(&row.tag).map(|tags| (tags, row.epoch)))
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_types_connection_and_edge_share_its_tag() {
+        assert_eq!(Tags::of_type("ProductConnection"), Tags::named("Product"));
+        assert_eq!(Tags::of_type("BabyNameIndexPage"), Tags::named("BabyName"));
+        assert_eq!(Tags::of_type("SeatReservationEdge"), Tags::named("SeatReservation"));
+        assert_ne!(Tags::of_type("SeatReservation"), Tags::named("Reservation"));
+        assert_eq!(Tags::of_type("Query"), None);
+        assert_eq!(Tags::of_type("Job"), None);
+    }
+
+    #[test]
+    fn tags_meet_only_when_they_share_one() {
+        let product = Tags::of(&["Product"]);
+        let both = Tags::of(&["Product", "Reservation"]);
+        assert!(both.intersects(product));
+        assert!(!Tags::of(&["Event"]).intersects(both));
+        assert_eq!(both.names().collect::<Vec<_>>(), vec!["Product", "Reservation"]);
+        assert_eq!(Tags::from_bits(u64::MAX).names().count(), TAGS.len());
+    }
+}
