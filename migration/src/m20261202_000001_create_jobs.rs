@@ -87,7 +87,7 @@ impl MigrationTrait for Migration {
 /// transaction, so the news is delivered exactly when the change commits, whichever process wrote it. Statement
 /// triggers send one notification per statement: an enqueue of 1,000 jobs says only its id range. The wire format
 /// is read by `src/jobs/events.rs`; a changed row leaves out the payload (it never changes) and the lease.
-const NOTIFY_TRIGGERS: [&str; 4] = [
+pub const NOTIFY_TRIGGERS: [&str; 4] = [
     r#"CREATE FUNCTION alx_jobs_notify_insert() RETURNS trigger LANGUAGE plpgsql AS $$
        DECLARE first_id integer; last_id integer;
        BEGIN
