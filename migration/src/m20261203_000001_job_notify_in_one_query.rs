@@ -1,6 +1,6 @@
-//! The jobs table's update notification: the same news for a fraction of the cost. The function that
+//! The jobs table's update notification: the same news for less than half the cost. The function that
 //! `m20261202_000001_create_jobs` installed took more than half of PostgreSQL's CPU per job in issue 12's drain
-//! benchmark; this one about a sixth of that (`bench/README.md`).
+//! benchmark, and was quadratic in the rows of a statement (`bench/README.md`, "Job queue").
 //!
 //! - Its join of the statement's old and new rows ran as a nested loop: PL/pgSQL plans the query once per
 //!   connection, and a first call with one row plans for one row, so a later 500-row completion compared every
