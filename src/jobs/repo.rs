@@ -379,11 +379,26 @@ pub async fn extend_leases(
     expires_at: DateTime<Utc>,
     now: DateTime<Utc>,
 ) -> Result<u64, DbErr> {
+    let mut held = Query::select()
+        .column(jobs::Column::Id)
+        .from(jobs::Entity)
+        .and_where(jobs::Column::LeaseToken.is_in(tokens.iter().cloned()))
+        .and_where(jobs::Column::State.eq(JobState::Active.as_str()))
+        .to_owned();
+    if db.get_database_backend() == DatabaseBackend::Postgres {
+        // A job whose completing transaction holds its row is skipped, not waited for: that transaction may wait
+        // on other locks (an event's row, the cache epoch), and a heartbeat stuck behind it renews no lease at all
+        // (seen under load: leases of other jobs expired and they were run again). The skipped job is ending;
+        // if its transaction rolls back, the next heartbeat renews it.
+        held.lock_with_behavior(
+            sea_orm::sea_query::LockType::Update,
+            sea_orm::sea_query::LockBehavior::SkipLocked,
+        );
+    }
     Ok(jobs::Entity::update_many()
         .col_expr(jobs::Column::LeaseExpiresAt, Expr::value(expires_at))
         .col_expr(jobs::Column::HeartbeatAt, Expr::value(now))
-        .filter(jobs::Column::LeaseToken.is_in(tokens.iter().cloned()))
-        .filter(jobs::Column::State.eq(JobState::Active.as_str()))
+        .filter(jobs::Column::Id.in_subquery(held))
         .exec(db)
         .await?
         .rows_affected)
