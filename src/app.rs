@@ -22,7 +22,11 @@ use crate::{
     jobs::{Handlers, JobKind, JobsService, RetryPolicy, Worker, WorkerSettings},
     names::NamesService,
     notifications::{LogNotifier, NotificationJobs, NotificationsService, Notifier, WebhookNotifier},
-    schema::{self, Engine, EngineSettings, SchemaLimits},
+    schema::{
+        self, Engine, EngineSettings, PersistedDocuments, SchemaLimits,
+        persisted::{self, Manifest, Store},
+        response_cache::ResponseCache,
+    },
     services::Services,
     telemetry,
     welcome::WelcomeService,
@@ -70,9 +74,24 @@ impl App {
         })?;
         let shutdown = CancellationToken::new();
         let bus = Bus::start(&db, &settings.database_url, shutdown.clone()).await?;
-        let services = build_services(settings, db.clone(), clock, bus).await?;
+        let services = build_services(settings, db.clone(), clock, bus.clone()).await?;
+        let responses = Arc::new(ResponseCache::new(
+            db.clone(),
+            settings.cache_policy,
+            settings.response_cache_capacity,
+            settings.response_cache_mode,
+        ));
+        // The applied epoch starts at 0: the first hit's barrier reads every tag once (a handful of rows).
+        responses.start(&bus);
         let deadlines = Deadlines::start();
-        let engine = Arc::new(Engine::new(&services, engine_settings(settings), deadlines.clone()));
+        let persisted = persisted_documents(settings, db.clone())?;
+        let engine = Arc::new(Engine::new(
+            &services,
+            engine_settings(settings),
+            persisted,
+            responses,
+            deadlines.clone(),
+        ));
         let state = Arc::new(AppState {
             shutdown: shutdown.clone(),
             engine: engine.clone(),
@@ -186,6 +205,9 @@ impl App {
                 let listener = TcpListener::bind(address)
                     .await
                     .with_context(|| format!("cannot listen on {address} (ALX_WORKER_LISTEN)"))?;
+                // The bound address, not the setting: with port 0 the system picks the port, and only the log
+                // tells an operator (or a test) which one it is.
+                let address = listener.local_addr().unwrap_or(address);
                 tracing::info!(%address, "serving /healthz and /metrics for the worker");
                 let service = http::worker_service(self.state.clone());
                 Some(tokio::spawn(http::serve(
@@ -299,6 +321,22 @@ fn engine_settings(settings: &Settings) -> EngineSettings {
         cache_policy: settings.cache_policy,
         document_cache_capacity: settings.document_cache_capacity,
     }
+}
+
+/// The manifest of `ALX_TRUSTED_DOCUMENTS` when set, or else the automatic persisted queries' store.
+fn persisted_documents(settings: &Settings, db: DatabaseConnection) -> anyhow::Result<PersistedDocuments> {
+    Ok(match &settings.trusted_documents {
+        Some(path) => PersistedDocuments::Trusted {
+            manifest: Manifest::load(path)?,
+            introspection: settings.introspection,
+        },
+        None => PersistedDocuments::Automatic(Box::new(Store::new(
+            db,
+            settings.cache_policy,
+            settings.persisted_query_capacity,
+            persisted::MAX_STORED_DOCUMENTS,
+        ))),
+    })
 }
 
 /// The configured secret, or in development one generated once and kept in a file only the owner can read.

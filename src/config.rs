@@ -17,7 +17,10 @@ use ipnet::IpNet;
 use secrecy::SecretString;
 use serde::{Deserialize, Deserializer, Serialize};
 
-use crate::cache::{Capacity, Policy, UnknownPolicy};
+use crate::{
+    cache::{Capacity, Policy, UnknownPolicy},
+    freshness::FreshnessMode,
+};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -91,10 +94,12 @@ struct RawSettings {
     cache_policy: String,
     #[serde(deserialize_with = "count_or_text")]
     response_cache_capacity: String,
+    response_cache_mode: String,
     #[serde(deserialize_with = "count_or_text")]
     document_cache_capacity: String,
     #[serde(deserialize_with = "count_or_text")]
     persisted_query_capacity: String,
+    trusted_documents: Option<PathBuf>,
 }
 
 /// A number or a text, kept as text. The environment provider types values, so `ALX_TRUSTED_PROXIES=2` arrives as a
@@ -181,9 +186,13 @@ impl Default for RawSettings {
             trusted_proxies: None,
             default_locale: "en".into(),
             cache_policy: "LRU".into(),
-            response_cache_capacity: "10000".into(),
+            // Bytes, not entries: answers range from a few hundred bytes to 1 MiB (larger ones are not stored), so a
+            // count would not bound memory.
+            response_cache_capacity: "64MiB".into(),
+            response_cache_mode: "strict".into(),
             document_cache_capacity: "1024".into(),
             persisted_query_capacity: "10000".into(),
+            trusted_documents: None,
         }
     }
 }
@@ -308,9 +317,14 @@ pub struct Settings {
     /// The replacement policy of the server's caches (responses, persisted queries, parsed documents).
     pub cache_policy: Policy,
     pub response_cache_capacity: Capacity,
+    /// `strict`: a shared read of the write epoch before every lookup, never stale; `fast`: notifications alone.
+    pub response_cache_mode: FreshnessMode,
     /// Counted in documents, the cache also keeps their estimated memory under 32 MiB (see `graphql::documents`).
     pub document_cache_capacity: Capacity,
     pub persisted_query_capacity: Capacity,
+    /// A manifest of trusted documents (`schema::persisted::Manifest`): when set, only its documents run and
+    /// clients cannot register persisted queries. Read by `App::build`, which stops on a bad file.
+    pub trusted_documents: Option<PathBuf>,
 }
 
 /// A setting that cannot be used, named the way the user wrote it.
@@ -527,6 +541,10 @@ impl Settings {
                 .map_err(|error| invalid(key, error.to_string()))
         };
         let response_cache_capacity = capacity("response_cache_capacity", &raw.response_cache_capacity)?;
+        let response_cache_mode = raw
+            .response_cache_mode
+            .parse()
+            .map_err(|reason: String| invalid("response_cache_mode", reason))?;
         let document_cache_capacity = capacity("document_cache_capacity", &raw.document_cache_capacity)?;
         let persisted_query_capacity = capacity("persisted_query_capacity", &raw.persisted_query_capacity)?;
         Ok(Self {
@@ -585,8 +603,10 @@ impl Settings {
             default_locale: raw.default_locale,
             cache_policy,
             response_cache_capacity,
+            response_cache_mode,
             document_cache_capacity,
             persisted_query_capacity,
+            trusted_documents: raw.trusted_documents,
         })
     }
 
@@ -782,11 +802,37 @@ mod tests {
     }
 
     #[test]
-    fn caches_default_to_lru_with_ten_thousand_responses_and_a_thousand_documents() {
+    fn job_and_response_cache_settings_refuse_bad_values_naming_the_setting() {
+        for (key, value, setting) in [
+            ("response_cache_mode", "eventually", "ALX_RESPONSE_CACHE_MODE"),
+            ("job_retention", "a week", "ALX_JOB_RETENTION"),
+            ("job_lease_secs", "0", "ALX_JOB_LEASE_SECS"),
+            ("job_max_attempts", "101", "ALX_JOB_MAX_ATTEMPTS"),
+            ("worker_listen", "nowhere", "ALX_WORKER_LISTEN"),
+            (
+                "notification_webhook",
+                "https://sms.example.com/send",
+                "ALX_NOTIFICATION_WEBHOOK",
+            ),
+        ] {
+            let error = load_with(&[(key, value)]).expect_err("must refuse");
+            assert_eq!(error.setting, setting, "{key}={value}");
+        }
+        let settings = load_with(&[("job_retention", "12h"), ("response_cache_mode", "FAST")]).expect("valid");
+        assert_eq!(settings.job_retention, Duration::from_secs(12 * 3600));
+        assert_eq!(settings.response_cache_mode, FreshnessMode::Fast);
+    }
+
+    #[test]
+    fn caches_default_to_lru_with_64_mib_of_responses_and_a_thousand_documents() {
         let settings = load_with(&[]).expect("defaults");
         let entries = |count| Capacity::Entries(NonZeroUsize::new(count).expect("non-zero"));
         assert_eq!(settings.cache_policy, Policy::Lru);
-        assert_eq!(settings.response_cache_capacity, entries(10_000));
+        assert_eq!(
+            settings.response_cache_capacity,
+            Capacity::Bytes(NonZeroUsize::new(64 * 1024 * 1024).expect("non-zero"))
+        );
+        assert_eq!(settings.response_cache_mode, FreshnessMode::Strict);
         assert_eq!(settings.document_cache_capacity, entries(1024));
         assert_eq!(settings.persisted_query_capacity, entries(10_000));
     }

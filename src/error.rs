@@ -20,12 +20,14 @@ pub enum ErrorCode {
     ReservationsBlocked,
     RateLimited,
     PersistedQueryNotFound,
+    /// Trusted-documents mode (`ALX_TRUSTED_DOCUMENTS`): the manifest does not hold the document.
+    PersistedQueryNotInList,
     QueryTooComplex,
     InternalServerError,
 }
 
 impl ErrorCode {
-    const ALL: [Self; 13] = [
+    const ALL: [Self; 14] = [
         Self::BadRequest,
         Self::GraphqlParseFailed,
         Self::GraphqlValidationFailed,
@@ -37,6 +39,7 @@ impl ErrorCode {
         Self::ReservationsBlocked,
         Self::RateLimited,
         Self::PersistedQueryNotFound,
+        Self::PersistedQueryNotInList,
         Self::QueryTooComplex,
         Self::InternalServerError,
     ];
@@ -59,6 +62,7 @@ impl ErrorCode {
             Self::ReservationsBlocked => "RESERVATIONS_BLOCKED",
             Self::RateLimited => "RATE_LIMITED",
             Self::PersistedQueryNotFound => "PERSISTED_QUERY_NOT_FOUND",
+            Self::PersistedQueryNotInList => "PERSISTED_QUERY_NOT_IN_LIST",
             Self::QueryTooComplex => "QUERY_TOO_COMPLEX",
             Self::InternalServerError => "INTERNAL_SERVER_ERROR",
         }

@@ -65,6 +65,27 @@ impl Tags {
     }
 }
 
+/// How the cache learns of writes made elsewhere.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FreshnessMode {
+    /// A shared read of the write epoch before every lookup: never stale, on any number of servers.
+    Strict,
+    /// Notifications alone: no read per request, stale for as long as a notification takes to arrive.
+    Fast,
+}
+
+impl std::str::FromStr for FreshnessMode {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "strict" => Ok(Self::Strict),
+            "fast" => Ok(Self::Fast),
+            _ => Err(format!("`{text}` is not a freshness mode: expected strict or fast")),
+        }
+    }
+}
+
 /// What a notification on `alx_cache` says.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct Touched {
@@ -95,8 +116,10 @@ struct TagEpoch {
     epoch: i64,
 }
 
-/// Records, inside the writing transaction `txn`, that it changes the data of `tags`. Call it before the
-/// transaction's other statements when they lock rows of their own, so the epoch lock comes first in every writer.
+/// Records, inside the writing transaction `txn`, that it changes the data of `tags`. Call it last, just before
+/// the commit: the epoch's row lock then lasts only for the commit (writers of unrelated rows queue on it that
+/// long, not for their whole transaction), and whatever a transaction does after taking it (its commit, or a seat
+/// job's fenced completion of its own job row) waits on no other toucher, so it cannot deadlock.
 pub async fn touch(txn: &impl ConnectionTrait, tags: Tags) -> Result<(), DbErr> {
     let backend = txn.get_database_backend();
     let epoch = Epoch::find_by_statement(Statement::from_string(

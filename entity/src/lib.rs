@@ -4,6 +4,7 @@ pub mod baby_names;
 pub mod baby_names_dataset;
 pub mod events;
 pub mod jobs;
+pub mod persisted_queries;
 pub mod products;
 pub mod refresh_tokens;
 pub mod reservations;

@@ -41,6 +41,17 @@ error-invalid-id = The id given for { $field } is not a valid id.
 error-wrong-id-type = The id given for { $field } does not belong to a { $expected }.
 error-control-characters = { $field } must not contain control characters.
 
+## Persisted documents (automatic persisted queries, documentId, trusted documents).
+# A protocol token rather than a sentence: Apollo clients match this exact text to send the query. Never translate it.
+error-persisted-query-not-found = PersistedQueryNotFound
+error-persisted-query-version = Unsupported persisted query version: extensions.persistedQuery must have version 1.
+error-persisted-query-hash = extensions.persistedQuery.sha256Hash must be the SHA-256 of the query as 64 hexadecimal digits.
+error-persisted-query-mismatch = The query does not match its hash: extensions.persistedQuery.sha256Hash must be the SHA-256 of the query text.
+error-document-id-invalid = documentId must be sha256: followed by the document's SHA-256 as 64 hexadecimal digits.
+error-document-id-with-query = A request with a documentId sends neither a query nor a persistedQuery extension.
+error-document-id-not-listed = No trusted document has this hash.
+error-document-not-trusted = This server runs only its trusted documents, and this query is not one of them.
+
 ## Authentication
 auth-required = You must be logged in to do this.
 auth-token-invalid = The access token is not valid.

@@ -41,6 +41,17 @@ error-invalid-id = El identificador dado para { $field } no es válido.
 error-wrong-id-type = El identificador dado para { $field } no corresponde a un { $expected }.
 error-control-characters = { $field } no debe contener caracteres de control.
 
+## Documentos persistidos (consultas persistidas automáticas, documentId, documentos de confianza).
+# Un símbolo del protocolo, no una frase: los clientes de Apollo comparan este texto exacto para enviar la consulta. No traducir.
+error-persisted-query-not-found = PersistedQueryNotFound
+error-persisted-query-version = Versión de consulta persistida no admitida: extensions.persistedQuery debe tener la versión 1.
+error-persisted-query-hash = extensions.persistedQuery.sha256Hash debe ser el SHA-256 de la consulta en 64 dígitos hexadecimales.
+error-persisted-query-mismatch = La consulta no coincide con su hash: extensions.persistedQuery.sha256Hash debe ser el SHA-256 del texto de la consulta.
+error-document-id-invalid = documentId debe ser sha256: seguido del SHA-256 del documento en 64 dígitos hexadecimales.
+error-document-id-with-query = Una solicitud con documentId no envía ni query ni la extensión persistedQuery.
+error-document-id-not-listed = Ningún documento de confianza tiene este hash.
+error-document-not-trusted = Este servidor solo ejecuta sus documentos de confianza, y esta consulta no es uno de ellos.
+
 ## Autenticación
 auth-required = Debe iniciar sesión para hacer esto.
 auth-token-invalid = El token de acceso no es válido.

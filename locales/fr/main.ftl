@@ -41,6 +41,17 @@ error-invalid-id = L'identifiant donné pour { $field } n'est pas valide.
 error-wrong-id-type = L'identifiant donné pour { $field } ne désigne pas un objet { $expected }.
 error-control-characters = { $field } ne doit pas contenir de caractères de contrôle.
 
+## Documents persistés (requêtes persistées automatiques, documentId, documents de confiance).
+# Un jeton du protocole, pas une phrase : les clients Apollo comparent ce texte exact pour envoyer la requête. Ne pas traduire.
+error-persisted-query-not-found = PersistedQueryNotFound
+error-persisted-query-version = Version de requête persistée non prise en charge : extensions.persistedQuery doit avoir la version 1.
+error-persisted-query-hash = extensions.persistedQuery.sha256Hash doit être le SHA-256 de la requête en 64 chiffres hexadécimaux.
+error-persisted-query-mismatch = La requête ne correspond pas à son empreinte : extensions.persistedQuery.sha256Hash doit être le SHA-256 du texte de la requête.
+error-document-id-invalid = documentId doit être sha256: suivi du SHA-256 du document en 64 chiffres hexadécimaux.
+error-document-id-with-query = Une requête avec un documentId n'envoie ni query ni extension persistedQuery.
+error-document-id-not-listed = Aucun document de confiance n'a cette empreinte.
+error-document-not-trusted = Ce serveur n'exécute que ses documents de confiance, et cette requête n'en fait pas partie.
+
 ## Authentification
 auth-required = Vous devez être connecté pour faire ceci.
 auth-token-invalid = Le jeton d'accès n'est pas valide.

@@ -8,6 +8,7 @@ mod m20261124_000003_create_baby_names;
 mod m20261124_000004_create_catalog;
 mod m20261202_000001_create_jobs;
 mod m20261202_000002_create_cache_tags;
+mod m20261202_120000_create_persisted_queries;
 mod m20261203_000001_job_notify_in_one_query;
 
 pub struct Migrator;
@@ -22,6 +23,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000004_create_catalog::Migration),
             Box::new(m20261202_000001_create_jobs::Migration),
             Box::new(m20261202_000002_create_cache_tags::Migration),
+            Box::new(m20261202_120000_create_persisted_queries::Migration),
             Box::new(m20261203_000001_job_notify_in_one_query::Migration),
         ]
     }

@@ -70,7 +70,7 @@ impl UserNode {
 }
 
 // `serial` (see Product in the catalog): only `reservations` and `jobs` wait on a DataLoader.
-#[Object(name = "User", serial)]
+#[Object(name = "User", serial, cache_control(private))]
 impl UserNode {
     pub async fn id(&self) -> ID {
         global_id(NodeType::User, self.user.id)
@@ -113,7 +113,10 @@ impl UserNode {
     }
 
     /// The user's reservations, oldest first (the user and admins only).
-    #[graphql(complexity = "connection_cost(first, last, child_complexity)")]
+    #[graphql(
+        complexity = "connection_cost(first, last, child_complexity)",
+        cache_control(private)
+    )]
     async fn reservations(
         &self,
         ctx: &Context<'_>,
@@ -127,7 +130,10 @@ impl UserNode {
     }
 
     /// The user's jobs, oldest first (the user and admins only).
-    #[graphql(complexity = "connection_cost(first, last, child_complexity)")]
+    #[graphql(
+        complexity = "connection_cost(first, last, child_complexity)",
+        cache_control(no_cache)
+    )]
     async fn jobs(
         &self,
         ctx: &Context<'_>,
@@ -217,12 +223,17 @@ pub struct AccountsQuery;
 #[Object]
 impl AccountsQuery {
     /// The logged-in user, or null for an anonymous request.
+    #[graphql(cache_control(no_cache))]
     async fn me(&self, ctx: &Context<'_>) -> Result<Option<UserNode>> {
         UserNode::load_caller(ctx).await
     }
 
     /// Every account, oldest first (admins only).
-    #[graphql(guard = "AdminOnly", complexity = "connection_cost(first, last, child_complexity)")]
+    #[graphql(
+        guard = "AdminOnly",
+        complexity = "connection_cost(first, last, child_complexity)",
+        cache_control(no_cache)
+    )]
     async fn users(
         &self,
         ctx: &Context<'_>,

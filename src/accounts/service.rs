@@ -251,8 +251,8 @@ impl AccountsService {
             timezone: change.timezone.map(|zone| zone.into_inner()),
         };
         let txn = self.db.begin().await?;
-        freshness::touch(&txn, Tags::of(&["User"])).await?;
         let updated = repo::update_profile(&txn, caller.user_id, row, Utc::now()).await?;
+        freshness::touch(&txn, Tags::of(&["User"])).await?;
         txn.commit().await?;
         updated.ok_or_else(|| AppError::Unauthenticated(Message::new("auth-user-gone")))
     }

@@ -13,24 +13,27 @@ pub(super) const NIL: u32 = u32::MAX;
 /// The most nodes a slab holds: every index below `NIL`.
 pub(super) const MAX_NODES: usize = NIL as usize;
 
-struct Node<T> {
+#[derive(Clone, Copy)]
+struct Links {
     prev: u32,
     next: u32,
-    /// `None` while the node is on the free list.
-    value: Option<T>,
 }
 
-/// Values addressed by a stable `u32` index, each with the links of the one list it is on.
+/// Values addressed by a stable `u32` index, each with the links of the one list it is on. The links are kept
+/// apart from the values (8 bytes a node), so moving a node touches its neighbours' links and not their entries.
+/// A free slot holds `T::default()`: `None` for the cache's entries, a zero bucket for LFU's buckets.
 pub(super) struct Slab<T> {
-    nodes: Vec<Node<T>>,
+    links: Vec<Links>,
+    values: Vec<T>,
     free: u32,
     len: usize,
 }
 
-impl<T> Slab<T> {
+impl<T: Default> Slab<T> {
     pub(super) fn new() -> Self {
         Self {
-            nodes: Vec::new(),
+            links: Vec::new(),
+            values: Vec::new(),
             free: NIL,
             len: 0,
         }
@@ -40,147 +43,167 @@ impl<T> Slab<T> {
         self.len
     }
 
-    /// Stores `value` in a free node (or a new one) and returns its index; it is on no list yet.
+    /// Stores `value` in a free slot (or a new one) and returns its index; it is on no list yet.
     /// The caller keeps `len` under `MAX_NODES`.
     pub(super) fn insert(&mut self, value: T) -> u32 {
         self.len += 1;
+        let unlinked = Links { prev: NIL, next: NIL };
         if self.free != NIL {
             let index = self.free;
-            let node = &mut self.nodes[index as usize];
-            self.free = node.next;
-            node.prev = NIL;
-            node.next = NIL;
-            node.value = Some(value);
+            self.free = self.links[index as usize].next;
+            self.links[index as usize] = unlinked;
+            self.values[index as usize] = value;
             return index;
         }
-        let index = u32::try_from(self.nodes.len()).expect("the cache keeps fewer than u32::MAX entries");
-        self.nodes.push(Node {
-            prev: NIL,
-            next: NIL,
-            value: Some(value),
-        });
+        let index = u32::try_from(self.values.len()).expect("the cache keeps fewer than u32::MAX entries");
+        self.links.push(unlinked);
+        self.values.push(value);
         index
     }
 
-    /// Takes the value out and frees its node; the caller has unlinked it from its list first.
+    /// Takes the value out and frees its slot; the caller has unlinked it from its list first.
     pub(super) fn remove(&mut self, index: u32) -> T {
-        let node = &mut self.nodes[index as usize];
-        let value = node.value.take().expect("a removed node is in use");
-        node.next = self.free;
+        self.links[index as usize].next = self.free;
         self.free = index;
         self.len -= 1;
-        value
+        std::mem::take(&mut self.values[index as usize])
     }
 
+    #[inline]
     pub(super) fn get(&self, index: u32) -> &T {
-        self.nodes[index as usize]
-            .value
-            .as_ref()
-            .expect("a linked node is in use")
+        &self.values[index as usize]
     }
 
+    #[inline]
     pub(super) fn get_mut(&mut self, index: u32) -> &mut T {
-        self.nodes[index as usize]
-            .value
-            .as_mut()
-            .expect("a linked node is in use")
+        &mut self.values[index as usize]
     }
 
+    #[inline]
     pub(super) fn next(&self, index: u32) -> u32 {
-        self.nodes[index as usize].next
+        self.links[index as usize].next
     }
 
+    #[inline]
     pub(super) fn prev(&self, index: u32) -> u32 {
-        self.nodes[index as usize].prev
+        self.links[index as usize].prev
     }
 
-    /// The indices of the nodes in use, in slot order.
-    pub(super) fn indices(&self) -> impl Iterator<Item = u32> + '_ {
-        (0..)
-            .zip(&self.nodes)
-            .filter(|(_, node)| node.value.is_some())
-            .map(|(index, _)| index)
+    /// Every slot with its index, free ones included.
+    pub(super) fn slots(&self) -> impl Iterator<Item = (u32, &T)> {
+        (0..).zip(&self.values)
     }
 
     pub(super) fn clear(&mut self) {
         self.free = NIL;
         self.len = 0;
-        self.nodes.clear();
+        self.links.clear();
+        self.values.clear();
     }
 }
 
-/// The two ends of a list of nodes of one slab; the links live in the nodes.
+/// The two ends of a list of nodes of one slab; the links live in the slab.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) struct List {
     head: u32,
     tail: u32,
 }
 
+impl Default for List {
+    fn default() -> Self {
+        Self::EMPTY
+    }
+}
+
 impl List {
     pub(super) const EMPTY: Self = Self { head: NIL, tail: NIL };
 
+    #[inline]
     pub(super) fn front(self) -> u32 {
         self.head
     }
 
+    #[inline]
     pub(super) fn back(self) -> u32 {
         self.tail
     }
 
+    #[inline]
     pub(super) fn is_empty(self) -> bool {
         self.head == NIL
     }
 
+    #[inline]
     pub(super) fn push_back<T>(&mut self, slab: &mut Slab<T>, index: u32) {
-        self.insert_after(slab, self.tail, index);
+        let links = &mut slab.links;
+        links[index as usize] = Links {
+            prev: self.tail,
+            next: NIL,
+        };
+        match self.tail {
+            NIL => self.head = index,
+            tail => links[tail as usize].next = index,
+        }
+        self.tail = index;
     }
 
     pub(super) fn push_front<T>(&mut self, slab: &mut Slab<T>, index: u32) {
-        let node = &mut slab.nodes[index as usize];
-        node.prev = NIL;
-        node.next = self.head;
+        let links = &mut slab.links;
+        links[index as usize] = Links {
+            prev: NIL,
+            next: self.head,
+        };
         match self.head {
             NIL => self.tail = index,
-            head => slab.nodes[head as usize].prev = index,
+            head => links[head as usize].prev = index,
         }
         self.head = index;
     }
 
-    /// Links `index` right after `at`, a node of this list (`NIL`: at the front).
+    /// Links `index` right after `at`, a node of this list.
     pub(super) fn insert_after<T>(&mut self, slab: &mut Slab<T>, at: u32, index: u32) {
-        if at == NIL {
-            self.push_front(slab, index);
-            return;
-        }
-        let next = slab.nodes[at as usize].next;
-        let node = &mut slab.nodes[index as usize];
-        node.prev = at;
-        node.next = next;
-        slab.nodes[at as usize].next = index;
+        let links = &mut slab.links;
+        let next = links[at as usize].next;
+        links[index as usize] = Links { prev: at, next };
+        links[at as usize].next = index;
         match next {
             NIL => self.tail = index,
-            next => slab.nodes[next as usize].prev = index,
+            next => links[next as usize].prev = index,
         }
     }
 
+    #[inline]
     pub(super) fn unlink<T>(&mut self, slab: &mut Slab<T>, index: u32) {
-        let Node { prev, next, .. } = slab.nodes[index as usize];
+        let links = &mut slab.links;
+        let Links { prev, next } = links[index as usize];
         match prev {
             NIL => self.head = next,
-            prev => slab.nodes[prev as usize].next = next,
+            prev => links[prev as usize].next = next,
         }
         match next {
             NIL => self.tail = prev,
-            next => slab.nodes[next as usize].prev = prev,
+            next => links[next as usize].prev = prev,
         }
     }
 
-    /// Moves `index`, already on this list, to its back.
+    /// Moves `index`, already on this list, to its back: the hot path of LRU and MRU hits, so done in one go.
+    #[inline]
     pub(super) fn move_to_back<T>(&mut self, slab: &mut Slab<T>, index: u32) {
-        if self.tail != index {
-            self.unlink(slab, index);
-            self.push_back(slab, index);
+        let links = &mut slab.links;
+        let Links { prev, next } = links[index as usize];
+        if next == NIL {
+            return;
         }
+        // Not the back, so it has a next node, and the list's back is another node.
+        links[next as usize].prev = prev;
+        match prev {
+            NIL => self.head = next,
+            prev => links[prev as usize].next = next,
+        }
+        let tail = self.tail;
+        links[tail as usize].next = index;
+        links[index as usize] = Links { prev: tail, next: NIL };
+        self.tail = index;
     }
 }
 
@@ -235,11 +258,12 @@ mod tests {
         let b = slab.insert('b');
         assert_eq!(slab.remove(a), 'a');
         assert_eq!(slab.len(), 1);
+        assert_eq!(*slab.get(a), char::default(), "a free slot holds the default");
         let c = slab.insert('c');
         assert_eq!(c, a, "the freed node is reused");
-        assert_eq!(slab.indices().collect::<Vec<_>>(), [a, b]);
+        assert_eq!(slab.slots().collect::<Vec<_>>(), [(a, &'c'), (b, &'b')]);
         slab.clear();
         assert_eq!(slab.len(), 0);
-        assert_eq!(slab.indices().count(), 0);
+        assert_eq!(slab.slots().count(), 0);
     }
 }

@@ -4,9 +4,10 @@
 //!
 //! The rules are the curriculum's (0x01-caching: `BaseCaching` with FIFO, LIFO, LRU, MRU and LFU subclasses that
 //! print `DISCARD: key`), and they hold exactly: putting a present key updates its value and discards nothing
-//! (with a weigher, a heavier value may make others go); LIFO counts an update as the newest put; the victim is
-//! always chosen among the entries present before the new key; LFU breaks ties by least recent use; an entry
-//! heavier than the whole capacity is not stored. `put` returns the discarded keys, in order.
+//! (with a weigher, a heavier value may make others go, and one heavier than the whole capacity takes the entry
+//! out rather than leave its old value); LIFO counts an update as the newest put; the victim is always chosen
+//! among the entries present before the new key; LFU breaks ties by least recent use; an entry heavier than the
+//! whole capacity is not stored. `put` returns the discarded keys, in order.
 //!
 //! Every operation is O(1) (`retain` and `clear` excepted): a hash table of indices into a slab of linked entries
 //! (`store`, `list`), ordered per policy (`policy`). Hand-written rather than taken from a crate because the
@@ -45,18 +46,6 @@ pub struct CacheStats {
     pub misses: u64,
     /// Entries discarded to make room (not those removed, retained out or cleared).
     pub evictions: u64,
-}
-
-impl CacheStats {
-    /// Hits over lookups; 0 before the first.
-    pub fn hit_ratio(&self) -> f64 {
-        let lookups = self.hits + self.misses;
-        if lookups == 0 {
-            0.0
-        } else {
-            self.hits as f64 / lookups as f64
-        }
-    }
 }
 
 /// A bounded cache. `Send + Sync` when its keys and values are `Send`.
@@ -121,7 +110,7 @@ impl<K: Hash + Eq + Clone, V: Clone> Cache<K, V> {
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
-        self.lock().get(key).cloned()
+        self.lock().get(key)
     }
 
     /// The value for `key`, neither counted nor used.

@@ -23,8 +23,6 @@ pub(super) struct Entry<K, V> {
     pub(super) value: V,
     pub(super) hash: u64,
     pub(super) weight: usize,
-    /// LFU: the frequency bucket the entry is in.
-    pub(super) bucket: u32,
 }
 
 /// What the store may hold: entries and total weight.
@@ -34,11 +32,23 @@ pub(super) struct Limits {
     pub(super) weight: usize,
 }
 
+/// The entries' slab: a free slot holds `None`.
+type Entries<K, V> = Slab<Option<Entry<K, V>>>;
+
+fn entry<K, V>(entries: &Entries<K, V>, index: u32) -> &Entry<K, V> {
+    entries.get(index).as_ref().expect("a linked slot holds an entry")
+}
+
+fn entry_mut<K, V>(entries: &mut Entries<K, V>, index: u32) -> &mut Entry<K, V> {
+    entries.get_mut(index).as_mut().expect("a linked slot holds an entry")
+}
+
 pub(super) struct Store<K, V> {
     table: HashTable<u32>,
-    /// foldhash, which hashbrown's own maps use: fast on short keys, seeded at random per cache.
+    /// foldhash, which hashbrown's own maps use, seeded at random per cache. On the benchmark's trace ahash was as
+    /// fast and std's SipHash cost half as much again per operation (`bench/README.md`).
     hasher: RandomState,
-    entries: Slab<Entry<K, V>>,
+    entries: Entries<K, V>,
     order: Order,
     limits: Limits,
     weigher: Option<fn(&K, &V) -> usize>,
@@ -79,6 +89,7 @@ impl<K: Hash + Eq, V> Store<K, V> {
         self.weight
     }
 
+    #[inline]
     fn find<Q>(&self, hash: u64, key: &Q) -> Option<u32>
     where
         K: Borrow<Q>,
@@ -86,23 +97,27 @@ impl<K: Hash + Eq, V> Store<K, V> {
     {
         let entries = &self.entries;
         self.table
-            .find(hash, |&index| entries.get(index).key.borrow() == key)
+            .find(hash, |&index| entry(entries, index).key.borrow() == key)
             .copied()
     }
 
-    /// The value, counted as a hit (and a use) or a miss.
-    pub(super) fn get<Q>(&mut self, key: &Q) -> Option<&V>
+    /// A copy of the value, counted as a hit (and a use) or a miss. Copied before the entry moves, while the
+    /// lookup's access to it is at hand.
+    #[inline]
+    pub(super) fn get<Q>(&mut self, key: &Q) -> Option<V>
     where
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
+        V: Clone,
     {
         let Some(index) = self.find(self.hasher.hash_one(key), key) else {
             self.misses += 1;
             return None;
         };
         self.hits += 1;
+        let value = entry(&self.entries, index).value.clone();
         self.order.read(&mut self.entries, index);
-        Some(&self.entries.get(index).value)
+        Some(value)
     }
 
     /// The value, as if it had not been asked for.
@@ -112,7 +127,7 @@ impl<K: Hash + Eq, V> Store<K, V> {
         Q: Hash + Eq + ?Sized,
     {
         let index = self.find(self.hasher.hash_one(key), key)?;
-        Some(&self.entries.get(index).value)
+        Some(&entry(&self.entries, index).value)
     }
 
     /// Stores or updates `key`, returning the keys discarded to make room, in the order they went.
@@ -127,15 +142,15 @@ impl<K: Hash + Eq, V> Store<K, V> {
             return discarded;
         }
         self.make_room(1, weight, NIL, &mut discarded);
-        let index = self.entries.insert(Entry {
+        let index = self.entries.insert(Some(Entry {
             key,
             value,
             hash,
             weight,
-            bucket: NIL,
-        });
+        }));
         let entries = &self.entries;
-        self.table.insert_unique(hash, index, |&other| entries.get(other).hash);
+        self.table
+            .insert_unique(hash, index, |&other| entry(entries, other).hash);
         self.order.admit(&mut self.entries, index);
         self.weight += weight;
         discarded
@@ -150,13 +165,16 @@ impl<K: Hash + Eq, V> Store<K, V> {
             discarded.push(self.evict(index));
             return discarded;
         }
-        let entry = self.entries.get_mut(index);
+        let entry = entry_mut(&mut self.entries, index);
+        let heavier = weight > entry.weight;
         self.weight -= entry.weight;
         // Dropped when the store is consistent again, at the end: dropping a value runs code we do not control.
         let _replaced = std::mem::replace(&mut entry.value, value);
         entry.weight = weight;
         self.order.update(&mut self.entries, index);
-        self.make_room(0, weight, index, &mut discarded);
+        if heavier {
+            self.make_room(0, weight, index, &mut discarded);
+        }
         self.weight += weight;
         discarded
     }
@@ -164,6 +182,7 @@ impl<K: Hash + Eq, V> Store<K, V> {
     /// Discards entries other than `spare`, in the policy's order, until `entries` more entries weighing `weight`
     /// fit. The room is made before the new entry goes in, so the victim is one of the entries already there (as
     /// LIFO and MRU require, and LFU too: a new entry, used once, would otherwise often be its own victim).
+    #[inline]
     fn make_room(&mut self, entries: usize, weight: usize, spare: u32, discarded: &mut Vec<K>) {
         // `self.weight <= self.limits.weight` always holds, and `weight <= self.limits.weight` was checked, so
         // neither side overflows; once only `spare` is left, both conditions are false.
@@ -181,11 +200,11 @@ impl<K: Hash + Eq, V> Store<K, V> {
     /// Removes the entry at `index` from the table, the order and the slab.
     fn take(&mut self, index: u32) -> (K, V) {
         self.order.forget(&mut self.entries, index);
-        let hash = self.entries.get(index).hash;
+        let hash = entry(&self.entries, index).hash;
         if let Ok(found) = self.table.find_entry(hash, |&other| other == index) {
             found.remove();
         }
-        let entry = self.entries.remove(index);
+        let entry = self.entries.remove(index).expect("a linked slot holds an entry");
         self.weight -= entry.weight;
         (entry.key, entry.value)
     }
@@ -201,13 +220,12 @@ impl<K: Hash + Eq, V> Store<K, V> {
 
     /// Removes every entry `keep` refuses; not counted as evictions. O(n): for invalidation, not the hot path.
     pub(super) fn retain(&mut self, mut keep: impl FnMut(&K, &V) -> bool) {
-        let entries = &self.entries;
-        let refused: Vec<u32> = entries
-            .indices()
-            .filter(|&index| {
-                let entry = entries.get(index);
-                !keep(&entry.key, &entry.value)
-            })
+        let refused: Vec<u32> = self
+            .entries
+            .slots()
+            .filter_map(|(index, slot)| slot.as_ref().map(|entry| (index, entry)))
+            .filter(|(_, entry)| !keep(&entry.key, &entry.value))
+            .map(|(index, _)| index)
             .collect();
         for index in refused {
             self.take(index);

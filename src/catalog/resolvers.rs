@@ -74,7 +74,11 @@ impl ProductNode {
     }
 
     /// Reservations of this product, oldest first (admins only).
-    #[graphql(guard = "AdminOnly", complexity = "connection_cost(first, last, child_complexity)")]
+    #[graphql(
+        guard = "AdminOnly",
+        complexity = "connection_cost(first, last, child_complexity)",
+        cache_control(private)
+    )]
     async fn reservations(
         &self,
         ctx: &Context<'_>,
@@ -169,7 +173,7 @@ pub async fn reservation_nodes(ctx: &Context<'_>, page: Page<Reservation>) -> Re
 
 // `serial` (see Product). Lists of reservations load their users ahead, so only `product` waits; a lone
 // reservation asked for both `product` and `user` loads them in two rounds instead of one.
-#[Object(name = "Reservation", serial)]
+#[Object(name = "Reservation", serial, cache_control(private))]
 impl ReservationNode {
     pub async fn id(&self) -> ID {
         global_id(NodeType::Reservation, self.reservation.id)
@@ -237,7 +241,11 @@ impl EventNode {
     }
 
     /// Seats taken, oldest first (admins only).
-    #[graphql(guard = "AdminOnly", complexity = "connection_cost(first, last, child_complexity)")]
+    #[graphql(
+        guard = "AdminOnly",
+        complexity = "connection_cost(first, last, child_complexity)",
+        cache_control(private)
+    )]
     async fn seat_reservations(
         &self,
         ctx: &Context<'_>,
@@ -263,7 +271,7 @@ impl EventNode {
 /// A seat at an event, held for a user.
 pub struct SeatReservationNode(pub SeatReservation);
 
-#[Object(name = "SeatReservation")]
+#[Object(name = "SeatReservation", cache_control(private))]
 impl SeatReservationNode {
     pub async fn id(&self) -> ID {
         global_id(NodeType::SeatReservation, self.0.id)
@@ -326,7 +334,10 @@ pub struct CatalogQuery;
 #[Object]
 impl CatalogQuery {
     /// Every product, oldest first.
-    #[graphql(complexity = "connection_cost(first, last, child_complexity)")]
+    #[graphql(
+        complexity = "connection_cost(first, last, child_complexity)",
+        cache_control(max_age = 30)
+    )]
     async fn products(
         &self,
         ctx: &Context<'_>,
@@ -351,13 +362,17 @@ impl CatalogQuery {
     }
 
     /// A product by its global id; null when it does not exist.
+    #[graphql(cache_control(max_age = 30))]
     async fn product(&self, ctx: &Context<'_>, id: ID) -> Result<Option<ProductNode>> {
         let id = parse_id_of("id", &id, NodeType::Product).gql()?;
         Ok(load_one::<ProductLoader, _>(ctx, id).await?.map(ProductNode))
     }
 
     /// Every event, oldest first.
-    #[graphql(complexity = "connection_cost(first, last, child_complexity)")]
+    #[graphql(
+        complexity = "connection_cost(first, last, child_complexity)",
+        cache_control(max_age = 30)
+    )]
     async fn events(
         &self,
         ctx: &Context<'_>,
@@ -376,6 +391,7 @@ impl CatalogQuery {
     }
 
     /// An event by its global id; null when it does not exist.
+    #[graphql(cache_control(max_age = 30))]
     async fn event(&self, ctx: &Context<'_>, id: ID) -> Result<Option<EventNode>> {
         let id = parse_id_of("id", &id, NodeType::Event).gql()?;
         Ok(load_one::<EventLoader, _>(ctx, id).await?.map(EventNode))

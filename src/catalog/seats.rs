@@ -81,13 +81,13 @@ impl JobHandler for SeatJobs {
                 .owner_id
                 .ok_or_else(|| Failure::Permanent(Message::new("job-payload-invalid")))?;
             let completion = run.begin_completion().await?;
-            freshness::touch(completion.connection(), Tags::of(&[EVENT, SEAT_RESERVATION])).await?;
             let now = chrono::Utc::now();
             if !repo::take_seat(completion.connection(), payload.event_id, now).await? {
                 return completion.fail(&Message::new("seats-none-left")).await;
             }
             let seat =
                 repo::insert_seat_reservation(completion.connection(), payload.event_id, user_id, job.id, now).await?;
+            freshness::touch(completion.connection(), Tags::of(&[EVENT, SEAT_RESERVATION])).await?;
             completion
                 .complete(Some(
                     serde_json::json!({ "seatReservationId": seat.id, "eventId": payload.event_id }),

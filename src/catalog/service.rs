@@ -38,8 +38,8 @@ impl CatalogService {
 
     pub async fn create_product(&self, new: NewProduct) -> AppResult<Product> {
         let txn = self.db.begin().await?;
-        freshness::touch(&txn, Tags::of(&[PRODUCT])).await?;
         let product = repo::insert_product(&txn, new, Utc::now()).await?;
+        freshness::touch(&txn, Tags::of(&[PRODUCT])).await?;
         txn.commit().await?;
         Ok(product)
     }
@@ -54,8 +54,8 @@ impl CatalogService {
 
     pub async fn update_product(&self, id: i32, change: ProductChange) -> AppResult<Product> {
         let txn = self.db.begin().await?;
-        freshness::touch(&txn, Tags::of(&[PRODUCT])).await?;
         let updated = repo::update_product(&txn, id, change, Utc::now()).await?;
+        freshness::touch(&txn, Tags::of(&[PRODUCT])).await?;
         txn.commit().await?;
         match updated {
             Some(product) => Ok(product),
@@ -82,9 +82,9 @@ impl CatalogService {
             ));
         }
         let txn = self.db.begin().await?;
-        freshness::touch(&txn, Tags::of(&[PRODUCT])).await?;
         let deleted = repo::delete_product(&txn, id).await;
         if deleted.is_ok() {
+            freshness::touch(&txn, Tags::of(&[PRODUCT])).await?;
             txn.commit().await?;
         }
         match deleted {
@@ -119,7 +119,6 @@ impl CatalogService {
         retry_transient(|| async {
             let now = Utc::now();
             let txn = self.db.begin().await?;
-            freshness::touch(&txn, Tags::of(&[PRODUCT, RESERVATION])).await?;
             if !repo::take_stock(&txn, product_id, quantity.get(), now).await? {
                 txn.rollback().await?;
                 return Ok(match repo::find_product(&self.db, product_id).await? {
@@ -135,6 +134,7 @@ impl CatalogService {
                 });
             }
             let reservation = repo::insert_reservation(&txn, product_id, caller.user_id, quantity.get(), now).await?;
+            freshness::touch(&txn, Tags::of(&[PRODUCT, RESERVATION])).await?;
             txn.commit().await?;
             Ok(Ok(reservation))
         })
@@ -153,7 +153,6 @@ impl CatalogService {
                 return Ok(Err(AppError::Forbidden));
             }
             let txn = self.db.begin().await?;
-            freshness::touch(&txn, Tags::of(&[PRODUCT, RESERVATION])).await?;
             if !repo::delete_reservation(&txn, id).await? {
                 txn.rollback().await?;
                 return Ok(Err(AppError::NotFound {
@@ -161,6 +160,7 @@ impl CatalogService {
                 }));
             }
             repo::give_back_stock(&txn, reservation.product_id, reservation.quantity, Utc::now()).await?;
+            freshness::touch(&txn, Tags::of(&[PRODUCT, RESERVATION])).await?;
             txn.commit().await?;
             Ok(Ok(reservation.clone()))
         })
@@ -210,8 +210,8 @@ impl CatalogService {
 
     pub async fn create_event(&self, new: NewEvent) -> AppResult<Event> {
         let txn = self.db.begin().await?;
-        freshness::touch(&txn, Tags::of(&[EVENT])).await?;
         let event = repo::insert_event(&txn, new, Utc::now()).await?;
+        freshness::touch(&txn, Tags::of(&[EVENT])).await?;
         txn.commit().await?;
         Ok(event)
     }
@@ -227,8 +227,8 @@ impl CatalogService {
     pub async fn update_event(&self, id: i32, change: EventChange) -> AppResult<Event> {
         let capacity_changed = change.capacity.is_some();
         let txn = self.db.begin().await?;
-        freshness::touch(&txn, Tags::of(&[EVENT])).await?;
         let updated = repo::update_event(&txn, id, change, Utc::now()).await?;
+        freshness::touch(&txn, Tags::of(&[EVENT])).await?;
         txn.commit().await?;
         match updated {
             Some(event) => Ok(event),

@@ -2,7 +2,7 @@
 
 use std::{collections::BTreeMap, sync::Arc};
 
-use async_graphql::{BatchRequest, Request as GqlRequest, ServerError, Variables, parser::types::OperationType};
+use async_graphql::{Extensions, Request as GqlRequest, ServerError, Variables};
 use axum::{
     body::{Body, Bytes},
     extract::{Request, State},
@@ -23,7 +23,7 @@ use crate::{
     accounts::Identity,
     error::{ErrorCode, Message},
     graphql::{RequestContext, errors},
-    schema::Executed,
+    schema::{Executed, Submitted, engine::Answer, response_cache::CachedResponse},
 };
 
 const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json; charset=utf-8";
@@ -113,6 +113,8 @@ fn encode(format: Format, status: StatusCode, body: &impl Serialize, locale: &'s
     headers.insert(header::CONTENT_LANGUAGE, HeaderValue::from_static(locale));
     // Messages follow Accept-Language, so a shared cache must key on it.
     headers.insert(header::VARY, HeaderValue::from_static("Accept-Language"));
+    // Errors, mutations, batches and uncacheable answers; cacheable ones go through `cached_response`.
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
 }
 
@@ -188,21 +190,150 @@ fn bad_request(edge: &Edge, status: StatusCode, message: Message) -> Response {
 }
 
 fn respond(format: Format, executed: Executed) -> Response {
-    // application/json keeps 200 for every well-formed request; the newer type says 400 when nothing ran.
-    let status = if executed.request_failed && format == Format::GraphqlResponseJson {
-        StatusCode::BAD_REQUEST
-    } else {
-        StatusCode::OK
+    let refusal = executed
+        .request_failed
+        .then(|| executed.response.errors.first().and_then(errors::code_of))
+        .flatten()
+        .and_then(ErrorCode::parse);
+    let status = match refusal {
+        // As Apollo Server answers it: 200, so that no client or proxy masks the body Apollo Client's link reads to
+        // send the query, and never cached, since the next request registers the document.
+        Some(ErrorCode::PersistedQueryNotFound) => StatusCode::OK,
+        // The request itself is unusable (a document over the size limit, a malformed persisted-query reference).
+        Some(ErrorCode::BadRequest) => StatusCode::BAD_REQUEST,
+        // application/json keeps 200 for every well-formed request; the newer type says 400 when nothing ran.
+        Some(_) if format == Format::GraphqlResponseJson => StatusCode::BAD_REQUEST,
+        _ => StatusCode::OK,
     };
-    encode(format, status, &ResponseBody::from(&executed), executed.locale)
+    let mut response = encode(format, status, &ResponseBody::from(&executed), executed.locale);
+    if refusal == Some(ErrorCode::PersistedQueryNotFound) {
+        response.headers_mut().insert(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("private, no-cache, must-revalidate"),
+        );
+    }
+    response
 }
 
-async fn run_one(state: &AppState, edge: Edge, request: GqlRequest) -> Response {
-    if request.query.trim().is_empty() {
+/// One operation through the response cache, with the HTTP caching headers: `Cache-Control` on every answer
+/// (`no-store` unless the answer is cacheable), and on cacheable ones an `ETag` (`If-None-Match` → 304) and
+/// `x-cache: HIT|MISS`.
+async fn run_one(
+    state: &AppState,
+    edge: Edge,
+    submitted: Submitted,
+    headers: &HeaderMap,
+    queries_only: bool,
+) -> Response {
+    if submitted.names_no_document() {
         return bad_request(&edge, StatusCode::BAD_REQUEST, Message::new("error-missing-query"));
     }
-    let executed = state.engine.execute(request, edge.context).await;
-    respond(edge.format, executed)
+    let locale = edge.context.effective_locale();
+    let format = edge.format;
+    // A logged-in caller's answer may speak their saved locale and zone rather than what their headers say: no
+    // shared cache may keep it for someone else.
+    let caller_known = edge.context.caller.is_some();
+    // If-None-Match answers 304 on GET only; on POST a failed precondition would be 412 (RFC 9110 13.1.2).
+    let conditional = queries_only;
+    let cached = |answer: &CachedResponse, x_cache, locale| {
+        let scope = CacheScope {
+            private: answer.private || caller_known,
+            conditional,
+        };
+        cached_response(format, answer, x_cache, headers, locale, scope)
+    };
+    match state.engine.answer(submitted, edge.context.clone(), queries_only).await {
+        Answer::Cached(answer) => cached(&answer, "HIT", locale),
+        Answer::Ran(executed, Some(answer)) => cached(&answer, "MISS", executed.locale),
+        Answer::Ran(executed, None) => respond(format, *executed),
+        Answer::NotAQuery => {
+            let mut response = bad_request(
+                &edge,
+                StatusCode::METHOD_NOT_ALLOWED,
+                Message::new("error-mutation-over-get"),
+            );
+            response
+                .headers_mut()
+                .insert(header::ALLOW, HeaderValue::from_static("POST"));
+            response
+        }
+    }
+}
+
+/// How a cacheable answer may be kept downstream, and whether `If-None-Match` applies.
+struct CacheScope {
+    private: bool,
+    conditional: bool,
+}
+
+/// A cacheable answer: its stored body, or 304 when the client already holds it.
+fn cached_response(
+    format: Format,
+    answer: &CachedResponse,
+    x_cache: &'static str,
+    headers: &HeaderMap,
+    locale: &'static str,
+    scope: CacheScope,
+) -> Response {
+    let not_modified = scope.conditional
+        && headers
+            .get(header::IF_NONE_MATCH)
+            .and_then(|value| value.to_str().ok())
+            .is_some_and(|tags| {
+                tags.split(',')
+                    .map(str::trim)
+                    .any(|tag| tag == answer.etag || tag == "*" || tag.strip_prefix("W/") == Some(answer.etag.as_str()))
+            });
+    let mut response = if not_modified {
+        StatusCode::NOT_MODIFIED.into_response()
+    } else {
+        (StatusCode::OK, Body::from(answer.body.clone())).into_response()
+    };
+    let visibility = if scope.private { "private" } else { "public" };
+    let response_headers = response.headers_mut();
+    if !not_modified {
+        response_headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(format.content_type()));
+    }
+    response_headers.insert(header::CONTENT_LANGUAGE, HeaderValue::from_static(locale));
+    // The body is the same in both media types, but its Content-Type is not.
+    response_headers.insert(header::VARY, HeaderValue::from_static("Accept, Accept-Language"));
+    if let Ok(cache_control) = HeaderValue::from_str(&format!("{visibility}, max-age={}", answer.remaining_age())) {
+        response_headers.insert(header::CACHE_CONTROL, cache_control);
+    }
+    if let Ok(etag) = HeaderValue::from_str(&answer.etag) {
+        response_headers.insert(header::ETAG, etag);
+    }
+    response_headers.insert("x-cache", HeaderValue::from_static(x_cache));
+    response
+}
+
+/// One operation of a POST body: async-graphql's request fields, and GraphQL-over-HTTP's `documentId`.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct PostedOperation {
+    /// `null` reads as absent, as a request naming its document by hash may send it.
+    #[serde(default)]
+    query: Option<String>,
+    #[serde(default)]
+    operation_name: Option<String>,
+    #[serde(default)]
+    variables: Variables,
+    #[serde(default)]
+    extensions: Extensions,
+    #[serde(default)]
+    document_id: Option<String>,
+}
+
+impl From<PostedOperation> for Submitted {
+    fn from(posted: PostedOperation) -> Self {
+        let mut request = GqlRequest::new(posted.query.unwrap_or_default()).variables(posted.variables);
+        request.operation_name = posted.operation_name;
+        request.extensions = posted.extensions;
+        Self {
+            request,
+            document_id: posted.document_id,
+        }
+    }
 }
 
 /// A GET request's parameters, named as the GraphQL-over-HTTP specification names them; `variables` and
@@ -217,9 +348,10 @@ struct GetParameters {
     operation_name: Option<String>,
     variables: Option<String>,
     extensions: Option<String>,
+    document_id: Option<String>,
 }
 
-fn parse_get(query_string: &str) -> Result<GqlRequest, String> {
+fn parse_get(query_string: &str) -> Result<Submitted, String> {
     let parameters: GetParameters = serde_urlencoded::from_str(query_string).map_err(|error| error.to_string())?;
     let mut request = GqlRequest::new(parameters.query);
     if let Some(name) = parameters.operation_name.filter(|name| !name.is_empty()) {
@@ -235,7 +367,10 @@ fn parse_get(query_string: &str) -> Result<GqlRequest, String> {
     if let Some(extensions) = parameters.extensions.filter(|text| !text.is_empty()) {
         request.extensions = serde_json::from_str(&extensions).map_err(|error| error.to_string())?;
     }
-    Ok(request)
+    Ok(Submitted {
+        request,
+        document_id: parameters.document_id.filter(|id| !id.is_empty()),
+    })
 }
 
 pub async fn get_graphql(State(state): State<Arc<AppState>>, request: Request) -> Response {
@@ -244,8 +379,8 @@ pub async fn get_graphql(State(state): State<Arc<AppState>>, request: Request) -
         Ok(edge) => edge,
         Err(response) => return *response,
     };
-    let request = match parse_get(parts.uri.query().unwrap_or_default()) {
-        Ok(request) => request,
+    let submitted = match parse_get(parts.uri.query().unwrap_or_default()) {
+        Ok(submitted) => submitted,
         Err(error) => {
             return bad_request(
                 &edge,
@@ -254,28 +389,9 @@ pub async fn get_graphql(State(state): State<Arc<AppState>>, request: Request) -
             );
         }
     };
-    if request.query.trim().is_empty() {
-        return bad_request(&edge, StatusCode::BAD_REQUEST, Message::new("error-missing-query"));
-    }
-    let mut prepared = match state.engine.prepare(request) {
-        Ok(prepared) => prepared,
-        Err(error) => return respond(edge.format, crate::schema::engine::failed(error, &edge.context)),
-    };
-    if matches!(
-        prepared.operation_type(),
-        Some(OperationType::Mutation | OperationType::Subscription)
-    ) {
-        let mut response = bad_request(
-            &edge,
-            StatusCode::METHOD_NOT_ALLOWED,
-            Message::new("error-mutation-over-get"),
-        );
-        response
-            .headers_mut()
-            .insert(header::ALLOW, HeaderValue::from_static("POST"));
-        return response;
-    }
-    respond(edge.format, state.engine.run(prepared, edge.context).await)
+    // The document is known only once prepared when the request names it by hash, so the engine refuses a
+    // mutation then, before it runs, and so before it could be registered.
+    run_one(&state, edge, submitted, &parts.headers, true).await
 }
 
 /// Any other method on `/graphql`: a JSON error like every other refusal there, with the methods it takes.
@@ -376,34 +492,37 @@ pub async fn post_graphql(State(state): State<Arc<AppState>>, request: Request) 
     // Deciding by the first byte, rather than through `BatchRequest`'s untagged enum, saves serde buffering the
     // whole request into an intermediate tree and reading it twice, and names the actual error.
     let is_batch = bytes.iter().find(|byte| !byte.is_ascii_whitespace()) == Some(&b'[');
-    let parsed = if is_batch {
+    if is_batch {
         let mut deserializer = serde_json::Deserializer::from_slice(&bytes);
-        BoundedBatch { max: state.max_batch }
+        let parsed = BoundedBatch { max: state.max_batch }
             .deserialize(&mut deserializer)
-            .and_then(|requests| deserializer.end().map(|()| BatchRequest::Batch(requests)))
+            .and_then(|operations| deserializer.end().map(|()| operations));
+        match parsed {
+            Ok(operations) => run_batch(&state, edge, operations).await,
+            Err(error) => refuse_body(&edge, state.max_batch, &error),
+        }
     } else {
-        serde_json::from_slice::<GqlRequest>(&bytes).map(BatchRequest::Single)
-    };
-    let batch = match parsed {
-        Ok(batch) => batch,
-        Err(error) if error.to_string().starts_with(BATCH_TOO_LARGE) => {
-            return bad_request(
-                &edge,
-                StatusCode::BAD_REQUEST,
-                Message::new("error-batch-too-large").arg("limit", state.max_batch),
-            );
+        match serde_json::from_slice::<PostedOperation>(&bytes) {
+            Ok(operation) => run_one(&state, edge, operation.into(), &parts.headers, false).await,
+            Err(error) => refuse_body(&edge, state.max_batch, &error),
         }
-        Err(error) => {
-            return bad_request(
-                &edge,
-                StatusCode::BAD_REQUEST,
-                Message::new("error-invalid-json").arg("detail", error),
-            );
-        }
-    };
-    match batch {
-        BatchRequest::Single(request) => run_one(&state, edge, request).await,
-        BatchRequest::Batch(requests) => run_batch(&state, edge, requests).await,
+    }
+}
+
+/// A body that is not a request, or a batch of too many.
+fn refuse_body(edge: &Edge, max_batch: usize, error: &serde_json::Error) -> Response {
+    if error.to_string().starts_with(BATCH_TOO_LARGE) {
+        bad_request(
+            edge,
+            StatusCode::BAD_REQUEST,
+            Message::new("error-batch-too-large").arg("limit", max_batch),
+        )
+    } else {
+        bad_request(
+            edge,
+            StatusCode::BAD_REQUEST,
+            Message::new("error-invalid-json").arg("detail", error),
+        )
     }
 }
 
@@ -416,7 +535,7 @@ struct BoundedBatch {
 }
 
 impl<'de> DeserializeSeed<'de> for BoundedBatch {
-    type Value = Vec<GqlRequest>;
+    type Value = Vec<PostedOperation>;
 
     fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
         deserializer.deserialize_seq(self)
@@ -424,7 +543,7 @@ impl<'de> DeserializeSeed<'de> for BoundedBatch {
 }
 
 impl<'de> Visitor<'de> for BoundedBatch {
-    type Value = Vec<GqlRequest>;
+    type Value = Vec<PostedOperation>;
 
     fn expecting(&self, formatter: &mut std::fmt::Formatter) -> std::fmt::Result {
         formatter.write_str("a list of GraphQL requests")
@@ -432,7 +551,7 @@ impl<'de> Visitor<'de> for BoundedBatch {
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut items: A) -> Result<Self::Value, A::Error> {
         let mut requests = Vec::new();
-        while let Some(request) = items.next_element::<GqlRequest>()? {
+        while let Some(request) = items.next_element::<PostedOperation>()? {
             if requests.len() == self.max {
                 return Err(serde::de::Error::custom(BATCH_TOO_LARGE));
             }
@@ -442,11 +561,12 @@ impl<'de> Visitor<'de> for BoundedBatch {
     }
 }
 
-async fn run_batch(state: &AppState, edge: Edge, requests: Vec<GqlRequest>) -> Response {
-    if requests.is_empty() || requests.iter().any(|request| request.query.trim().is_empty()) {
+async fn run_batch(state: &AppState, edge: Edge, operations: Vec<PostedOperation>) -> Response {
+    let submitted: Vec<Submitted> = operations.into_iter().map(Submitted::from).collect();
+    if submitted.is_empty() || submitted.iter().any(Submitted::names_no_document) {
         return bad_request(&edge, StatusCode::BAD_REQUEST, Message::new("error-missing-query"));
     }
-    if requests.len() > state.max_batch {
+    if submitted.len() > state.max_batch {
         return bad_request(
             &edge,
             StatusCode::BAD_REQUEST,
@@ -456,9 +576,9 @@ async fn run_batch(state: &AppState, edge: Edge, requests: Vec<GqlRequest>) -> R
     // An earlier operation of the batch may change the account (updateMe); later ones must not see a stale copy.
     let mut context = edge.context.clone();
     context.caller_profile = None;
-    let mut executed_all = Vec::with_capacity(requests.len());
-    for request in requests {
-        let executed = state.engine.execute(request, context.clone()).await;
+    let mut executed_all = Vec::with_capacity(submitted.len());
+    for operation in submitted {
+        let executed = state.engine.execute(operation, context.clone()).await;
         executed_all.push(executed);
     }
     let bodies: Vec<ResponseBody<'_>> = executed_all.iter().map(ResponseBody::from).collect();

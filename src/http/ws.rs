@@ -441,7 +441,11 @@ impl Operation {
                 }
             }
         }
-        let mut results = self.state.engine.execute_stream(request, self.context.clone());
+        let mut results = self
+            .state
+            .engine
+            .execute_stream(request.into(), self.context.clone())
+            .await;
         while let Some(executed) = results.next().await {
             if executed.request_failed && self.protocol == Protocol::TransportWs {
                 // graphql-transport-ws: an operation refused before it ran ends with `error`, and no `complete`.

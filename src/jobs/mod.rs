@@ -11,6 +11,9 @@ pub mod resolvers;
 mod service;
 pub mod worker;
 
+#[cfg(test)]
+mod tests;
+
 pub use handlers::{Completion, Done, Failure, Handlers, JobHandler, JobRun};
 pub use model::{Job, JobKind, JobState, NewJob, Priority, parse_run_at};
 pub use resolvers::{JobNode, jobs_of_user};

@@ -94,7 +94,7 @@ impl From<GqlJobState> for model::JobState {
 /// A unit of background work and where it stands.
 pub struct JobNode(pub Job);
 
-#[Object(name = "Job")]
+#[Object(name = "Job", cache_control(no_cache))]
 impl JobNode {
     pub async fn id(&self) -> ID {
         global_id(NodeType::Job, self.0.id)
@@ -217,14 +217,18 @@ pub struct JobsQuery;
 #[Object]
 impl JobsQuery {
     /// A job by its global id: the owner's or an admin's; null otherwise.
-    #[graphql(guard = "LoggedIn")]
+    #[graphql(guard = "LoggedIn", cache_control(no_cache))]
     async fn job(&self, ctx: &Context<'_>, id: ID) -> Result<Option<JobNode>> {
         let id = parse_id_of("id", &id, NodeType::Job).gql()?;
         load_job(ctx, id).await
     }
 
     /// The caller's jobs, newest last (an admin sees everyone's), optionally of one kind or in one state.
-    #[graphql(guard = "LoggedIn", complexity = "connection_cost(first, last, child_complexity)")]
+    #[graphql(
+        guard = "LoggedIn",
+        complexity = "connection_cost(first, last, child_complexity)",
+        cache_control(no_cache)
+    )]
     #[allow(clippy::too_many_arguments)]
     async fn jobs(
         &self,

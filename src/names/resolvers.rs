@@ -232,7 +232,7 @@ pub struct NamesQuery;
 impl NamesQuery {
     /// Baby names by page number, in file order: page `p` of size `s` holds rows `(p-1)*s` to `p*s-1` of the
     /// filtered list. A page past the end is empty.
-    #[graphql(complexity = "page_cost(page_size, child_complexity)")]
+    #[graphql(complexity = "page_cost(page_size, child_complexity)", cache_control(max_age = 60))]
     async fn baby_names_page(
         &self,
         ctx: &Context<'_>,
@@ -258,7 +258,7 @@ impl NamesQuery {
     /// Baby names from a file index on, in file order. Deleting rows between two requests neither repeats a row
     /// nor skips one that still exists: ask for `nextIndex` next. `index` is a row position of the imported file,
     /// from 0 to its number of rows minus 1.
-    #[graphql(complexity = "page_cost(page_size, child_complexity)")]
+    #[graphql(complexity = "page_cost(page_size, child_complexity)", cache_control(max_age = 60))]
     async fn baby_names_from_index(
         &self,
         ctx: &Context<'_>,
@@ -280,7 +280,10 @@ impl NamesQuery {
     }
 
     /// Baby names as a Relay connection, filtered and sorted; cursors belong to one `orderBy`.
-    #[graphql(complexity = "connection_cost(first, last, child_complexity)")]
+    #[graphql(
+        complexity = "connection_cost(first, last, child_complexity)",
+        cache_control(max_age = 60)
+    )]
     #[allow(clippy::too_many_arguments)]
     async fn baby_names(
         &self,

@@ -1,10 +1,6 @@
 //! Baby-name use-cases, in plain async Rust: the three ways to page, deletion, and the CSV import.
 
-use std::{
-    collections::HashMap,
-    io::Read,
-    sync::{Arc, Mutex},
-};
+use std::{io::Read, num::NonZeroUsize, sync::Arc};
 
 use sea_orm::{DatabaseConnection, TransactionTrait};
 
@@ -17,6 +13,7 @@ use super::{
     repo,
 };
 use crate::{
+    cache::{Cache, Capacity, Policy},
     error::{AppError, AppResult},
     freshness::{self, Tags},
     pagination::{KeysetPage, Page},
@@ -34,9 +31,9 @@ pub const IMPORT_BATCH_ROWS: usize = 4_000;
 /// Parsed batches waiting for the database: enough to keep both sides busy, few enough to bound memory.
 const BATCHES_IN_FLIGHT: usize = 4;
 
-/// Distinct filters whose counts are remembered; past that the cache starts over rather than grow without end.
-/// A key is a `NameFilter`, whose two texts are capped at `FILTER_NAME_MAX_CHARS` (64) characters, a few hundred
-/// bytes at most even after case folding, so this count also bounds the cache's bytes: well under 1 MiB.
+/// Distinct filters whose counts are remembered; past that the least recently used go. A key is a `NameFilter`,
+/// whose two texts are capped at `FILTER_NAME_MAX_CHARS` (64) characters, a few hundred bytes at most even after
+/// case folding, so this count also bounds the cache's bytes: well under 1 MiB.
 const MAX_CACHED_COUNTS: usize = 1_024;
 
 /// How an import ended.
@@ -70,65 +67,44 @@ struct Batch {
     bytes_read: u64,
 }
 
-/// Counts by filter, valid for one version of the dataset.
+/// Counts by dataset version and filter (the cache toolkit's LRU).
 ///
 /// `babyNamesPage` needs the total on every request, and counting a million rows costs more than reading the page.
 /// The version lives in the database and every import batch and every deletion raises it in the same transaction
-/// as the change, so a count is reused only while the data it counted is unchanged, even when the change came from
-/// another process (the import command, another server). Checking costs one primary-key read per request.
-#[derive(Default)]
-struct CountCache {
-    version: i64,
-    counts: HashMap<NameFilter, u64>,
-}
+/// as the change, so a count is found only while the data it counted is unchanged, even when the change came from
+/// another process (the import command, another server); counts of older versions are never asked for again and
+/// age out. Checking costs one primary-key read per request.
+type CountCache = Cache<(i64, NameFilter), u64>;
 
 #[derive(Clone)]
 pub struct NamesService {
     db: DatabaseConnection,
-    counts: Arc<Mutex<CountCache>>,
+    counts: Arc<CountCache>,
 }
 
 impl NamesService {
     pub fn new(db: DatabaseConnection) -> Self {
+        let capacity = Capacity::Entries(NonZeroUsize::new(MAX_CACHED_COUNTS).expect("a positive constant"));
         Self {
             db,
-            counts: Arc::default(),
+            counts: Arc::new(Cache::new(Policy::Lru, capacity)),
         }
-    }
-
-    fn count_cache(&self) -> std::sync::MutexGuard<'_, CountCache> {
-        self.counts.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// How many rows match `filter` in the dataset at `version`.
     async fn count_at(&self, filter: &NameFilter, version: i64) -> AppResult<u64> {
-        {
-            let cache = self.count_cache();
-            if cache.version == version
-                && let Some(count) = cache.counts.get(filter)
-            {
-                return Ok(*count);
-            }
+        let key = (version, filter.clone());
+        if let Some(count) = self.counts.get(&key) {
+            return Ok(count);
         }
         let count = repo::count_names(&self.db, filter).await?;
-        let mut cache = self.count_cache();
-        if version > cache.version {
-            cache.version = version;
-            cache.counts.clear();
-        }
-        // A count made while an older version was read may already be out of date: it is used once, not kept.
-        if version == cache.version {
-            if cache.counts.len() >= MAX_CACHED_COUNTS {
-                cache.counts.clear();
-            }
-            cache.counts.insert(filter.clone(), count);
-        }
+        self.counts.put(key, count);
         Ok(count)
     }
 
     /// How many filters' counts are remembered now: what a client can grow, watched by the tests.
     pub fn cached_counts(&self) -> usize {
-        self.count_cache().counts.len()
+        usize::try_from(self.counts.stats().size).unwrap_or(usize::MAX)
     }
 
     pub async fn count(&self, filter: &NameFilter) -> AppResult<u64> {
@@ -226,13 +202,13 @@ impl NamesService {
     #[tracing::instrument(skip(self))]
     pub async fn delete(&self, id: i32, id_field: &str) -> AppResult<()> {
         let txn = self.db.begin().await?;
-        freshness::touch(&txn, names_tag()).await?;
         if !repo::delete_name(&txn, id).await? {
             return Err(AppError::NotFound {
                 field: Some(id_field.to_string()),
             });
         }
         repo::record_change(&txn, 0).await?;
+        freshness::touch(&txn, names_tag()).await?;
         txn.commit().await?;
         Ok(())
     }
@@ -252,8 +228,8 @@ impl NamesService {
         let reading = tokio::task::spawn_blocking(move || read_batches(csv, &sender));
         if replace {
             let txn = self.db.begin().await?;
-            freshness::touch(&txn, names_tag()).await?;
             repo::clear(&txn).await?;
+            freshness::touch(&txn, names_tag()).await?;
             txn.commit().await?;
         }
         let mut summary = ImportSummary::default();
@@ -263,9 +239,9 @@ impl NamesService {
                 observe(ImportEvent::BadRow(bad));
             }
             let txn = self.db.begin().await?;
-            freshness::touch(&txn, names_tag()).await?;
             let inserted = repo::insert_names(&txn, &batch.rows).await?;
             repo::record_change(&txn, batch.rows_read).await?;
+            freshness::touch(&txn, names_tag()).await?;
             txn.commit().await?;
             summary.read = u64::try_from(batch.rows_read).unwrap_or_default();
             summary.imported += inserted;

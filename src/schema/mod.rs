@@ -1,8 +1,13 @@
 //! The assembly above the domains: one root per domain merged together, the `Node` interface, and the engine
 //! every operation runs through.
 
+pub mod cache_stats;
 pub mod engine;
 pub mod node;
+pub mod persisted;
+pub mod response_cache;
+
+use std::sync::Arc;
 
 use async_graphql::{MergedObject, MergedSubscription, Schema, ValidationMode};
 
@@ -15,7 +20,9 @@ use crate::{
     services::Services,
     welcome::resolvers::WelcomeQuery,
 };
+use cache_stats::{CacheStatsQuery, Caches};
 pub use engine::{Engine, EngineSettings, Executed};
+pub use persisted::{PersistedDocuments, Submitted};
 
 #[derive(MergedObject, Default)]
 pub struct Query(
@@ -25,6 +32,7 @@ pub struct Query(
     NamesQuery,
     CatalogQuery,
     JobsQuery,
+    CacheStatsQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -69,17 +77,24 @@ pub struct Schemas {
 }
 
 impl Schemas {
-    pub fn build(services: &Services, limits: &SchemaLimits) -> Self {
+    /// Both schemas, with the services and the engine's caches (`cacheStats` reads them) as their data.
+    pub fn build(services: &Services, limits: &SchemaLimits, caches: &Arc<Caches>) -> Self {
         Self {
-            strict: build_schema(services, limits, ValidationMode::Strict),
-            trusted: build_schema(services, limits, ValidationMode::Fast),
+            strict: build_schema(services, limits, caches, ValidationMode::Strict),
+            trusted: build_schema(services, limits, caches, ValidationMode::Fast),
         }
     }
 }
 
-fn build_schema(services: &Services, limits: &SchemaLimits, validation: ValidationMode) -> AppSchema {
+fn build_schema(
+    services: &Services,
+    limits: &SchemaLimits,
+    caches: &Arc<Caches>,
+    validation: ValidationMode,
+) -> AppSchema {
     let mut builder = builder()
         .validation_mode(validation)
+        .data(caches.clone())
         .data(services.accounts.clone())
         .data(services.catalog.clone())
         .data(services.welcome.clone())
@@ -93,7 +108,8 @@ fn build_schema(services: &Services, limits: &SchemaLimits, validation: Validati
         // Selection sets and spreads nested inside each other; the engine's budget has already bounded the
         // expanded size, so this only stops the nesting async-graphql walks recursively.
         .limit_recursive_depth(limits.max_depth.saturating_mul(2).max(32))
-        .limit_directives(limits.max_directives);
+        .limit_directives(limits.max_directives)
+        .extension(response_cache::TagRecorder);
     if !limits.introspection {
         // Suggestions ("did you mean …") would leak the schema that disabling introspection hides.
         builder = builder.disable_introspection().disable_suggestions();

@@ -40,13 +40,17 @@ pub struct NodeQuery;
 #[Object]
 impl NodeQuery {
     /// Any object by its global id; null when it no longer exists.
+    #[graphql(cache_control(no_cache))]
     async fn node(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Node>> {
         let (node_type, database_id) = parse_global_id("id", &id).gql()?;
         load_node(ctx, node_type, database_id).await
     }
 
     /// Objects by their global ids (at most 100), in the order asked; null where one no longer exists.
-    #[graphql(complexity = "ids.len().saturating_mul(child_complexity).saturating_add(1)")]
+    #[graphql(
+        complexity = "ids.len().saturating_mul(child_complexity).saturating_add(1)",
+        cache_control(no_cache)
+    )]
     async fn nodes(&self, ctx: &Context<'_>, ids: Vec<ID>) -> Result<Vec<Option<Node>>> {
         if ids.len() > MAX_IDS {
             return Err(AppError::bad_input(

@@ -74,6 +74,7 @@ pub struct WelcomeQuery;
 #[Object]
 impl WelcomeQuery {
     /// The locales the server answers in.
+    #[graphql(cache_control(max_age = 3600))]
     async fn locales(&self) -> Vec<LocaleInfo> {
         SUPPORTED_LOCALES
             .iter()
@@ -83,6 +84,7 @@ impl WelcomeQuery {
 
     /// A translated welcome. `locale` and `timezone` outrank the rest of the resolution chain; unsupported
     /// values are skipped, not errors.
+    #[graphql(cache_control(no_cache))]
     async fn welcome(
         &self,
         ctx: &Context<'_>,

@@ -361,7 +361,7 @@ mod random_documents {
             let started = Instant::now();
             let executed = runtime.block_on(
                 app.engine
-                    .execute(Request::new(query.clone()), RequestContext::new("random", "en")),
+                    .execute(Request::new(query.clone()).into(), RequestContext::new("random", "en")),
             );
             let elapsed = started.elapsed();
             prop_assert!(elapsed < Duration::from_secs(2), "{elapsed:?} for {query}");

@@ -75,6 +75,8 @@ async fn a_nested_query_costs_the_same_statements_for_5_products_as_for_50() {
         }
     }
     let query = "query($n: Int!) { products(first: $n) { nodes { name reservations(first: 10) { totalCount nodes { quantity user { name } } } } } }";
+    // Once unmeasured: the response cache's first epoch read also catches up with the writes above.
+    app.gql_as(Some(&admin), query, json!({ "n": 1 })).await;
     let mut costs = Vec::new();
     for n in [5, 50] {
         let before = app.statements.get();
@@ -91,8 +93,8 @@ async fn a_nested_query_costs_the_same_statements_for_5_products_as_for_50() {
     }
     assert_eq!(costs[0], costs[1], "statements for 5 and for 50 products: {costs:?}");
     // One per level (products, reservations, their counts, users), plus the edge's read of the caller's saved
-    // locale and zone.
-    assert!(costs[0] <= 5, "one statement per level: {costs:?}");
+    // locale and zone, and the response cache's read of the write epoch (the answer is cacheable, privately).
+    assert!(costs[0] <= 6, "one statement per level: {costs:?}");
 }
 
 #[tokio::test]

@@ -54,36 +54,52 @@ pub async fn fresh_database(dir: &tempfile::TempDir) -> String {
     }
 }
 
+/// The settings every test app starts from, on `database_url`: the test secret, and room for many registrations.
+pub fn test_settings(dir: &tempfile::TempDir, database_url: String) -> Settings {
+    let mut settings = Settings::development();
+    settings.database_url = database_url;
+    settings.jwt_secret = Some(SecretString::from(JWT_SECRET.to_string()));
+    settings.jwt_secret_file = dir.path().join("jwt-secret");
+    settings.db_max_connections = 5;
+    // Tests register many users from 127.0.0.1; the tests of that limit set it back.
+    settings.register_attempts_per_minute = 1_000;
+    // No job workers unless a test asks for them: an idle worker's polling would add statements to the tests
+    // that count them.
+    settings.worker_concurrency = 0;
+    settings
+}
+
 impl TestApp {
     pub async fn spawn() -> Self {
         Self::spawn_with(|_| {}).await
     }
 
     pub async fn spawn_with(configure: impl FnOnce(&mut Settings)) -> Self {
-        Self::spawn_inner(configure, system_clock()).await
+        Self::spawn_inner(configure, system_clock(), None).await
     }
 
     /// An app whose services all read `clock`.
     pub async fn spawn_with_clock(clock: Clock) -> Self {
-        Self::spawn_inner(|_| {}, clock).await
+        Self::spawn_inner(|_| {}, clock, None).await
     }
 
-    async fn spawn_inner(configure: impl FnOnce(&mut Settings), clock: Clock) -> Self {
+    /// A second server on `other`'s database, as another instance of a deployment would be (its own bus, pool and
+    /// workers). Tokens of one are valid on the other: both sign with `JWT_SECRET`.
+    pub async fn spawn_sharing(other: &TestApp, configure: impl FnOnce(&mut Settings)) -> Self {
+        Self::spawn_inner(configure, system_clock(), Some(other.database_url.clone())).await
+    }
+
+    async fn spawn_inner(configure: impl FnOnce(&mut Settings), clock: Clock, database_url: Option<String>) -> Self {
         // Quiet by default; `TEST_LOG=debug cargo test` shows the server's logs.
         if let Ok(filter) = std::env::var("TEST_LOG") {
             alx_backend::telemetry::init_logging(alx_backend::config::LogFormat::Pretty, &filter);
         }
         let dir = tempfile::tempdir().expect("temp dir");
-        let mut settings = Settings::development();
-        settings.database_url = fresh_database(&dir).await;
-        settings.jwt_secret = Some(SecretString::from(JWT_SECRET.to_string()));
-        settings.jwt_secret_file = dir.path().join("jwt-secret");
-        settings.db_max_connections = 5;
-        // Tests register many users from 127.0.0.1; the tests of that limit set it back.
-        settings.register_attempts_per_minute = 1_000;
-        // No job workers unless a test asks for them: an idle worker's polling would add statements to the tests
-        // that count them.
-        settings.worker_concurrency = 0;
+        let database_url = match database_url {
+            Some(shared) => shared,
+            None => fresh_database(&dir).await,
+        };
+        let mut settings = test_settings(&dir, database_url);
         configure(&mut settings);
         let app = App::build_with_clock(&settings, clock).await.expect("app builds");
         let app_services = app.services.clone();

@@ -1,0 +1,446 @@
+//! The response cache: whole answers to queries, served without parsing, validating or executing, and never
+//! stale.
+//!
+//! - **What may be cached** is decided by the fields' hints (`#[graphql(cache_control(...))]`, Apollo's semantics
+//!   as async-graphql computes them: the smallest max age over the fields touched, private if any field is). An
+//!   answer with an error, or to a mutation, is never stored.
+//! - **Tags.** While an answer is computed, `TagRecorder` notes the types of every field resolved (`freshness`
+//!   tags: `Product`, `BabyName`, …). Every write touches the tags it changes in its own transaction.
+//! - **Never stale.** In the default `strict` mode a request first passes a barrier: one read of the write epoch,
+//!   shared by every request that arrived before it was sent; if writes the cache has not heard of committed, their
+//!   tags are read and the answers holding them dropped before the answer is served. So a read that starts after
+//!   a write committed (on any server) never sees the old answer. Misses skip the barrier (see `lookup`). An answer is stored only if no tag it read was touched
+//!   after its computation began (the race where a slow read would store its answer after the invalidation).
+//!   PostgreSQL's notifications evict early; a lost listener connection drops everything. `fast` mode trusts the
+//!   notifications alone and skips the barrier.
+//! - **Single flight.** Concurrent misses for one key run once; the others wait for that answer.
+
+use std::{
+    collections::{HashMap, VecDeque},
+    sync::{
+        Arc, Mutex, MutexGuard,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::{Duration, Instant},
+};
+
+use async_graphql::{
+    ServerResult, Value,
+    extensions::{Extension, ExtensionContext, ExtensionFactory, NextResolve, ResolveInfo},
+};
+use sea_orm::{DatabaseConnection, DbErr};
+use sha2::{Digest, Sha256};
+use tokio::sync::{broadcast::error::RecvError, watch};
+
+use crate::{
+    bus::{Bus, BusEvent, Channel},
+    cache::{Cache, CacheStats, Capacity, Policy},
+    freshness::{self, FreshnessMode, Tags, Touched},
+};
+
+/// What the key of an answer is made of; `user` only for a private answer.
+pub struct KeyParts<'a> {
+    pub query: &'a str,
+    /// The persisted document the request names (`documentId`, `extensions.persistedQuery`), if any: a request
+    /// that sends a query with a hash it does not match must not find the answer of the query alone.
+    pub reference: &'a str,
+    pub operation_name: Option<&'a str>,
+    /// The variables as JSON (top-level keys sorted; nested objects as the client ordered them, which at worst
+    /// gives two keys for one answer).
+    pub variables: &'a str,
+    pub locale: &'a str,
+    pub time_zone: &'a str,
+}
+
+pub type Key = [u8; 32];
+
+impl KeyParts<'_> {
+    pub fn key(&self, user: Option<i32>) -> Key {
+        let mut hash = Sha256::new();
+        for part in [
+            self.query,
+            self.reference,
+            self.operation_name.unwrap_or(""),
+            self.variables,
+            self.locale,
+            self.time_zone,
+        ] {
+            // Lengths first, so that no two different sets of parts hash the same bytes.
+            hash.update((part.len() as u64).to_le_bytes());
+            hash.update(part.as_bytes());
+        }
+        match user {
+            Some(user) => hash.update(
+                [1].iter()
+                    .chain(user.to_le_bytes().iter())
+                    .copied()
+                    .collect::<Vec<u8>>(),
+            ),
+            None => hash.update([0]),
+        }
+        hash.finalize().into()
+    }
+}
+
+/// A stored answer, as the client receives it.
+pub struct CachedResponse {
+    pub body: bytes::Bytes,
+    pub etag: String,
+    pub max_age: u32,
+    pub private: bool,
+    tags: Tags,
+    expires: Instant,
+}
+
+impl CachedResponse {
+    pub fn new(body: bytes::Bytes, max_age: u32, private: bool, tags: Tags) -> Self {
+        let digest = Sha256::digest(&body);
+        let etag = format!("\"{}\"", hex(&digest[..16]));
+        Self {
+            body,
+            etag,
+            max_age,
+            private,
+            tags,
+            expires: Instant::now() + Duration::from_secs(u64::from(max_age)),
+        }
+    }
+
+    /// Seconds of `max-age` left for an HTTP cache downstream.
+    pub fn remaining_age(&self) -> u32 {
+        u32::try_from(self.expires.saturating_duration_since(Instant::now()).as_secs()).unwrap_or(u32::MAX)
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
+}
+
+/// What a request knew of writes when it began: answers computed for it are stored only if nothing they read
+/// changed after this.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Ticket {
+    epoch: i64,
+    generation: u64,
+}
+
+/// The writes this cache has applied, and the latest ones with their tags, for the check at store time.
+struct Applied {
+    /// Every write up to this epoch has been applied (its answers dropped).
+    epoch: i64,
+    /// Recent writes, in the order they were applied.
+    recent: VecDeque<(i64, Tags)>,
+    /// The latest epoch among the writes no longer in `recent`: an answer whose computation began before it
+    /// cannot be checked, and is not stored.
+    forgotten_after: i64,
+    /// Grows when everything is dropped (a lost listener): answers computed before are not stored.
+    generation: u64,
+}
+
+/// Writes remembered for the store-time check: far more than can commit while one answer is computed.
+const RECENT_WRITES: usize = 4096;
+
+/// Larger answers are not stored: a small document can ask for a very large answer (aliases times rows), and one
+/// such answer must not be able to fill the cache.
+const MAX_ANSWER_BYTES: usize = 1024 * 1024;
+
+/// The barrier's bookkeeping: a request takes a number on arrival; a read of the epoch covers every number taken
+/// before it was sent.
+#[derive(Default)]
+struct Barrier {
+    arrivals: AtomicU64,
+    covered: AtomicU64,
+    gate: tokio::sync::Mutex<()>,
+}
+
+type Flight = (Ticket, watch::Receiver<Option<Option<Arc<CachedResponse>>>>);
+
+pub struct ResponseCache {
+    entries: Cache<Key, Arc<CachedResponse>>,
+    db: DatabaseConnection,
+    mode: FreshnessMode,
+    applied: Mutex<Applied>,
+    barrier: Barrier,
+    flights: Mutex<HashMap<Key, Flight>>,
+}
+
+/// How a lookup went.
+pub enum Lookup {
+    Hit(Arc<CachedResponse>),
+    /// Run the operation, then `finish` with its answer.
+    Lead(Leader),
+    /// Another request for this key is running; its answer (if storable) will do.
+    Follow(watch::Receiver<Option<Option<Arc<CachedResponse>>>>),
+}
+
+/// The request that runs a missed key; others wait on it. Dropping it without `finish` releases them.
+pub struct Leader {
+    key: Key,
+    ticket: Ticket,
+    sender: watch::Sender<Option<Option<Arc<CachedResponse>>>>,
+    cache: Arc<ResponseCache>,
+}
+
+impl Leader {
+    /// Stores the answer if it may be — a private one under `private_key`, the caller's — and hands a stored
+    /// public one to the requests waiting on this key (a private one is nobody else's: they run the operation
+    /// themselves). Returns the answer, stored or not, for the caller's own response.
+    pub fn finish(self, answer: Option<CachedResponse>, private_key: Option<Key>) -> Option<Arc<CachedResponse>> {
+        let Some(answer) = answer.map(Arc::new) else {
+            let _ = self.sender.send(Some(None));
+            return None;
+        };
+        let key = if answer.private { private_key } else { Some(self.key) };
+        let stored = key.is_some_and(|key| self.cache.store(key, self.ticket, answer.clone()));
+        let shared = (stored && !answer.private).then(|| answer.clone());
+        let _ = self.sender.send(Some(shared));
+        Some(answer)
+    }
+}
+
+impl Drop for Leader {
+    fn drop(&mut self) {
+        // A newer flight for the key (started after a write this one did not know of) is not this one's to end.
+        let mut flights = self.cache.lock_flights();
+        if flights.get(&self.key).is_some_and(|(ticket, _)| *ticket == self.ticket) {
+            flights.remove(&self.key);
+        }
+        drop(flights);
+        // Waiters of a leader that never finished (its request was dropped) run the operation themselves.
+        self.sender.send_if_modified(|value| {
+            if value.is_none() {
+                *value = Some(None);
+                true
+            } else {
+                false
+            }
+        });
+    }
+}
+
+impl ResponseCache {
+    pub fn new(db: DatabaseConnection, policy: Policy, capacity: Capacity, mode: FreshnessMode) -> Self {
+        // SQLite has no notifications to trust: `fast` would never hear of a write, so it is strict there.
+        let mode = if db.get_database_backend() == sea_orm::DatabaseBackend::Sqlite {
+            FreshnessMode::Strict
+        } else {
+            mode
+        };
+        Self {
+            entries: Cache::with_weigher(policy, capacity, |_, answer| answer.body.len() + 128),
+            db,
+            mode,
+            applied: Mutex::new(Applied {
+                epoch: 0,
+                recent: VecDeque::new(),
+                forgotten_after: 0,
+                generation: 0,
+            }),
+            barrier: Barrier::default(),
+            flights: Mutex::default(),
+        }
+    }
+
+    pub fn stats(&self) -> CacheStats {
+        self.entries.stats()
+    }
+
+    fn lock_applied(&self) -> MutexGuard<'_, Applied> {
+        self.applied.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn lock_flights(&self) -> MutexGuard<'_, HashMap<Key, Flight>> {
+        self.flights.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Learns the current epoch at start-up and follows the bus: notified writes evict early, a lost listener
+    /// drops everything.
+    pub fn start(self: &Arc<Self>, bus: &Bus) {
+        let mut news = bus.subscribe();
+        let cache = Arc::downgrade(self);
+        tokio::spawn(async move {
+            loop {
+                let received = news.recv().await;
+                let Some(cache) = cache.upgrade() else { return };
+                match received {
+                    Ok(BusEvent::Message {
+                        channel: Channel::Cache,
+                        payload,
+                    }) => {
+                        if let Some(touched) = Touched::parse(&payload) {
+                            cache.apply(touched.epoch, touched.tags(), true);
+                        }
+                    }
+                    Ok(BusEvent::Message { .. }) => {}
+                    Ok(BusEvent::Reconnected) | Err(RecvError::Lagged(_)) => cache.drop_everything(),
+                    Err(RecvError::Closed) => return,
+                }
+            }
+        });
+    }
+
+    fn ticket(&self) -> Ticket {
+        let applied = self.lock_applied();
+        Ticket {
+            epoch: applied.epoch,
+            generation: applied.generation,
+        }
+    }
+
+    /// Looks `key` up (and `private_key`, the caller's own, when given), in strict mode after the barrier. A miss
+    /// passes it too: its ticket must name every write committed before it began, or the next barrier would find
+    /// those writes and drop its fresh answer for nothing. (Documents known to be uncacheable skip the cache, and
+    /// so the barrier, altogether: see `Engine::answer`.)
+    pub async fn lookup(self: &Arc<Self>, key: Key, private_key: Option<Key>) -> Result<Lookup, DbErr> {
+        if self.mode == FreshnessMode::Strict {
+            self.pass_barrier().await?;
+        }
+        Ok(self.lookup_known(self.ticket(), key, private_key))
+    }
+
+    /// Makes sure every write committed before this call is applied: one epoch read per wave of requests.
+    async fn pass_barrier(&self) -> Result<(), DbErr> {
+        let number = self.barrier.arrivals.fetch_add(1, Ordering::SeqCst) + 1;
+        let _turn = self.barrier.gate.lock().await;
+        if self.barrier.covered.load(Ordering::SeqCst) >= number {
+            return Ok(());
+        }
+        // Everyone who took a number so far arrived before this read is sent: it covers them all.
+        let covering = self.barrier.arrivals.load(Ordering::SeqCst);
+        let epoch = freshness::current_epoch(&self.db).await?;
+        let known = self.lock_applied().epoch;
+        if epoch > known {
+            let changed = freshness::changed_since(&self.db, known).await?;
+            for (tags, at) in changed {
+                self.apply(at, tags, false);
+            }
+            let mut applied = self.lock_applied();
+            applied.epoch = applied.epoch.max(epoch);
+        }
+        self.barrier.covered.store(covering, Ordering::SeqCst);
+        Ok(())
+    }
+
+    /// Drops the answers that read `tags`, changed at `epoch`. A notification (`in_order`) also moves the applied
+    /// epoch: they arrive in commit order, which is epoch order.
+    fn apply(&self, epoch: i64, tags: Tags, in_order: bool) {
+        let mut applied = self.lock_applied();
+        self.entries.retain(|_, answer| !answer.tags.intersects(tags));
+        applied.recent.push_back((epoch, tags));
+        if applied.recent.len() > RECENT_WRITES
+            && let Some((forgotten, _)) = applied.recent.pop_front()
+        {
+            applied.forgotten_after = applied.forgotten_after.max(forgotten);
+        }
+        if in_order {
+            applied.epoch = applied.epoch.max(epoch);
+        }
+    }
+
+    fn drop_everything(&self) {
+        let mut applied = self.lock_applied();
+        self.entries.clear();
+        applied.generation += 1;
+        tracing::info!("the response cache dropped everything: it may have missed invalidations");
+    }
+
+    fn lookup_known(self: &Arc<Self>, ticket: Ticket, key: Key, private_key: Option<Key>) -> Lookup {
+        for key in std::iter::once(key).chain(private_key) {
+            if let Some(answer) = self.entries.get(&key) {
+                if answer.expires > Instant::now() {
+                    return Lookup::Hit(answer);
+                }
+                self.entries.remove(&key);
+            }
+        }
+        let mut flights = self.lock_flights();
+        // A request joins a running computation only if it knows of no write that one did not know of.
+        if let Some((started, waiting)) = flights.get(&key)
+            && *started == ticket
+        {
+            return Lookup::Follow(waiting.clone());
+        }
+        let (sender, receiver) = watch::channel(None);
+        flights.insert(key, (ticket, receiver));
+        Lookup::Lead(Leader {
+            key,
+            ticket,
+            sender,
+            cache: self.clone(),
+        })
+    }
+
+    /// Keeps `answer` under `key` unless a tag it read was touched after `ticket`, or it is too large; true if
+    /// kept.
+    fn store(&self, key: Key, ticket: Ticket, answer: Arc<CachedResponse>) -> bool {
+        if answer.body.len() > MAX_ANSWER_BYTES {
+            return false;
+        }
+        let applied = self.lock_applied();
+        if applied.generation != ticket.generation || applied.forgotten_after > ticket.epoch {
+            return false;
+        }
+        let touched_since = applied
+            .recent
+            .iter()
+            .any(|(epoch, tags)| *epoch > ticket.epoch && tags.intersects(answer.tags));
+        if touched_since {
+            return false;
+        }
+        // The lock on `applied` is held across the insert, so an invalidation cannot slip between check and store.
+        self.entries.put(key, answer);
+        true
+    }
+}
+
+/// The tags an answer read, gathered while it is computed (request data).
+#[derive(Default)]
+pub struct ReadTags(AtomicU64);
+
+impl ReadTags {
+    pub fn tags(&self) -> Tags {
+        Tags::from_bits(self.0.load(Ordering::Relaxed))
+    }
+}
+
+/// Notes the type of every field resolved for a request that carries `ReadTags`.
+pub struct TagRecorder;
+
+impl ExtensionFactory for TagRecorder {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(TagRecorderExtension)
+    }
+}
+
+struct TagRecorderExtension;
+
+/// Root fields name the type they read (`products` → `Product`): a root field's own parent is `Query`.
+fn root_field_tag(field: &str) -> Option<Tags> {
+    const ROOTS: [(&str, &str); 3] = [("babyName", "BabyName"), ("product", "Product"), ("event", "Event")];
+    ROOTS
+        .iter()
+        .find(|(prefix, _)| field.starts_with(prefix))
+        .and_then(|(_, tag)| Tags::named(tag))
+}
+
+#[async_graphql::async_trait::async_trait]
+impl Extension for TagRecorderExtension {
+    async fn resolve(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        info: ResolveInfo<'_>,
+        next: NextResolve<'_>,
+    ) -> ServerResult<Option<Value>> {
+        if let Some(read) = ctx.data_opt::<Arc<ReadTags>>() {
+            let tags = if info.parent_type == "Query" {
+                root_field_tag(info.name)
+            } else {
+                Tags::of_type(info.parent_type)
+            };
+            if let Some(tags) = tags {
+                read.0.fetch_or(tags.bits(), Ordering::Relaxed);
+            }
+        }
+        next.run(ctx, info).await
+    }
+}

@@ -1,0 +1,435 @@
+//! The response cache through HTTP: hits without execution, headers, invalidation by writes (on one instance and
+//! across two), private answers kept apart, single flight.
+
+use reqwest::{StatusCode, header};
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, assert_no_errors};
+
+const PRODUCTS: &str = "{ products(first: 50) { nodes { name price currentStock } } }";
+
+async fn post(app: &TestApp, token: Option<&str>, query: &str, variables: Value) -> reqwest::Response {
+    let mut request = app
+        .client
+        .post(app.url("/graphql"))
+        .header("content-type", "application/json")
+        .json(&json!({ "query": query, "variables": variables }));
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    request.send().await.expect("sent")
+}
+
+fn x_cache(response: &reqwest::Response) -> Option<String> {
+    response
+        .headers()
+        .get("x-cache")
+        .and_then(|value| value.to_str().ok())
+        .map(str::to_string)
+}
+
+fn cache_control(response: &reqwest::Response) -> String {
+    response
+        .headers()
+        .get(header::CACHE_CONTROL)
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or_default()
+        .to_string()
+}
+
+async fn admin_creates_product(app: &TestApp, admin: &str, name: &str) -> String {
+    let (_, body) = app
+        .gql_as(
+            Some(admin),
+            "mutation($n: String!) { createProduct(input: { name: $n, priceCents: 1000, initialStock: 5 }) { id } }",
+            json!({ "n": name }),
+        )
+        .await;
+    assert_no_errors(&body);
+    body["data"]["createProduct"]["id"].as_str().expect("id").to_string()
+}
+
+#[tokio::test]
+async fn a_cacheable_query_misses_then_hits_with_etag_and_cache_control() {
+    let app = TestApp::spawn().await;
+    let admin = app.login_as_admin().await["accessToken"]
+        .as_str()
+        .expect("token")
+        .to_string();
+    admin_creates_product(&app, &admin, "Lamp").await;
+    let first = post(&app, None, PRODUCTS, json!({})).await;
+    assert_eq!(x_cache(&first).as_deref(), Some("MISS"));
+    assert!(
+        cache_control(&first).starts_with("public, max-age="),
+        "{}",
+        cache_control(&first)
+    );
+    let etag = first.headers()[header::ETAG].to_str().expect("etag").to_string();
+    let first_body: Value = first.json().await.expect("json");
+    let second = post(&app, None, PRODUCTS, json!({})).await;
+    assert_eq!(x_cache(&second).as_deref(), Some("HIT"));
+    assert_eq!(second.headers()[header::ETAG].to_str().expect("etag"), etag);
+    assert_eq!(second.json::<Value>().await.expect("json"), first_body);
+    let revalidated = app
+        .client
+        .get(app.url("/graphql"))
+        .query(&[("query", PRODUCTS)])
+        .header(header::IF_NONE_MATCH, &etag)
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(revalidated.status(), StatusCode::NOT_MODIFIED);
+    assert_eq!(revalidated.headers()[header::ETAG].to_str().expect("etag"), etag);
+    let get = app
+        .client
+        .get(app.url("/graphql"))
+        .query(&[("query", PRODUCTS)])
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(x_cache(&get).as_deref(), Some("HIT"), "GET and POST share an answer");
+    assert!(cache_control(&get).starts_with("public, max-age="));
+}
+
+#[tokio::test]
+async fn errors_mutations_and_uncacheable_answers_say_no_store() {
+    let app = TestApp::spawn().await;
+    for query in [
+        "{ welcome { title } }",
+        "{ __typename }",
+        "{ products(first: -1) { nodes { name } } }",
+    ] {
+        let response = post(&app, None, query, json!({})).await;
+        assert_eq!(cache_control(&response), "no-store", "{query}");
+        assert!(response.headers().get(header::ETAG).is_none(), "{query}");
+        let again = post(&app, None, query, json!({})).await;
+        assert_ne!(x_cache(&again).as_deref(), Some("HIT"), "{query}");
+    }
+    let admin = app.login_as_admin().await["accessToken"]
+        .as_str()
+        .expect("token")
+        .to_string();
+    let response = post(
+        &app,
+        Some(&admin),
+        "mutation { createProduct(input: { name: \"Desk\", priceCents: 100, initialStock: 1 }) { id } }",
+        json!({}),
+    )
+    .await;
+    assert_eq!(cache_control(&response), "no-store");
+}
+
+#[tokio::test]
+async fn a_write_invalidates_the_entity_and_a_create_invalidates_the_lists() {
+    let app = TestApp::spawn().await;
+    let admin = app.login_as_admin().await["accessToken"]
+        .as_str()
+        .expect("token")
+        .to_string();
+    let id = admin_creates_product(&app, &admin, "Chair").await;
+    let one = "query($id: ID!) { product(id: $id) { name } }";
+    assert_eq!(
+        x_cache(&post(&app, None, one, json!({ "id": id })).await).as_deref(),
+        Some("MISS")
+    );
+    assert_eq!(
+        x_cache(&post(&app, None, PRODUCTS, json!({})).await).as_deref(),
+        Some("MISS")
+    );
+    assert_eq!(
+        x_cache(&post(&app, None, one, json!({ "id": id })).await).as_deref(),
+        Some("HIT")
+    );
+    let (_, body) = app
+        .gql_as(
+            Some(&admin),
+            "mutation($id: ID!) { updateProduct(id: $id, input: { name: \"Armchair\" }) { name } }",
+            json!({ "id": id }),
+        )
+        .await;
+    assert_no_errors(&body);
+    let after: Value = post(&app, None, one, json!({ "id": id }))
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(after["data"]["product"]["name"], "Armchair");
+    admin_creates_product(&app, &admin, "Stool").await;
+    let list: Value = post(&app, None, PRODUCTS, json!({})).await.json().await.expect("json");
+    let names: Vec<&str> = list["data"]["products"]["nodes"]
+        .as_array()
+        .expect("nodes")
+        .iter()
+        .filter_map(|node| node["name"].as_str())
+        .collect();
+    assert_eq!(names, vec!["Armchair", "Stool"]);
+    let user = app.register("buyer@example.com").await["accessToken"]
+        .as_str()
+        .expect("token")
+        .to_string();
+    post(&app, None, PRODUCTS, json!({})).await;
+    let (_, body) = app
+        .gql_as(
+            Some(&user),
+            "mutation($id: ID!) { reserveProduct(productId: $id, quantity: 2) { quantity } }",
+            json!({ "id": id }),
+        )
+        .await;
+    assert_no_errors(&body);
+    let list: Value = post(&app, None, PRODUCTS, json!({})).await.json().await.expect("json");
+    assert_eq!(
+        list["data"]["products"]["nodes"][0]["currentStock"], 3,
+        "a reservation changes the stock shown"
+    );
+}
+
+#[tokio::test]
+async fn one_users_private_answer_is_never_served_to_another_user_or_to_anonymous_callers() {
+    let app = TestApp::spawn().await;
+    let admin = app.login_as_admin().await["accessToken"]
+        .as_str()
+        .expect("token")
+        .to_string();
+    let id = admin_creates_product(&app, &admin, "Bed").await;
+    let buyer = app.register("private@example.com").await["accessToken"]
+        .as_str()
+        .expect("token")
+        .to_string();
+    let (_, body) = app
+        .gql_as(
+            Some(&buyer),
+            "mutation($id: ID!) { reserveProduct(productId: $id) { id } }",
+            json!({ "id": id }),
+        )
+        .await;
+    assert_no_errors(&body);
+    let private = "query($id: ID!) { product(id: $id) { name reservations { totalCount nodes { user { email } } } } }";
+    let first = post(&app, Some(&admin), private, json!({ "id": id })).await;
+    assert!(
+        cache_control(&first).starts_with("private, max-age="),
+        "{}",
+        cache_control(&first)
+    );
+    assert_eq!(x_cache(&first).as_deref(), Some("MISS"));
+    let again = post(&app, Some(&admin), private, json!({ "id": id })).await;
+    assert_eq!(
+        x_cache(&again).as_deref(),
+        Some("HIT"),
+        "the same user hits their own private answer"
+    );
+    let anonymous = post(&app, None, private, json!({ "id": id })).await;
+    assert_ne!(x_cache(&anonymous).as_deref(), Some("HIT"));
+    let body: Value = anonymous.json().await.expect("json");
+    assert!(
+        body["errors"].is_array(),
+        "an anonymous caller is refused, not served: {body}"
+    );
+    let stranger = post(&app, Some(&buyer), private, json!({ "id": id })).await;
+    assert_ne!(x_cache(&stranger).as_deref(), Some("HIT"));
+    let body: Value = stranger.json().await.expect("json");
+    assert!(body["errors"].is_array(), "another user is refused, not served: {body}");
+}
+
+#[tokio::test]
+async fn a_hundred_concurrent_identical_misses_execute_once() {
+    let app = TestApp::spawn().await;
+    let admin = app.login_as_admin().await["accessToken"]
+        .as_str()
+        .expect("token")
+        .to_string();
+    admin_creates_product(&app, &admin, "Shelf").await;
+    let requests = (0..100).map(|_| {
+        let client = app.client.clone();
+        let url = app.url("/graphql");
+        async move {
+            let response = client
+                .post(url)
+                .json(&json!({ "query": PRODUCTS }))
+                .send()
+                .await
+                .expect("sent");
+            x_cache(&response)
+        }
+    });
+    let outcomes = futures_util::future::join_all(requests).await;
+    let misses = outcomes
+        .iter()
+        .filter(|outcome| outcome.as_deref() == Some("MISS"))
+        .count();
+    let hits = outcomes
+        .iter()
+        .filter(|outcome| outcome.as_deref() == Some("HIT"))
+        .count();
+    assert_eq!((misses, hits), (1, 99));
+}
+
+#[tokio::test]
+async fn cache_stats_report_the_response_cache() {
+    let app = TestApp::spawn().await;
+    let admin = app.login_as_admin().await["accessToken"]
+        .as_str()
+        .expect("token")
+        .to_string();
+    post(&app, None, PRODUCTS, json!({})).await;
+    post(&app, None, PRODUCTS, json!({})).await;
+    let (_, body) = app
+        .gql_as(
+            Some(&admin),
+            "{ cacheStats { name policy size hits misses } }",
+            json!({}),
+        )
+        .await;
+    assert_no_errors(&body);
+    assert_eq!(body["data"]["cacheStats"]["name"], "RESPONSES");
+    assert_eq!(body["data"]["cacheStats"]["size"], 1);
+    assert!(body["data"]["cacheStats"]["hits"].as_i64() >= Some(1));
+}
+
+#[tokio::test]
+async fn a_write_on_one_instance_is_never_read_stale_on_another() {
+    let first = TestApp::spawn().await;
+    let second = TestApp::spawn_sharing(&first, |_| {}).await;
+    let admin = first.login_as_admin().await["accessToken"]
+        .as_str()
+        .expect("token")
+        .to_string();
+    let id = admin_creates_product(&first, &admin, "v0").await;
+    let read = "query($id: ID!) { product(id: $id) { name } }";
+    for round in 1..=30 {
+        // Warm the second instance's cache, then write on the first and read at once on the second.
+        post(&second, None, read, json!({ "id": id })).await;
+        let name = format!("v{round}");
+        let (_, body) = first
+            .gql_as(
+                Some(&admin),
+                "mutation($id: ID!, $n: String!) { updateProduct(id: $id, input: { name: $n }) { name } }",
+                json!({ "id": id, "n": name }),
+            )
+            .await;
+        assert_no_errors(&body);
+        let seen: Value = post(&second, None, read, json!({ "id": id }))
+            .await
+            .json()
+            .await
+            .expect("json");
+        assert_eq!(seen["data"]["product"]["name"], name.as_str(), "round {round}");
+    }
+}
+
+#[tokio::test]
+async fn reads_racing_writes_on_another_instance_never_see_a_version_older_than_the_last_committed() {
+    let first = TestApp::spawn().await;
+    let second = TestApp::spawn_sharing(&first, |_| {}).await;
+    let admin = first.login_as_admin().await["accessToken"]
+        .as_str()
+        .expect("token")
+        .to_string();
+    let id = admin_creates_product(&first, &admin, "0").await;
+    let committed = std::sync::Arc::new(std::sync::atomic::AtomicI64::new(0));
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let reader = {
+        let (client, url, id) = (second.client.clone(), second.url("/graphql"), id.clone());
+        let (committed, stop) = (committed.clone(), stop.clone());
+        tokio::spawn(async move {
+            let mut reads = 0;
+            while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                // Whatever committed before this read began must be visible in its answer.
+                let floor = committed.load(std::sync::atomic::Ordering::SeqCst);
+                let body: Value = client
+                    .post(&url)
+                    .json(
+                        &json!({ "query": "query($id: ID!) { product(id: $id) { name } }", "variables": { "id": id } }),
+                    )
+                    .send()
+                    .await
+                    .expect("sent")
+                    .json()
+                    .await
+                    .expect("json");
+                let seen: i64 = body["data"]["product"]["name"]
+                    .as_str()
+                    .and_then(|name| name.parse().ok())
+                    .expect("a numbered name");
+                assert!(seen >= floor, "read {seen} after {floor} had committed");
+                reads += 1;
+            }
+            reads
+        })
+    };
+    for version in 1..=40_i64 {
+        let (_, body) = first
+            .gql_as(
+                Some(&admin),
+                "mutation($id: ID!, $n: String!) { updateProduct(id: $id, input: { name: $n }) { name } }",
+                json!({ "id": id, "n": version.to_string() }),
+            )
+            .await;
+        assert_no_errors(&body);
+        committed.store(version, std::sync::atomic::Ordering::SeqCst);
+    }
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    let reads = reader.await.expect("the reader finished");
+    assert!(reads > 0);
+}
+
+#[tokio::test]
+async fn a_cached_query_does_not_answer_a_request_whose_hash_does_not_match_and_a_registration_still_registers() {
+    let app = TestApp::spawn().await;
+    let query = "{ locales { code } }";
+    assert_eq!(
+        x_cache(&post(&app, None, query, json!({})).await).as_deref(),
+        Some("MISS")
+    );
+    let hash = {
+        use sha2::Digest;
+        sha2::Sha256::digest(query.as_bytes())
+            .iter()
+            .map(|byte| format!("{byte:02x}"))
+            .collect::<String>()
+    };
+    let apq = |hash: &str| json!({ "persistedQuery": { "version": 1, "sha256Hash": hash } });
+    let mismatched = app
+        .client
+        .post(app.url("/graphql"))
+        .json(&json!({ "query": query, "extensions": apq(&"0".repeat(64)) }))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(mismatched.status(), StatusCode::BAD_REQUEST);
+    let registering = app
+        .client
+        .post(app.url("/graphql"))
+        .json(&json!({ "query": query, "extensions": apq(&hash) }))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(registering.status(), StatusCode::OK);
+    let by_hash: Value = app
+        .client
+        .post(app.url("/graphql"))
+        .json(&json!({ "extensions": apq(&hash) }))
+        .send()
+        .await
+        .expect("sent")
+        .json()
+        .await
+        .expect("json");
+    assert_no_errors(&by_hash);
+}
+
+#[tokio::test]
+async fn a_logged_in_callers_answer_is_private_downstream_even_when_cacheable() {
+    let app = TestApp::spawn().await;
+    let user = app.register("reader@example.com").await["accessToken"]
+        .as_str()
+        .expect("token")
+        .to_string();
+    let response = post(&app, Some(&user), "{ locales { code } }", json!({})).await;
+    assert!(
+        cache_control(&response).starts_with("private, max-age="),
+        "{}",
+        cache_control(&response)
+    );
+    let anonymous = post(&app, None, "{ locales { code } }", json!({})).await;
+    assert!(cache_control(&anonymous).starts_with("public, max-age="));
+}
