@@ -10,6 +10,7 @@
 //! from an empty jobs table, so give it a database of its own (`createdb alx_bench_jobs`).
 
 use std::{
+    collections::HashMap,
     sync::{Arc, Mutex},
     time::{Duration, Instant},
 };
@@ -174,12 +175,17 @@ async fn count_in(db: &DatabaseConnection, state: &str) -> anyhow::Result<u64> {
         .await?)
 }
 
-/// CPU seconds of this process and of PostgreSQL, and PostgreSQL's commits and WAL flushes, around a measurement:
-/// what a figure cost, which stays comparable when other work on the machine moves the figure itself.
+/// CPU seconds of this process and of this database's PostgreSQL backends, and PostgreSQL's commits and WAL flushes
+/// (the whole server's), around a measurement: what a figure cost, which stays comparable when other work on the
+/// machine moves the figure itself.
 struct Meter {
     ours: f64,
-    postgres: Vec<(u32, f64)>,
-    database: Option<DatabaseCounters>,
+    postgres: Option<PostgresCounters>,
+}
+
+struct PostgresCounters {
+    processes: Vec<(u32, f64)>,
+    database: DatabaseCounters,
 }
 
 #[derive(FromQueryResult)]
@@ -201,7 +207,22 @@ fn cpu_seconds(pid: &str) -> Option<f64> {
     Some((user + system) / TICKS_PER_SECOND)
 }
 
-/// Every PostgreSQL process on this machine (backends of other databases too: run on a quiet machine).
+/// The backends serving this database (the pools' connections, the listeners, autovacuum at work): other
+/// databases' work and the server's shared processes (WAL writer, checkpointer) are left out.
+async fn database_backends(db: &DatabaseConnection) -> anyhow::Result<Vec<u32>> {
+    let statement = sea_orm::Statement::from_string(
+        DatabaseBackend::Postgres,
+        "SELECT pid FROM pg_stat_activity WHERE datname = current_database()",
+    );
+    let rows = db.query_all_raw(statement).await?;
+    Ok(rows
+        .iter()
+        .filter_map(|row| row.try_get::<i32>("", "pid").ok())
+        .filter_map(|pid| u32::try_from(pid).ok())
+        .collect())
+}
+
+/// Every PostgreSQL process on this machine with its CPU seconds so far.
 fn postgres_processes() -> Vec<(u32, f64)> {
     let Ok(entries) = std::fs::read_dir("/proc") else {
         return Vec::new();
@@ -217,10 +238,7 @@ fn postgres_processes() -> Vec<(u32, f64)> {
         .collect()
 }
 
-async fn database_counters(db: &DatabaseConnection) -> Option<DatabaseCounters> {
-    if db.get_database_backend() != DatabaseBackend::Postgres {
-        return None;
-    }
+async fn database_counters(db: &DatabaseConnection) -> anyhow::Result<DatabaseCounters> {
     let statement = sea_orm::Statement::from_string(
         DatabaseBackend::Postgres,
         "SELECT (SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()) AS commits, \
@@ -228,54 +246,71 @@ async fn database_counters(db: &DatabaseConnection) -> Option<DatabaseCounters> 
     );
     DatabaseCounters::find_by_statement(statement)
         .one(db)
-        .await
-        .ok()
-        .flatten()
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("pg_stat_wal is empty"))
 }
 
 impl Meter {
-    async fn start(db: &DatabaseConnection) -> Self {
-        Self {
+    async fn start(db: &DatabaseConnection) -> anyhow::Result<Self> {
+        let postgres = if db.get_database_backend() == DatabaseBackend::Postgres {
+            Some(PostgresCounters {
+                processes: postgres_processes(),
+                database: database_counters(db).await?,
+            })
+        } else {
+            None
+        };
+        Ok(Self {
             ours: cpu_seconds("self").unwrap_or_default(),
-            postgres: postgres_processes(),
-            database: database_counters(db).await,
-        }
+            postgres,
+        })
     }
 
     /// What happened since `start`, per job. PostgreSQL publishes its counters about a second after the
     /// transactions that moved them, so this waits that long first.
-    async fn per_job(self, db: &DatabaseConnection, jobs: usize) -> String {
+    async fn per_job(self, db: &DatabaseConnection, jobs: usize) -> anyhow::Result<String> {
         let ours = cpu_seconds("self").unwrap_or_default() - self.ours;
-        let postgres: f64 = postgres_processes()
-            .into_iter()
-            .map(|(pid, now)| {
-                let before = self
-                    .postgres
-                    .iter()
-                    .find(|(old, _)| *old == pid)
-                    .map_or(0.0, |(_, cpu)| *cpu);
-                now - before
-            })
-            .sum();
         let per_job = |value: f64| value / jobs as f64;
-        let mut line = format!(
-            "CPU per job: ours {:.1} µs, PostgreSQL {:.1} µs",
-            per_job(ours) * 1e6,
-            per_job(postgres) * 1e6
-        );
-        if let Some(before) = self.database {
+        let mut line = format!("CPU per job: ours {:.1} µs", per_job(ours) * 1e6);
+        if let Some(before) = self.postgres {
+            let ours_in_postgres = database_backends(db).await?;
+            let postgres: f64 = postgres_processes()
+                .into_iter()
+                .filter(|(pid, _)| ours_in_postgres.contains(pid))
+                .map(|(pid, now)| {
+                    let earlier = before.processes.iter().find(|(old, _)| *old == pid);
+                    now - earlier.map_or(0.0, |(_, cpu)| *cpu)
+                })
+                .sum();
             tokio::time::sleep(Duration::from_millis(1500)).await;
-            if let Some(after) = database_counters(db).await {
-                line.push_str(&format!(
-                    "; commits per job {:.4}, WAL flushes per job {:.4}, WAL bytes per job {:.0}",
-                    per_job((after.commits - before.commits) as f64),
-                    per_job((after.wal_syncs - before.wal_syncs) as f64),
-                    per_job(after.wal_bytes - before.wal_bytes)
-                ));
-            }
+            let after = database_counters(db).await?;
+            line.push_str(&format!(
+                ", PostgreSQL {:.1} µs; commits per job {:.3}, WAL flushes per job {:.4}, WAL bytes per job {:.0}",
+                per_job(postgres) * 1e6,
+                per_job((after.commits - before.database.commits) as f64),
+                per_job((after.wal_syncs - before.database.wal_syncs) as f64),
+                per_job(after.wal_bytes - before.database.wal_bytes)
+            ));
         }
-        line
+        Ok(line)
     }
+}
+
+/// The round trip of a one-row update in a table of its own, `samples` times: the smallest durable commit, so the
+/// floor under any enqueue-to-run latency at this moment on this disk.
+async fn durable_commits(db: &DatabaseConnection, samples: usize) -> anyhow::Result<Vec<f64>> {
+    db.execute_unprepared("CREATE TABLE IF NOT EXISTS bench_commit_probe (id INTEGER PRIMARY KEY, n BIGINT NOT NULL)")
+        .await?;
+    db.execute_unprepared("INSERT INTO bench_commit_probe VALUES (1, 0) ON CONFLICT DO NOTHING")
+        .await?;
+    let mut millis = Vec::with_capacity(samples);
+    for _ in 0..samples {
+        let started = Instant::now();
+        db.execute_unprepared("UPDATE bench_commit_probe SET n = n + 1 WHERE id = 1")
+            .await?;
+        millis.push(started.elapsed().as_secs_f64() * 1e3);
+    }
+    Ok(millis)
 }
 
 async fn drain(settings: &Settings, cli: &Cli, jobs: usize, concurrency: usize) -> anyhow::Result<()> {
@@ -298,14 +333,14 @@ async fn drain(settings: &Settings, cli: &Cli, jobs: usize, concurrency: usize) 
         }
         let enqueue_took = enqueue_started.elapsed();
         let mut news = app.services.jobs.bus().subscribe();
-        let statements_before = app.statements.get();
         let stop = CancellationToken::new();
         let worker = Worker::new(
             app.services.jobs.clone(),
             noop_handlers(Noop::default()),
             worker_settings(concurrency),
         );
-        let meter = Meter::start(&app.db).await;
+        let meter = Meter::start(&app.db).await?;
+        let statements_before = app.statements.get();
         let started = Instant::now();
         let running = tokio::spawn(worker.run(stop.clone()));
         // Completions are counted from the bus (the notifications every process receives anyway); when it is
@@ -324,25 +359,21 @@ async fn drain(settings: &Settings, cli: &Cli, jobs: usize, concurrency: usize) 
         }
         let took = started.elapsed();
         let statements = app.statements.get() - statements_before;
-        let cost = meter.per_job(&app.db, jobs).await;
+        let cost = meter.per_job(&app.db, jobs).await?;
         stop.cancel();
         running.await?;
         let done = count_in(&app.db, "COMPLETED").await?;
-        let attempts: Vec<(i32,)> = app
+        let attempts: i64 = app
             .db
-            .query_all_raw(sea_orm::Statement::from_string(
+            .query_one_raw(sea_orm::Statement::from_string(
                 app.db.get_database_backend(),
-                "SELECT CAST(SUM(attempts) AS INTEGER) FROM jobs",
+                "SELECT CAST(SUM(attempts) AS BIGINT) AS attempts FROM jobs",
             ))
             .await?
-            .iter()
-            .map(|row| row.try_get_by_index(0).map(|sum| (sum,)))
-            .collect::<Result<_, _>>()?;
+            .ok_or_else(|| anyhow::anyhow!("no sum of attempts"))?
+            .try_get("", "attempts")?;
         anyhow::ensure!(done == jobs as u64, "only {done} of {jobs} jobs completed");
-        anyhow::ensure!(
-            attempts == [(jobs as i32,)],
-            "attempts: {attempts:?} (one per job expected)"
-        );
+        anyhow::ensure!(attempts == jobs as i64, "{attempts} attempts for {jobs} jobs");
         println!(
             "run {run}: enqueue {:.0} jobs/s; drain {:.3} s = {:.0} jobs/s ({:.3} statements per job)",
             jobs as f64 / enqueue_took.as_secs_f64(),
@@ -377,27 +408,82 @@ fn summary(mut millis: Vec<f64>) -> String {
     )
 }
 
-/// Enqueues one job per tick, `seq` 0 onward, noting when each enqueue began; jobs below `measured_from` are the
-/// warm-up. Each enqueue is awaited before the next tick, as one client would send them.
-async fn steady(
-    jobs: &JobsService,
-    rate: u32,
-    count: usize,
-    enqueued: &Mutex<Vec<Option<Instant>>>,
-) -> anyhow::Result<Vec<i32>> {
+/// When each job of a steady run reached each step, by the `seq` in its payload.
+struct Timeline {
+    /// The enqueue call began.
+    called: Vec<Instant>,
+    /// The enqueue call returned (its transaction committed).
+    returned: Vec<Instant>,
+    /// The job's id, to match the notification of its enqueue.
+    ids: Vec<i32>,
+    /// This process heard the notification of the enqueue (as the worker did, from the same bus).
+    heard: Arc<Mutex<HashMap<i32, Instant>>>,
+    /// The handler began.
+    started: Arc<Mutex<Vec<Option<Instant>>>>,
+}
+
+impl Timeline {
+    fn new(count: usize) -> Self {
+        Self {
+            called: Vec::with_capacity(count),
+            returned: Vec::with_capacity(count),
+            ids: Vec::with_capacity(count),
+            heard: Arc::default(),
+            started: Arc::new(Mutex::new(vec![None; count])),
+        }
+    }
+
+    /// Milliseconds from the call to `step`, for the jobs from `first` on.
+    fn since_call(&self, first: usize, step: impl Fn(usize) -> Option<Instant>) -> Vec<f64> {
+        (first..self.called.len())
+            .filter_map(|seq| Some(step(seq)?.duration_since(self.called[seq]).as_secs_f64() * 1e3))
+            .collect()
+    }
+}
+
+/// Notes when each enqueue notification reaches this process, until `stop`.
+fn listen_for_enqueues(bus: &Bus, heard: Arc<Mutex<HashMap<i32, Instant>>>, stop: CancellationToken) {
+    let mut news = bus.subscribe();
+    tokio::spawn(async move {
+        loop {
+            let received = tokio::select! {
+                () = stop.cancelled() => return,
+                received = news.recv() => received,
+            };
+            let at = Instant::now();
+            match received {
+                Ok(BusEvent::Message {
+                    channel: Channel::Jobs,
+                    payload,
+                }) => {
+                    let news: serde_json::Value = serde_json::from_str(&payload).unwrap_or_default();
+                    if let Some(first) = news["enqueued"][0].as_i64() {
+                        lock(&heard).insert(first as i32, at);
+                    }
+                }
+                Ok(_) | Err(RecvError::Lagged(_)) => {}
+                Err(RecvError::Closed) => return,
+            }
+        }
+    });
+}
+
+/// Enqueues one job per tick, `seq` 0 onward. Each enqueue is awaited before the next tick, as one client would
+/// send them.
+async fn steady(jobs: &JobsService, rate: u32, count: usize, timeline: &mut Timeline) -> anyhow::Result<()> {
     let mut ticks = tokio::time::interval(Duration::from_secs(1) / rate);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut ids = Vec::with_capacity(count);
     for seq in 0..count {
         ticks.tick().await;
-        lock(enqueued)[seq] = Some(Instant::now());
+        timeline.called.push(Instant::now());
         let job = jobs
             .enqueue(vec![new_job(seq)])
             .await
             .map_err(|error| anyhow::anyhow!("{error}"))?;
-        ids.extend(job.iter().map(|job| job.id));
+        timeline.returned.push(Instant::now());
+        timeline.ids.push(job.first().map(|job| job.id).unwrap_or_default());
     }
-    Ok(ids)
+    Ok(())
 }
 
 async fn wait_until_completed(db: &DatabaseConnection, count: usize) -> anyhow::Result<()> {
@@ -417,32 +503,29 @@ async fn latency(settings: &Settings, cli: &Cli, rate: u32, seconds: u64, concur
     println!("latency: {rate} jobs/s for {seconds} s after {warm_up} warm-up jobs, worker concurrency {concurrency}");
     for run in 1..=cli.runs {
         reset(&app.db).await?;
-        let started: Arc<Mutex<Vec<Option<Instant>>>> = Arc::new(Mutex::new(vec![None; count]));
-        let enqueued: Mutex<Vec<Option<Instant>>> = Mutex::new(vec![None; count]);
+        if app.db.get_database_backend() == DatabaseBackend::Postgres {
+            let floor = durable_commits(&app.db, 200).await?;
+            println!("run {run}: a bare durable commit, before: {}", summary(floor));
+        }
+        let mut timeline = Timeline::new(count);
         let stop = CancellationToken::new();
+        listen_for_enqueues(app.services.jobs.bus(), timeline.heard.clone(), stop.clone());
         let worker = Worker::new(
             app.services.jobs.clone(),
             noop_handlers(Noop {
-                started: Some(started.clone()),
+                started: Some(timeline.started.clone()),
             }),
             worker_settings(concurrency),
         );
         let running = tokio::spawn(worker.run(stop.clone()));
-        let meter = Meter::start(&app.db).await;
-        steady(&app.services.jobs, rate, count, &enqueued).await?;
+        let meter = Meter::start(&app.db).await?;
+        steady(&app.services.jobs, rate, count, &mut timeline).await?;
         wait_until_completed(&app.db, count).await?;
-        let cost = meter.per_job(&app.db, count).await;
+        let cost = meter.per_job(&app.db, count).await?;
         stop.cancel();
         running.await?;
-        let enqueued = lock(&enqueued).clone();
-        let started = lock(&started).clone();
-        let in_process: Vec<f64> = enqueued
-            .iter()
-            .zip(&started)
-            .skip(warm_up)
-            .filter_map(|(enqueued, started)| Some(started.as_ref()?.duration_since(*enqueued.as_ref()?)))
-            .map(|latency| latency.as_secs_f64() * 1e3)
-            .collect();
+        let started = lock(&timeline.started).clone();
+        let heard = lock(&timeline.heard).clone();
         let rows = entity::jobs::Entity::find().all(&app.db).await?;
         let in_table: Vec<f64> = rows
             .iter()
@@ -454,8 +537,13 @@ async fn latency(settings: &Settings, cli: &Cli, rate: u32, seconds: u64, concur
             })
             .filter_map(|row| Some((row.started_at? - row.created_at).num_microseconds()? as f64 / 1e3))
             .collect();
-        println!("run {run}: enqueue call to handler start: {}", summary(in_process));
+        let returned = timeline.since_call(warm_up, |seq| Some(timeline.returned[seq]));
+        let notified = timeline.since_call(warm_up, |seq| heard.get(&timeline.ids[seq]).copied());
+        let handled = timeline.since_call(warm_up, |seq| started[seq]);
+        println!("run {run}: enqueue call to handler start: {}", summary(handled));
         println!("run {run}: created_at to started_at:      {}", summary(in_table));
+        println!("run {run}: enqueue call to its return:    {}", summary(returned));
+        println!("run {run}: enqueue call to notification:  {}", summary(notified));
         println!("run {run}: {cost}");
     }
     shutdown.cancel();
