@@ -19,6 +19,7 @@ error-query-too-complex = The query is too complex. Ask for fewer or less deeply
 error-query-too-deep = The query is nested too deeply.
 error-introspection-disabled = Introspection is disabled on this server. Download the schema from /schema.graphql instead.
 error-too-many-aliases = The query uses more than { $limit } aliases.
+error-alias-too-long = An alias in the query is longer than { $limit } bytes.
 error-document-too-large = The query text is longer than the limit of { $limit } bytes.
 error-too-many-tokens = The query is longer than the limit of { $limit } tokens.
 error-too-many-fields = The query selects more than { $limit } fields once its fragments are expanded.

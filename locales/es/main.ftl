@@ -19,6 +19,7 @@ error-query-too-complex = La consulta es demasiado compleja. Pida menos campos o
 error-query-too-deep = La consulta está anidada demasiado profundamente.
 error-introspection-disabled = La introspección está desactivada en este servidor. Descargue el esquema desde /schema.graphql.
 error-too-many-aliases = La consulta usa más de { $limit } alias.
+error-alias-too-long = Un alias de la consulta supera los { $limit } bytes.
 error-document-too-large = El texto de la consulta supera el límite de { $limit } bytes.
 error-too-many-tokens = La consulta supera el límite de { $limit } tokens.
 error-too-many-fields = La consulta selecciona más de { $limit } campos una vez expandidos sus fragmentos.

@@ -19,6 +19,7 @@ error-query-too-complex = La requête est trop complexe. Demandez moins de champ
 error-query-too-deep = La requête est trop profondément imbriquée.
 error-introspection-disabled = L'introspection est désactivée sur ce serveur. Téléchargez plutôt le schéma depuis /schema.graphql.
 error-too-many-aliases = La requête utilise plus de { $limit } alias.
+error-alias-too-long = Un alias de la requête dépasse { $limit } octets.
 error-document-too-large = Le texte de la requête dépasse la limite de { $limit } octets.
 error-too-many-tokens = La requête dépasse la limite de { $limit } jetons.
 error-too-many-fields = La requête sélectionne plus de { $limit } champs une fois ses fragments développés.

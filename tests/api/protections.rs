@@ -39,6 +39,33 @@ async fn an_alias_flood_is_too_complex() {
 }
 
 #[tokio::test]
+async fn long_aliases_written_once_per_row_are_refused_in_the_callers_language() {
+    let app = TestApp::spawn().await;
+    // 30 aliases of 600 bytes over nested pages: each is written once per row of the answer.
+    let alias = "a".repeat(600);
+    let fields: String = (0..30).map(|index| format!("{alias}{index}: name ")).collect();
+    let query = format!("{{ products(first: 100) {{ nodes {{ {fields} }} }} }}");
+    let response = app
+        .client
+        .post(app.url("/graphql"))
+        .header("accept", "application/graphql-response+json")
+        .header("accept-language", "fr")
+        .json(&json!({ "query": query }))
+        .send()
+        .await
+        .expect("sent");
+    let (status, body) = read(response).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body:#}");
+    assert_eq!(error_code(&body), "QUERY_TOO_COMPLEX");
+    assert_eq!(body["errors"][0]["extensions"]["messageId"], "error-alias-too-long");
+    assert_eq!(
+        body["errors"][0]["message"],
+        "Un alias de la requête dépasse 64 octets."
+    );
+    app.assert_still_serving().await;
+}
+
+#[tokio::test]
 async fn connection_cost_counts_the_page_size() {
     let app = TestApp::spawn_with(|settings| settings.max_complexity = 50).await;
     let admin = app.login_as_admin().await;
