@@ -821,6 +821,8 @@ mod tests {
         let settings = load_with(&[("job_retention", "12h"), ("response_cache_mode", "FAST")]).expect("valid");
         assert_eq!(settings.job_retention, Duration::from_secs(12 * 3600));
         assert_eq!(settings.response_cache_mode, FreshnessMode::Fast);
+        let settings = load_with(&[("response_cache_mode", " Off ")]).expect("valid");
+        assert_eq!(settings.response_cache_mode, FreshnessMode::Off);
     }
 
     #[test]

@@ -65,13 +65,15 @@ impl Tags {
     }
 }
 
-/// How the cache learns of writes made elsewhere.
+/// How the response cache learns of writes made elsewhere, or that it does not run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FreshnessMode {
     /// A shared read of the write epoch before every lookup: never stale, on any number of servers.
     Strict,
     /// Notifications alone: no read per request, stale for as long as a notification takes to arrive.
     Fast,
+    /// No response cache: every answer is computed (to measure what the cache gives, or to rule it out).
+    Off,
 }
 
 impl std::str::FromStr for FreshnessMode {
@@ -81,7 +83,10 @@ impl std::str::FromStr for FreshnessMode {
         match text.trim().to_ascii_lowercase().as_str() {
             "strict" => Ok(Self::Strict),
             "fast" => Ok(Self::Fast),
-            _ => Err(format!("`{text}` is not a freshness mode: expected strict or fast")),
+            "off" => Ok(Self::Off),
+            _ => Err(format!(
+                "`{text}` is not a response cache mode: expected strict, fast or off"
+            )),
         }
     }
 }

@@ -230,7 +230,7 @@ impl Engine {
         let document_key = parts.key(None);
         // A request that sends its query with a hash registers it: it must run, whatever is cached.
         let registers = !submitted.request.query.is_empty() && !reference.is_empty();
-        if registers || self.uncacheable.peek(&document_key).is_some() {
+        if registers || self.caches.responses.is_off() || self.uncacheable.peek(&document_key).is_some() {
             return self.answer_uncached(submitted, context, queries_only, None).await.0;
         }
         parts.variables = &variables;

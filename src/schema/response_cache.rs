@@ -221,7 +221,7 @@ impl Drop for Leader {
 impl ResponseCache {
     pub fn new(db: DatabaseConnection, policy: Policy, capacity: Capacity, mode: FreshnessMode) -> Self {
         // SQLite has no notifications to trust: `fast` would never hear of a write, so it is strict there.
-        let mode = if db.get_database_backend() == sea_orm::DatabaseBackend::Sqlite {
+        let mode = if mode == FreshnessMode::Fast && db.get_database_backend() == sea_orm::DatabaseBackend::Sqlite {
             FreshnessMode::Strict
         } else {
             mode
@@ -241,6 +241,11 @@ impl ResponseCache {
         }
     }
 
+    /// Whether the cache is turned off (`ALX_RESPONSE_CACHE_MODE=off`): every answer is computed.
+    pub fn is_off(&self) -> bool {
+        self.mode == FreshnessMode::Off
+    }
+
     pub fn stats(&self) -> CacheStats {
         self.entries.stats()
     }
@@ -256,6 +261,9 @@ impl ResponseCache {
     /// Learns the current epoch at start-up and follows the bus: notified writes evict early, a lost listener
     /// drops everything.
     pub fn start(self: &Arc<Self>, bus: &Bus) {
+        if self.is_off() {
+            return;
+        }
         let mut news = bus.subscribe();
         let cache = Arc::downgrade(self);
         tokio::spawn(async move {

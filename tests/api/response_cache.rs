@@ -4,6 +4,8 @@
 use reqwest::{StatusCode, header};
 use serde_json::{Value, json};
 
+use alx_backend::freshness::FreshnessMode;
+
 use crate::helpers::{TestApp, assert_no_errors};
 
 const PRODUCTS: &str = "{ products(first: 50) { nodes { name price currentStock } } }";
@@ -261,6 +263,30 @@ async fn a_hundred_concurrent_identical_misses_execute_once() {
         .filter(|outcome| outcome.as_deref() == Some("HIT"))
         .count();
     assert_eq!((misses, hits), (1, 99));
+}
+
+#[tokio::test]
+async fn with_the_cache_off_every_answer_is_computed_and_sent_no_store() {
+    let app = TestApp::spawn_with(|settings| settings.response_cache_mode = FreshnessMode::Off).await;
+    let admin = app.login_as_admin().await["accessToken"]
+        .as_str()
+        .expect("token")
+        .to_string();
+    admin_creates_product(&app, &admin, "Lamp").await;
+    for _ in 0..2 {
+        let response = post(&app, None, PRODUCTS, json!({})).await;
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(x_cache(&response), None);
+        assert_eq!(cache_control(&response), "no-store");
+        let body: Value = response.json().await.expect("json");
+        assert_eq!(body["data"]["products"]["nodes"][0]["name"], "Lamp");
+    }
+    let (_, body) = app
+        .gql_as(Some(&admin), "{ cacheStats { size hits misses } }", json!({}))
+        .await;
+    assert_no_errors(&body);
+    assert_eq!(body["data"]["cacheStats"]["size"], 0);
+    assert_eq!(body["data"]["cacheStats"]["hits"], 0);
 }
 
 #[tokio::test]

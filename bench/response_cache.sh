@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# Issue 13: the public catalog listing served from the response cache, against the bare axum handler
+# (bench/bare_axum.rs) and against the same server with the cache off, side by side in one run, on PostgreSQL and
+# SQLite, in the default (strict) mode: every hit waits for a read of the write epoch shared by the requests that
+# arrived before it was sent.
+# The three get the same POST body; the cached server and the uncached one share one database, seeded with
+# bench/catalog_seed.rs (2,000 products). Needs wrk.
+# Usage: bench/response_cache.sh [seconds per run] [connections] [rounds]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/alx-backend/target}"
+duration="${1:-10}"
+connections="${2:-64}"
+rounds="${3:-1}"
+cargo build --release --quiet --bin alx-backend --example catalog_seed --example bare_axum
+bin="$CARGO_TARGET_DIR/release/alx-backend"
+work=$(mktemp -d)
+pids=()
+trap 'kill "${pids[@]}" 2>/dev/null || true; rm -rf "$work"' EXIT
+export ALX_JWT_SECRET="bench-secret-bench-secret-bench-secret-42" ALX_LOG=warn
+
+source bench/wrk.sh
+query='{ products(first: 50) { nodes { name price currentStock } } }'
+body="{\"query\":\"$query\"}"
+wrk_script "$work/products.lua" "$body"
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+wait_ready() { until curl -fsS -o /dev/null -X POST -H 'content-type: application/json' -d '{"query":"{ __typename }"}' "$1" 2>/dev/null; do sleep 0.05; done; }
+
+# Every measured request must be a success with the whole listing: a fast error would flatter the figure.
+expect_listing() { # url expected-x-cache
+  local headers="$work/headers"
+  curl -fsS -D "$headers" -X POST -H 'content-type: application/json' -d "$body" "$1" | python3 -c \
+    'import json, sys; body = json.load(sys.stdin); assert "errors" not in body and len(body["data"]["products"]["nodes"]) == 50, body'
+  if [ -n "$2" ]; then
+    grep -qi "^x-cache: $2" "$headers" || { echo "expected x-cache: $2 from $1" >&2; cat "$headers" >&2; exit 1; }
+  fi
+}
+
+measure() { # name url pid
+  local before after requests rps p50 p99
+  before=$(cpu_ticks "$3")
+  wrk -t2 -c"$connections" -d"${duration}s" --latency -s "$work/products.lua" "$2" > "$work/$1.txt"
+  after=$(cpu_ticks "$3")
+  if grep -q "Non-2xx" "$work/$1.txt"; then
+    echo "$1 answered errors:" >&2
+    cat "$work/$1.txt" >&2
+    exit 1
+  fi
+  requests=$(awk '/requests in/ { print $1 }' "$work/$1.txt")
+  rps=$(awk '/Requests\/sec/ { print $2 }' "$work/$1.txt")
+  p50=$(awk '$1 == "50%" { print $2 }' "$work/$1.txt")
+  p99=$(awk '$1 == "99%" { print $2 }' "$work/$1.txt")
+  printf '  %-20s %9s req/s  p50 %8s  p99 %8s  CPU/request %s µs\n' "$1" "$rps" "$p50" "$p99" \
+    "$(python3 -c "print(f'{($after - $before) * 1e6 / $(getconf CLK_TCK) / $requests:.0f}')")"
+  echo "$rps" > "$work/$1.rps"
+}
+
+ratio() { python3 -c "print(f'{$(cat "$work/$1.rps") / $(cat "$work/$2.rps"):.2f}')"; }
+
+run_engine() { # engine database_url
+  echo "== $1 (strict)"
+  DATABASE_URL="$2" "$CARGO_TARGET_DIR/release/examples/catalog_seed" | tail -n 1
+  (cd "$work" && DATABASE_URL="$2" ALX_LISTEN=127.0.0.1:18090 exec "$bin" serve) &
+  local cached=$!
+  (cd "$work" && DATABASE_URL="$2" ALX_LISTEN=127.0.0.1:18091 ALX_RESPONSE_CACHE_MODE=off exec "$bin" serve) &
+  local uncached=$!
+  "$CARGO_TARGET_DIR/release/examples/bare_axum" 127.0.0.1:18081 &
+  local bare=$!
+  pids+=("$cached" "$uncached" "$bare")
+  wait_ready http://127.0.0.1:18090/graphql
+  wait_ready http://127.0.0.1:18091/graphql
+  wait_ready http://127.0.0.1:18081/graphql
+  expect_listing http://127.0.0.1:18090/graphql MISS
+  expect_listing http://127.0.0.1:18090/graphql HIT
+  expect_listing http://127.0.0.1:18091/graphql ""
+  for port in 18081 18090 18091; do # warm-up
+    wrk -t2 -c"$connections" -d2s -s "$work/products.lua" "http://127.0.0.1:$port/graphql" > /dev/null
+  done
+  for round in $(seq "$rounds"); do
+    [ "$rounds" -gt 1 ] && echo " round $round"
+    measure "$1-bare-axum" http://127.0.0.1:18081/graphql "$bare"
+    measure "$1-cached" http://127.0.0.1:18090/graphql "$cached"
+    measure "$1-uncached" http://127.0.0.1:18091/graphql "$uncached"
+    echo "  cached / bare axum: $(ratio "$1-cached" "$1-bare-axum")   cached / uncached: $(ratio "$1-cached" "$1-uncached")"
+  done
+  # The figures count only if the cache kept serving hits: every measured request after the first was one.
+  curl -fsS -o /dev/null -D "$work/headers" -X POST -H 'content-type: application/json' -d "$body" http://127.0.0.1:18090/graphql
+  grep -qi '^x-cache: HIT' "$work/headers" || { echo "the cached server stopped hitting" >&2; exit 1; }
+  kill "$cached" "$uncached" "$bare"
+  wait "$cached" "$uncached" "$bare" 2>/dev/null || true
+}
+
+pg_admin="${BENCH_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
+database="bench_response_cache_$$"
+psql "$pg_admin" -qc "CREATE DATABASE $database"
+run_engine postgres "${pg_admin%/*}/$database"
+psql "$pg_admin" -qc "DROP DATABASE $database"
+run_engine sqlite "sqlite://$work/catalog.db"
