@@ -9,7 +9,7 @@
 
 use std::{hint::black_box, num::NonZeroUsize, sync::Mutex, time::Duration};
 
-use alx_backend::cache::{Cache, Capacity, Policy};
+use alx_backend::cache::{Admission, Cache, Capacity, Policy};
 use criterion::{
     Criterion, Throughput,
     measurement::{Measurement, ValueFormatter, WallTime},
@@ -127,11 +127,14 @@ trait Subject {
     fn put(&self, key: u64, value: u64);
 }
 
-struct Ours(Cache<u64, u64>);
+struct Ours(Cache<u64, u64>, Admission);
 
 impl Subject for Ours {
     fn name(&self) -> String {
-        format!("ours/{}", self.0.policy())
+        match self.1 {
+            Admission::Always => format!("ours/{}", self.0.policy()),
+            Admission::Frequency => format!("ours/{}+admission", self.0.policy()),
+        }
     }
 
     fn get(&self, key: u64) -> Option<u64> {
@@ -199,7 +202,16 @@ fn subjects() -> Vec<Box<dyn Subject>> {
         Box::new(Moka(moka::sync::Cache::new(CAPACITY as u64))),
     ];
     for policy in Policy::ALL {
-        subjects.push(Box::new(Ours(Cache::new(policy, Capacity::Entries(capacity)))));
+        subjects.push(Box::new(Ours(
+            Cache::new(policy, Capacity::Entries(capacity)),
+            Admission::Always,
+        )));
+    }
+    for policy in [Policy::Lru, Policy::Lfu] {
+        subjects.push(Box::new(Ours(
+            Cache::new(policy, Capacity::Entries(capacity)).with_admission(Admission::Frequency),
+            Admission::Frequency,
+        )));
     }
     subjects
 }
@@ -230,7 +242,7 @@ fn main() {
         let (cold_hits, gets) = run(subject.as_ref(), &trace);
         let (warm_hits, _) = run(subject.as_ref(), &trace);
         println!(
-            "  {:<14} from empty {:.2} %, warm {:.2} %",
+            "  {:<22} from empty {:.2} %, warm {:.2} %",
             subject.name(),
             cold_hits as f64 / gets as f64 * 100.0,
             warm_hits as f64 / gets as f64 * 100.0

@@ -9,12 +9,16 @@
 //! among the entries present before the new key; LFU breaks ties by least recent use; an entry heavier than the
 //! whole capacity is not stored. `put` returns the discarded keys, in order.
 //!
+//! One departure is offered, off unless asked for (`with_admission`): frequency admission (`admission`), with which
+//! a full cache refuses a new key that was looked up no more often lately than the victim it would displace.
+//!
 //! Every operation is O(1) (`retain` and `clear` excepted): a hash table of indices into a slab of linked entries
 //! (`store`, `list`), ordered per policy (`policy`). Hand-written rather than taken from a crate because the
 //! policies are this module's subject: no crate offers all five with the curriculum's rules (the `lru` crate is
 //! LRU only; quick_cache and moka use their own admission schemes, which discard other keys than these rules do).
 //! One mutex guards it; a hit takes it once, for a table probe, a few link updates and a clone of the value.
 
+mod admission;
 mod capacity;
 mod list;
 mod policy;
@@ -29,6 +33,7 @@ use std::{
     sync::{Mutex, MutexGuard, PoisonError},
 };
 
+pub use admission::{Admission, UnknownAdmission};
 pub use capacity::{Capacity, InvalidCapacity};
 pub use policy::{Policy, UnknownPolicy};
 use store::{Limits, Store};
@@ -76,6 +81,21 @@ impl<K: Hash + Eq + Clone, V: Clone> Cache<K, V> {
             .unwrap_or_else(PoisonError::into_inner)
             .limits_mut();
         limits.weight = limits.weight.min(max_weight.get());
+        self
+    }
+
+    /// With `Admission::Frequency`, a full cache stores a new key only if it was looked up more often lately than
+    /// the entry the policy would discard for it (`admission`); such a refused put discards nothing. This departs
+    /// from the curriculum's rules, which store every put, and is off unless asked for. It suits LRU and LFU, whose
+    /// victims are the entries least likely to be wanted; FIFO, LIFO and MRU may offer a hot entry as the victim,
+    /// and a hot key that is out then ties with it and stays out.
+    pub fn with_admission(mut self, admission: Admission) -> Self {
+        if admission == Admission::Frequency {
+            self.store
+                .get_mut()
+                .unwrap_or_else(PoisonError::into_inner)
+                .admit_by_frequency();
+        }
         self
     }
 

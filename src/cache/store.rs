@@ -14,6 +14,7 @@ use foldhash::fast::RandomState;
 use hashbrown::HashTable;
 
 use super::{
+    admission::FrequencySketch,
     list::{MAX_NODES, NIL, Slab},
     policy::{Order, Policy},
 };
@@ -53,6 +54,8 @@ pub(super) struct Store<K, V> {
     limits: Limits,
     weigher: Option<fn(&K, &V) -> usize>,
     weight: usize,
+    /// With frequency admission: how often keys were looked up lately.
+    sketch: Option<FrequencySketch>,
     pub(super) hits: u64,
     pub(super) misses: u64,
     pub(super) evictions: u64,
@@ -71,6 +74,7 @@ impl<K: Hash + Eq, V> Store<K, V> {
             },
             weigher,
             weight: 0,
+            sketch: None,
             hits: 0,
             misses: 0,
             evictions: 0,
@@ -79,6 +83,17 @@ impl<K: Hash + Eq, V> Store<K, V> {
 
     pub(super) fn limits_mut(&mut self) -> &mut Limits {
         &mut self.limits
+    }
+
+    /// From now on a new key is stored in a full cache only if it was looked up more often lately than its
+    /// victim. The sketch is sized by the entry bound; a cache bounded in bytes is assumed to hold 1 KiB entries.
+    pub(super) fn admit_by_frequency(&mut self) {
+        let entries = if self.limits.entries == usize::MAX {
+            self.limits.weight / 1024
+        } else {
+            self.limits.entries
+        };
+        self.sketch = Some(FrequencySketch::new(entries));
     }
 
     pub(super) fn len(&self) -> usize {
@@ -110,7 +125,13 @@ impl<K: Hash + Eq, V> Store<K, V> {
         Q: Hash + Eq + ?Sized,
         V: Clone,
     {
-        let Some(index) = self.find(self.hasher.hash_one(key), key) else {
+        let hash = self.hasher.hash_one(key);
+        // Lookups, not puts, are what is counted: a read-through cache puts after every miss, which would count
+        // each cold key twice.
+        if let Some(sketch) = &mut self.sketch {
+            sketch.record(hash);
+        }
+        let Some(index) = self.find(hash, key) else {
             self.misses += 1;
             return None;
         };
@@ -138,7 +159,7 @@ impl<K: Hash + Eq, V> Store<K, V> {
             return self.update(index, value, weight);
         }
         let mut discarded = Vec::new();
-        if weight > self.limits.weight {
+        if weight > self.limits.weight || !self.admits(hash, weight) {
             return discarded;
         }
         self.make_room(1, weight, NIL, &mut discarded);
@@ -179,14 +200,34 @@ impl<K: Hash + Eq, V> Store<K, V> {
         discarded
     }
 
+    /// Whether a new key with `hash` and `weight` may come in: always, unless frequency admission is on, the cache
+    /// is full, and the key was looked up no more often lately than its first victim. Ties keep the victim: a key
+    /// seen once must not displace one that has proved itself.
+    #[inline]
+    fn admits(&self, hash: u64, weight: usize) -> bool {
+        let Some(sketch) = &self.sketch else {
+            return true;
+        };
+        if !self.needs_room(1, weight) {
+            return true;
+        }
+        let victim = self.order.victim(&self.entries, NIL);
+        victim == NIL || sketch.estimate(hash) > sketch.estimate(entry(&self.entries, victim).hash)
+    }
+
+    #[inline]
+    fn needs_room(&self, entries: usize, weight: usize) -> bool {
+        // `self.weight <= self.limits.weight` always holds, and `weight <= self.limits.weight` was checked, so
+        // neither side overflows; once only a spared entry is left, both conditions are false.
+        self.entries.len() + entries > self.limits.entries || weight > self.limits.weight - self.weight
+    }
+
     /// Discards entries other than `spare`, in the policy's order, until `entries` more entries weighing `weight`
     /// fit. The room is made before the new entry goes in, so the victim is one of the entries already there (as
     /// LIFO and MRU require, and LFU too: a new entry, used once, would otherwise often be its own victim).
     #[inline]
     fn make_room(&mut self, entries: usize, weight: usize, spare: u32, discarded: &mut Vec<K>) {
-        // `self.weight <= self.limits.weight` always holds, and `weight <= self.limits.weight` was checked, so
-        // neither side overflows; once only `spare` is left, both conditions are false.
-        while self.entries.len() + entries > self.limits.entries || weight > self.limits.weight - self.weight {
+        while self.needs_room(entries, weight) {
             let victim = self.order.victim(&self.entries, spare);
             discarded.push(self.evict(victim));
         }

@@ -1,0 +1,188 @@
+//! Admission by frequency (TinyLFU: Einziger, Friedman and Manes, "TinyLFU: A Highly Efficient Cache Admission
+//! Policy", 2017). A full cache asked to store a new key compares how often that key was asked for lately with how
+//! often its victim was, and keeps the victim unless the newcomer was asked for more. Counting lookups, misses
+//! included, is what the replacement policies cannot do: they forget a key when it goes, so a key asked for often,
+//! but never long enough in the cache to build up a count, is always the next to go. It also keeps a flood of keys
+//! asked for once (a scan, or an attacker's unique documents) from pushing the hot keys out.
+//!
+//! The counts are kept approximately, in a count-min sketch: four counters per key, the smallest of which is its
+//! estimate (collisions only ever add). The four sit in one 64-byte block, so an access touches one cache line.
+//! Counts are halved after every `10 × capacity` accesses, so that what was popular long ago fades. Hash flooding
+//! would need keys that collide under the cache's hasher, which is seeded at random per cache.
+
+use std::{fmt, str::FromStr};
+
+/// Whether a full cache stores every new key it is given (the curriculum's rule) or only those asked for more
+/// often than the entry they would displace.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Admission {
+    #[default]
+    Always,
+    Frequency,
+}
+
+impl Admission {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Always => "always",
+            Self::Frequency => "frequency",
+        }
+    }
+}
+
+impl fmt::Display for Admission {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str(self.name())
+    }
+}
+
+/// An admission name that is neither of the two.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("`{0}` is not a cache admission; expected always or frequency")]
+pub struct UnknownAdmission(String);
+
+impl FromStr for Admission {
+    type Err = UnknownAdmission;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        [Self::Always, Self::Frequency]
+            .into_iter()
+            .find(|admission| admission.name().eq_ignore_ascii_case(text.trim()))
+            .ok_or_else(|| UnknownAdmission(text.to_string()))
+    }
+}
+
+/// Counters per block: one cache line of `u8`.
+const BLOCK: usize = 64;
+
+/// Counters per expected entry: enough that few keys share all four of theirs.
+const COUNTERS_PER_ENTRY: usize = 8;
+
+/// The smallest sketch, in counters (4 KiB): in a small cache's sketch a key read once would too often share all
+/// four counters with hot keys, and be taken for one of them.
+const MIN_COUNTERS: usize = 4096;
+
+/// The largest sketch, in counters (8 MiB), whatever the capacity says.
+const MAX_COUNTERS: usize = 8 << 20;
+
+pub(super) struct FrequencySketch {
+    counters: Vec<u8>,
+    /// Blocks minus one (their number is a power of two).
+    block_mask: u64,
+    accesses: usize,
+    /// Accesses between two halvings.
+    period: usize,
+}
+
+impl FrequencySketch {
+    /// A sketch for a cache of about `entries` entries.
+    pub(super) fn new(entries: usize) -> Self {
+        let counters = entries
+            .saturating_mul(COUNTERS_PER_ENTRY)
+            .clamp(MIN_COUNTERS, MAX_COUNTERS)
+            .next_power_of_two();
+        Self {
+            counters: vec![0; counters],
+            block_mask: (counters / BLOCK - 1) as u64,
+            accesses: 0,
+            period: entries.saturating_mul(10).max(BLOCK),
+        }
+    }
+
+    /// The key's four counters: a block from the hash's low bits, a counter in it from each of four higher 6-bit
+    /// slices (the hash is foldhash's, well mixed in every bit).
+    #[inline]
+    fn slots(&self, hash: u64) -> [usize; 4] {
+        let base = ((hash & self.block_mask) as usize) * BLOCK;
+        let within = |shift: u32| ((hash >> shift) & (BLOCK as u64 - 1)) as usize;
+        [
+            base + within(40),
+            base + within(46),
+            base + within(52),
+            base + within(58),
+        ]
+    }
+
+    /// One more access to the key with `hash`.
+    #[inline]
+    pub(super) fn record(&mut self, hash: u64) {
+        for slot in self.slots(hash) {
+            self.counters[slot] = self.counters[slot].saturating_add(1);
+        }
+        self.accesses += 1;
+        if self.accesses >= self.period {
+            self.halve();
+        }
+    }
+
+    /// How often the key with `hash` was accessed lately (never less than it was).
+    #[inline]
+    pub(super) fn estimate(&self, hash: u64) -> u8 {
+        self.slots(hash)
+            .into_iter()
+            .map(|slot| self.counters[slot])
+            .min()
+            .unwrap_or(0)
+    }
+
+    /// Ages every count. O(counters) once per `period` accesses: O(1) per access.
+    fn halve(&mut self) {
+        for counter in &mut self.counters {
+            *counter >>= 1;
+        }
+        self.accesses /= 2;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::hash::BuildHasher;
+
+    use foldhash::fast::RandomState;
+
+    use super::*;
+
+    #[test]
+    fn estimates_never_undercount_and_rarely_overcount() {
+        let hasher = RandomState::default();
+        let mut sketch = FrequencySketch::new(1_000);
+        for key in 0..1_000u64 {
+            for _ in 0..(key % 5) {
+                sketch.record(hasher.hash_one(key));
+            }
+        }
+        let mut exact = 0;
+        for key in 0..1_000u64 {
+            let estimate = sketch.estimate(hasher.hash_one(key));
+            assert!(u64::from(estimate) >= key % 5, "key {key}: {estimate}");
+            exact += usize::from(u64::from(estimate) == key % 5);
+        }
+        assert!(exact > 950, "only {exact} of 1,000 estimates exact");
+    }
+
+    #[test]
+    fn counts_are_halved_once_a_period_of_accesses_has_passed() {
+        let hasher = RandomState::default();
+        let mut sketch = FrequencySketch::new(10);
+        let hot = hasher.hash_one("hot");
+        for _ in 0..60 {
+            sketch.record(hot);
+        }
+        assert_eq!(sketch.estimate(hot), 60);
+        // The period is 100 accesses (10 × 10): the 100th halves every count.
+        for _ in 60..100 {
+            sketch.record(hot);
+        }
+        assert_eq!(sketch.estimate(hot), 50);
+        assert_eq!(sketch.accesses, 50);
+    }
+
+    #[test]
+    fn counters_saturate_instead_of_wrapping() {
+        let mut sketch = FrequencySketch::new(1_000_000);
+        for _ in 0..1_000 {
+            sketch.record(7);
+        }
+        assert_eq!(sketch.estimate(7), u8::MAX);
+    }
+}
