@@ -75,12 +75,15 @@ impl App {
         let shutdown = CancellationToken::new();
         let bus = Bus::start(&db, &settings.database_url, shutdown.clone()).await?;
         let services = build_services(settings, db.clone(), clock, bus.clone()).await?;
-        let responses = Arc::new(ResponseCache::new(
-            db.clone(),
-            settings.cache_policy,
-            settings.response_cache_capacity,
-            settings.response_cache_mode,
-        ));
+        let responses = Arc::new(
+            ResponseCache::new(
+                db.clone(),
+                settings.cache_policy,
+                settings.response_cache_capacity,
+                settings.response_cache_mode,
+            )
+            .with_admission(settings.cache_admission),
+        );
         // The applied epoch starts at 0: the first hit's barrier reads every tag once (a handful of rows).
         responses.start(&bus);
         let deadlines = Deadlines::start();
@@ -319,6 +322,7 @@ fn engine_settings(settings: &Settings) -> EngineSettings {
         max_concurrent_operations: settings.max_concurrent_operations,
         loader_delay: settings.dataloader_delay,
         cache_policy: settings.cache_policy,
+        cache_admission: settings.cache_admission,
         document_cache_capacity: settings.document_cache_capacity,
     }
 }
@@ -330,12 +334,15 @@ fn persisted_documents(settings: &Settings, db: DatabaseConnection) -> anyhow::R
             manifest: Manifest::load(path)?,
             introspection: settings.introspection,
         },
-        None => PersistedDocuments::Automatic(Box::new(Store::new(
-            db,
-            settings.cache_policy,
-            settings.persisted_query_capacity,
-            persisted::MAX_STORED_DOCUMENTS,
-        ))),
+        None => PersistedDocuments::Automatic(Box::new(
+            Store::new(
+                db,
+                settings.cache_policy,
+                settings.persisted_query_capacity,
+                persisted::MAX_STORED_DOCUMENTS,
+            )
+            .with_admission(settings.cache_admission),
+        )),
     })
 }
 

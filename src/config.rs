@@ -18,7 +18,7 @@ use secrecy::SecretString;
 use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::{
-    cache::{Capacity, Policy, UnknownPolicy},
+    cache::{Admission, Capacity, Policy, UnknownAdmission, UnknownPolicy},
     freshness::FreshnessMode,
 };
 
@@ -92,6 +92,7 @@ struct RawSettings {
     trusted_proxies: Option<String>,
     default_locale: String,
     cache_policy: String,
+    cache_admission: String,
     #[serde(deserialize_with = "count_or_text")]
     response_cache_capacity: String,
     response_cache_mode: String,
@@ -186,6 +187,7 @@ impl Default for RawSettings {
             trusted_proxies: None,
             default_locale: "en".into(),
             cache_policy: "LRU".into(),
+            cache_admission: "always".into(),
             // Bytes, not entries: answers range from a few hundred bytes to 1 MiB (larger ones are not stored), so a
             // count would not bound memory.
             response_cache_capacity: "64MiB".into(),
@@ -316,6 +318,9 @@ pub struct Settings {
     pub default_locale: String,
     /// The replacement policy of the server's caches (responses, persisted queries, parsed documents).
     pub cache_policy: Policy,
+    /// Whether a full cache stores every new key (`always`) or only keys looked up more often lately than the
+    /// entry they would displace (`frequency`).
+    pub cache_admission: Admission,
     pub response_cache_capacity: Capacity,
     /// `strict`: a shared read of the write epoch before every lookup, never stale; `fast`: notifications alone.
     pub response_cache_mode: FreshnessMode,
@@ -535,6 +540,10 @@ impl Settings {
             .cache_policy
             .parse()
             .map_err(|error: UnknownPolicy| invalid("cache_policy", error.to_string()))?;
+        let cache_admission = raw
+            .cache_admission
+            .parse()
+            .map_err(|error: UnknownAdmission| invalid("cache_admission", error.to_string()))?;
         let capacity = |key: &str, value: &str| {
             value
                 .parse::<Capacity>()
@@ -602,6 +611,7 @@ impl Settings {
             trusted_proxies,
             default_locale: raw.default_locale,
             cache_policy,
+            cache_admission,
             response_cache_capacity,
             response_cache_mode,
             document_cache_capacity,
@@ -830,6 +840,7 @@ mod tests {
         let settings = load_with(&[]).expect("defaults");
         let entries = |count| Capacity::Entries(NonZeroUsize::new(count).expect("non-zero"));
         assert_eq!(settings.cache_policy, Policy::Lru);
+        assert_eq!(settings.cache_admission, Admission::Always);
         assert_eq!(
             settings.response_cache_capacity,
             Capacity::Bytes(NonZeroUsize::new(64 * 1024 * 1024).expect("non-zero"))
@@ -843,12 +854,14 @@ mod tests {
     fn cache_settings_take_a_policy_in_any_case_and_entries_or_sizes() {
         let settings = load_with(&[
             ("cache_policy", "lfu"),
+            ("cache_admission", "Frequency"),
             ("response_cache_capacity", "64MiB"),
             ("document_cache_capacity", "512"),
             ("persisted_query_capacity", "1GiB"),
         ])
         .expect("valid");
         assert_eq!(settings.cache_policy, Policy::Lfu);
+        assert_eq!(settings.cache_admission, Admission::Frequency);
         let bytes = |count| Capacity::Bytes(NonZeroUsize::new(count).expect("non-zero"));
         assert_eq!(settings.response_cache_capacity, bytes(64 << 20));
         assert_eq!(settings.document_cache_capacity, "512".parse().expect("entries"));
@@ -867,6 +880,9 @@ mod tests {
         let error = load_with(&[("cache_policy", "random")]).expect_err("must refuse");
         assert_eq!(error.setting, "ALX_CACHE_POLICY");
         assert!(error.reason.contains("FIFO, LIFO, LRU, MRU, LFU"), "{}", error.reason);
+        let error = load_with(&[("cache_admission", "sometimes")]).expect_err("must refuse");
+        assert_eq!(error.setting, "ALX_CACHE_ADMISSION");
+        assert!(error.reason.contains("always or frequency"), "{}", error.reason);
         for (key, value) in [
             ("response_cache_capacity", "0"),
             ("response_cache_capacity", "12XB"),

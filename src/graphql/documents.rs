@@ -12,7 +12,7 @@ use std::{num::NonZeroUsize, sync::Arc};
 use async_graphql::parser::types::ExecutableDocument;
 
 use super::limits::DocumentCost;
-use crate::cache::{Cache, CacheStats, Capacity, Policy};
+use crate::cache::{Admission, Cache, CacheStats, Capacity, Policy};
 
 /// Longer documents are parsed every time: caching a few of them would crowd out many ordinary ones.
 const MAX_CACHED_QUERY_BYTES: usize = 16 * 1024;
@@ -51,6 +51,12 @@ impl DocumentCache {
             Capacity::Bytes(_) => documents,
         };
         Self { documents }
+    }
+
+    /// See `Cache::with_admission`.
+    pub fn with_admission(mut self, admission: Admission) -> Self {
+        self.documents = self.documents.with_admission(admission);
+        self
     }
 
     /// Whether `query`'s document may be kept here at all.

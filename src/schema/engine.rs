@@ -27,7 +27,7 @@ use super::{
     response_cache::{CachedResponse, Key, KeyParts, Lookup, ReadTags, ResponseCache},
 };
 use crate::{
-    cache::{Cache, CacheStats, Capacity, Policy},
+    cache::{Admission, Cache, CacheStats, Capacity, Policy},
     deadlines::Deadlines,
     error::{ErrorCode, Message},
     graphql::{
@@ -58,6 +58,7 @@ pub struct EngineSettings {
     pub loader_delay: Duration,
     /// The policy of every cache, and the parsed-document cache's bound (see `graphql::documents`).
     pub cache_policy: Policy,
+    pub cache_admission: Admission,
     pub document_cache_capacity: Capacity,
 }
 
@@ -113,7 +114,8 @@ impl Engine {
         deadlines: Deadlines,
     ) -> Self {
         let caches = Arc::new(Caches {
-            documents: DocumentCache::new(settings.cache_policy, settings.document_cache_capacity),
+            documents: DocumentCache::new(settings.cache_policy, settings.document_cache_capacity)
+                .with_admission(settings.cache_admission),
             persisted,
             policy: settings.cache_policy,
             responses,

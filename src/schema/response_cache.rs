@@ -34,7 +34,7 @@ use tokio::sync::{broadcast::error::RecvError, watch};
 
 use crate::{
     bus::{Bus, BusEvent, Channel},
-    cache::{Cache, CacheStats, Capacity, Policy},
+    cache::{Admission, Cache, CacheStats, Capacity, Policy},
     freshness::{self, FreshnessMode, Tags, Touched},
 };
 
@@ -239,6 +239,12 @@ impl ResponseCache {
             barrier: Barrier::default(),
             flights: Mutex::default(),
         }
+    }
+
+    /// See `Cache::with_admission`.
+    pub fn with_admission(mut self, admission: Admission) -> Self {
+        self.entries = self.entries.with_admission(admission);
+        self
     }
 
     /// Whether the cache is turned off (`ALX_RESPONSE_CACHE_MODE=off`): every answer is computed.

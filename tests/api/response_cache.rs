@@ -4,7 +4,7 @@
 use reqwest::{StatusCode, header};
 use serde_json::{Value, json};
 
-use alx_backend::freshness::FreshnessMode;
+use alx_backend::{cache::Admission, freshness::FreshnessMode};
 
 use crate::helpers::{TestApp, assert_no_errors};
 
@@ -287,6 +287,35 @@ async fn with_the_cache_off_every_answer_is_computed_and_sent_no_store() {
     assert_no_errors(&body);
     assert_eq!(body["data"]["cacheStats"]["size"], 0);
     assert_eq!(body["data"]["cacheStats"]["hits"], 0);
+}
+
+/// Reads the listing until it is cached and hot, floods the cache with 40 answers asked for once (a new variable
+/// each), and tells whether the listing is still a hit.
+async fn listing_survives_a_flood(admission: Admission) -> bool {
+    let app = TestApp::spawn_with(|settings| {
+        settings.cache_admission = admission;
+        settings.response_cache_capacity = "4".parse().expect("entries");
+    })
+    .await;
+    for _ in 0..3 {
+        assert_eq!(post(&app, None, PRODUCTS, json!({})).await.status(), StatusCode::OK);
+    }
+    let flood = "query($n: Int) { products(first: $n) { nodes { name } } }";
+    for first in 1..=40 {
+        let response = post(&app, None, flood, json!({ "n": first })).await;
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(x_cache(&response).as_deref(), Some("MISS"));
+    }
+    x_cache(&post(&app, None, PRODUCTS, json!({})).await).as_deref() == Some("HIT")
+}
+
+#[tokio::test]
+async fn with_frequency_admission_a_flood_of_one_off_answers_leaves_the_hot_answer_cached() {
+    assert!(listing_survives_a_flood(Admission::Frequency).await);
+    assert!(
+        !listing_survives_a_flood(Admission::Always).await,
+        "without admission the flood pushes it out"
+    );
 }
 
 #[tokio::test]

@@ -8,7 +8,7 @@ use sea_orm::{DatabaseConnection, DbErr};
 
 use super::{DocumentHash, repo};
 use crate::{
-    cache::{Cache, CacheStats, Capacity, Policy},
+    cache::{Admission, Cache, CacheStats, Capacity, Policy},
     error::AppError,
     graphql::errors::to_graphql_error,
 };
@@ -48,6 +48,12 @@ impl Store {
             Capacity::Bytes(_) => local,
         };
         Self { local, db, max_rows }
+    }
+
+    /// See `Cache::with_admission`.
+    pub fn with_admission(mut self, admission: Admission) -> Self {
+        self.local = self.local.with_admission(admission);
+        self
     }
 
     /// Whether this instance has the document already, without counting a lookup.
