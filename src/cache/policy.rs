@@ -84,14 +84,22 @@ impl Order {
                 bucket_of: Vec::new(),
                 buckets: Slab::new(),
                 by_frequency: List::EMPTY,
+                low: None,
             },
         }
     }
 
-    /// A new entry: the newest, used once.
-    pub(super) fn admit<T: Default>(&mut self, entries: &mut Slab<T>, index: u32) {
+    /// LFU under frequency admission: new entries come in at the frequency the admission's sketch gave them.
+    pub(super) fn enter_at_estimates(&mut self) {
+        if self.policy == Policy::Lfu {
+            self.frequencies.low = Some(Box::new(LowFrequencies::default()));
+        }
+    }
+
+    /// A new entry: the newest, used once (or, for LFU entering at estimates, `uses` times).
+    pub(super) fn admit<T: Default>(&mut self, entries: &mut Slab<T>, index: u32, uses: u8) {
         match self.policy {
-            Policy::Lfu => self.frequencies.admit(entries, index),
+            Policy::Lfu => self.frequencies.admit(entries, index, uses),
             _ => self.sequence.push_back(entries, index),
         }
     }
@@ -145,6 +153,54 @@ impl Order {
         self.frequencies.bucket_of.clear();
         self.frequencies.buckets.clear();
         self.frequencies.by_frequency = List::EMPTY;
+        if let Some(low) = &mut self.frequencies.low {
+            **low = LowFrequencies::default();
+        }
+    }
+}
+
+/// The buckets of frequencies below 256, found by frequency: lets an entry come in at any such frequency in O(1)
+/// (a bitmap says which exist, so the bucket to link the new one after is a few bit operations away).
+struct LowFrequencies {
+    bucket: [u32; 256],
+    present: [u64; 4],
+}
+
+impl Default for LowFrequencies {
+    fn default() -> Self {
+        Self {
+            bucket: [NIL; 256],
+            present: [0; 4],
+        }
+    }
+}
+
+impl LowFrequencies {
+    fn note(&mut self, frequency: u64, bucket: u32) {
+        if let Ok(at) = u8::try_from(frequency) {
+            self.bucket[usize::from(at)] = bucket;
+            self.present[usize::from(at / 64)] |= 1 << (at % 64);
+        }
+    }
+
+    fn forget(&mut self, frequency: u64) {
+        if let Ok(at) = u8::try_from(frequency) {
+            self.bucket[usize::from(at)] = NIL;
+            self.present[usize::from(at / 64)] &= !(1 << (at % 64));
+        }
+    }
+
+    /// The bucket of the highest frequency below `frequency`, or `NIL`.
+    fn below(&self, frequency: u8) -> u32 {
+        let word = usize::from(frequency / 64);
+        let below_in_word = self.present[word] & ((1u64 << (frequency % 64)) - 1);
+        let found = std::iter::once((word, below_in_word))
+            .chain((0..word).rev().map(|lower| (lower, self.present[lower])))
+            .find(|(_, bits)| *bits != 0);
+        match found {
+            Some((word, bits)) => self.bucket[word * 64 + 63 - bits.leading_zeros() as usize],
+            None => NIL,
+        }
     }
 }
 
@@ -156,6 +212,8 @@ pub(super) struct Frequencies {
     buckets: Slab<Bucket>,
     /// The buckets in increasing frequency; none is empty.
     by_frequency: List,
+    /// Kept only when entries come in at estimated frequencies (`Order::enter_at_estimates`).
+    low: Option<Box<LowFrequencies>>,
 }
 
 #[derive(Clone, Copy, Default)]
@@ -166,23 +224,53 @@ struct Bucket {
 }
 
 impl Frequencies {
-    fn admit<T: Default>(&mut self, entries: &mut Slab<T>, index: u32) {
-        let first = self.by_frequency.front();
-        let bucket = if first != NIL && self.buckets.get(first).frequency == 1 {
-            first
-        } else {
-            let bucket = self.buckets.insert(Bucket {
-                frequency: 1,
-                entries: List::EMPTY,
-            });
-            self.by_frequency.push_front(&mut self.buckets, bucket);
-            bucket
+    fn admit<T: Default>(&mut self, entries: &mut Slab<T>, index: u32, uses: u8) {
+        let bucket = match &self.low {
+            None => self.first_bucket(),
+            Some(_) => self.bucket_at(uses.max(1)),
         };
         self.buckets.get_mut(bucket).entries.push_back(entries, index);
         if self.bucket_of.len() <= index as usize {
             self.bucket_of.resize(index as usize + 1, NIL);
         }
         self.bucket_of[index as usize] = bucket;
+    }
+
+    /// The bucket of frequency 1, made at the front if missing.
+    fn first_bucket(&mut self) -> u32 {
+        let first = self.by_frequency.front();
+        if first != NIL && self.buckets.get(first).frequency == 1 {
+            return first;
+        }
+        let bucket = self.buckets.insert(Bucket {
+            frequency: 1,
+            entries: List::EMPTY,
+        });
+        self.by_frequency.push_front(&mut self.buckets, bucket);
+        bucket
+    }
+
+    /// The bucket of `frequency`, made in its place if missing (only with `low`).
+    fn bucket_at(&mut self, frequency: u8) -> u32 {
+        let Some(low) = &mut self.low else {
+            return self.first_bucket();
+        };
+        let existing = low.bucket[usize::from(frequency)];
+        if existing != NIL {
+            return existing;
+        }
+        let before = low.below(frequency);
+        let bucket = self.buckets.insert(Bucket {
+            frequency: u64::from(frequency),
+            entries: List::EMPTY,
+        });
+        low.note(u64::from(frequency), bucket);
+        if before == NIL {
+            self.by_frequency.push_front(&mut self.buckets, bucket);
+        } else {
+            self.by_frequency.insert_after(&mut self.buckets, before, bucket);
+        }
+        bucket
     }
 
     /// One more use: to the back of the next frequency's bucket. Always inlined: it runs on every LFU hit, and as
@@ -202,6 +290,10 @@ impl Frequencies {
         if alone && !next_matches {
             // No bucket for the next frequency: this one moves up, entry and all (most hot keys, on Zipf traffic).
             self.buckets.get_mut(from).frequency = frequency;
+            if let Some(low) = &mut self.low {
+                low.forget(frequency - 1);
+                low.note(frequency, from);
+            }
             return;
         }
         let to = if next_matches {
@@ -212,12 +304,18 @@ impl Frequencies {
                 entries: List::EMPTY,
             });
             self.by_frequency.insert_after(&mut self.buckets, from, to);
+            if let Some(low) = &mut self.low {
+                low.note(frequency, to);
+            }
             to
         };
         if alone {
             // Its bucket would be left empty: dropped, without unlinking the entry from a list that goes too.
             self.by_frequency.unlink(&mut self.buckets, from);
             self.buckets.remove(from);
+            if let Some(low) = &mut self.low {
+                low.forget(frequency - 1);
+            }
         } else {
             self.buckets.get_mut(from).entries.unlink(entries, index);
         }
@@ -250,7 +348,10 @@ impl Frequencies {
     fn drop_if_empty(&mut self, bucket: u32) {
         if self.buckets.get(bucket).entries.is_empty() {
             self.by_frequency.unlink(&mut self.buckets, bucket);
-            self.buckets.remove(bucket);
+            let removed = self.buckets.remove(bucket);
+            if let Some(low) = &mut self.low {
+                low.forget(removed.frequency);
+            }
         }
     }
 }

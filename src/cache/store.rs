@@ -94,6 +94,7 @@ impl<K: Hash + Eq, V> Store<K, V> {
             self.limits.entries
         };
         self.sketch = Some(FrequencySketch::new(entries));
+        self.order.enter_at_estimates();
     }
 
     pub(super) fn len(&self) -> usize {
@@ -159,9 +160,12 @@ impl<K: Hash + Eq, V> Store<K, V> {
             return self.update(index, value, weight);
         }
         let mut discarded = Vec::new();
-        if weight > self.limits.weight || !self.admits(hash, weight) {
+        if weight > self.limits.weight {
             return discarded;
         }
+        let Some(uses) = self.admission(hash, weight) else {
+            return discarded;
+        };
         self.make_room(1, weight, NIL, &mut discarded);
         let index = self.entries.insert(Some(Entry {
             key,
@@ -172,7 +176,7 @@ impl<K: Hash + Eq, V> Store<K, V> {
         let entries = &self.entries;
         self.table
             .insert_unique(hash, index, |&other| entry(entries, other).hash);
-        self.order.admit(&mut self.entries, index);
+        self.order.admit(&mut self.entries, index, uses);
         self.weight += weight;
         discarded
     }
@@ -200,19 +204,21 @@ impl<K: Hash + Eq, V> Store<K, V> {
         discarded
     }
 
-    /// Whether a new key with `hash` and `weight` may come in: always, unless frequency admission is on, the cache
-    /// is full, and the key was looked up no more often lately than its first victim. Ties keep the victim: a key
-    /// seen once must not displace one that has proved itself.
+    /// Whether a new key with `hash` and `weight` may come in, and as how many uses (LFU's starting frequency):
+    /// always, as one, without frequency admission. With it, the key comes in as the uses the sketch estimates,
+    /// unless the cache is full and the key was looked up no more often lately than its first victim. Ties keep
+    /// the victim: a key seen once must not displace one that has proved itself.
     #[inline]
-    fn admits(&self, hash: u64, weight: usize) -> bool {
+    fn admission(&self, hash: u64, weight: usize) -> Option<u8> {
         let Some(sketch) = &self.sketch else {
-            return true;
+            return Some(1);
         };
+        let uses = sketch.estimate(hash);
         if !self.needs_room(1, weight) {
-            return true;
+            return Some(uses);
         }
         let victim = self.order.victim(&self.entries, NIL);
-        victim == NIL || sketch.estimate(hash) > sketch.estimate(entry(&self.entries, victim).hash)
+        (victim == NIL || uses > sketch.estimate(entry(&self.entries, victim).hash)).then_some(uses)
     }
 
     #[inline]
