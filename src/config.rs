@@ -187,7 +187,7 @@ impl Default for RawSettings {
             trusted_proxies: None,
             default_locale: "en".into(),
             cache_policy: "LRU".into(),
-            cache_admission: "always".into(),
+            cache_admission: "frequency".into(),
             // Bytes, not entries: answers range from a few hundred bytes to 1 MiB (larger ones are not stored), so a
             // count would not bound memory.
             response_cache_capacity: "64MiB".into(),
@@ -840,7 +840,7 @@ mod tests {
         let settings = load_with(&[]).expect("defaults");
         let entries = |count| Capacity::Entries(NonZeroUsize::new(count).expect("non-zero"));
         assert_eq!(settings.cache_policy, Policy::Lru);
-        assert_eq!(settings.cache_admission, Admission::Always);
+        assert_eq!(settings.cache_admission, Admission::Frequency);
         assert_eq!(
             settings.response_cache_capacity,
             Capacity::Bytes(NonZeroUsize::new(64 * 1024 * 1024).expect("non-zero"))
@@ -854,14 +854,14 @@ mod tests {
     fn cache_settings_take_a_policy_in_any_case_and_entries_or_sizes() {
         let settings = load_with(&[
             ("cache_policy", "lfu"),
-            ("cache_admission", "Frequency"),
+            ("cache_admission", "ALWAYS"),
             ("response_cache_capacity", "64MiB"),
             ("document_cache_capacity", "512"),
             ("persisted_query_capacity", "1GiB"),
         ])
         .expect("valid");
         assert_eq!(settings.cache_policy, Policy::Lfu);
-        assert_eq!(settings.cache_admission, Admission::Frequency);
+        assert_eq!(settings.cache_admission, Admission::Always);
         let bytes = |count| Capacity::Bytes(NonZeroUsize::new(count).expect("non-zero"));
         assert_eq!(settings.response_cache_capacity, bytes(64 << 20));
         assert_eq!(settings.document_cache_capacity, "512".parse().expect("entries"));

@@ -9,7 +9,7 @@
 //! among the entries present before the new key; LFU breaks ties by least recent use; an entry heavier than the
 //! whole capacity is not stored. `put` returns the discarded keys, in order.
 //!
-//! One departure is offered, off unless asked for (`with_admission`): frequency admission (`admission`), with which
+//! One departure is offered, off unless asked for (`with_admission`; the server's caches ask for it): frequency admission (`admission`), with which
 //! a full cache refuses a new key that was looked up no more often lately than the victim it would displace.
 //!
 //! Every operation is O(1) (`retain` and `clear` excepted): a hash table of indices into a slab of linked entries
@@ -86,7 +86,8 @@ impl<K: Hash + Eq + Clone, V: Clone> Cache<K, V> {
 
     /// With `Admission::Frequency`, a full cache stores a new key only if it was looked up more often lately than
     /// the entry the policy would discard for it (`admission`); such a refused put discards nothing. This departs
-    /// from the curriculum's rules, which store every put, and is off unless asked for. It suits LRU and LFU, whose
+    /// from the curriculum's rules, which store every put, so the toolkit leaves it off unless asked for (the server
+    /// asks, `ALX_CACHE_ADMISSION`). It suits LRU and LFU, whose
     /// victims are the entries least likely to be wanted; FIFO, LIFO and MRU may offer a hot entry as the victim,
     /// and a hot key that is out then ties with it and stays out.
     pub fn with_admission(mut self, admission: Admission) -> Self {
