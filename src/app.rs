@@ -291,7 +291,7 @@ pub async fn build_services(
     Ok(Services {
         names: NamesService::new(db.clone()),
         accounts: AccountsService::new(db.clone(), tokens, limits, settings.refresh_token_ttl),
-        catalog: CatalogService::new(db),
+        catalog: CatalogService::new(db, clock.clone()),
         welcome: WelcomeService::new(formatters.clone(), clock),
         formatters,
         notifications: NotificationsService::new(jobs.clone(), settings.job_max_attempts),

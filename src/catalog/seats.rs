@@ -81,7 +81,7 @@ impl JobHandler for SeatJobs {
                 .owner_id
                 .ok_or_else(|| Failure::Permanent(Message::new("job-payload-invalid")))?;
             let completion = run.begin_completion().await?;
-            let now = chrono::Utc::now();
+            let now = run.now();
             if !repo::take_seat(completion.connection(), payload.event_id, now).await? {
                 return completion.fail(&Message::new("seats-none-left")).await;
             }

@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use sea_orm::{DatabaseConnection, TransactionTrait};
 
 use super::{
@@ -14,6 +14,7 @@ use super::{
 };
 use crate::{
     accounts::Caller,
+    clock::Clock,
     db::retry_transient,
     error::{AppError, AppResult, ErrorCode, Message},
     freshness::{self, Tags},
@@ -29,16 +30,21 @@ pub(super) const SEAT_RESERVATION: &str = "SeatReservation";
 #[derive(Clone)]
 pub struct CatalogService {
     db: DatabaseConnection,
+    clock: Clock,
 }
 
 impl CatalogService {
-    pub fn new(db: DatabaseConnection) -> Self {
-        Self { db }
+    pub fn new(db: DatabaseConnection, clock: Clock) -> Self {
+        Self { db, clock }
+    }
+
+    fn now(&self) -> DateTime<Utc> {
+        (self.clock)()
     }
 
     pub async fn create_product(&self, new: NewProduct) -> AppResult<Product> {
         let txn = self.db.begin().await?;
-        let product = repo::insert_product(&txn, new, Utc::now()).await?;
+        let product = repo::insert_product(&txn, new, self.now()).await?;
         freshness::touch(&txn, Tags::of(&[PRODUCT])).await?;
         txn.commit().await?;
         Ok(product)
@@ -54,7 +60,7 @@ impl CatalogService {
 
     pub async fn update_product(&self, id: i32, change: ProductChange) -> AppResult<Product> {
         let txn = self.db.begin().await?;
-        let updated = repo::update_product(&txn, id, change, Utc::now()).await?;
+        let updated = repo::update_product(&txn, id, change, self.now()).await?;
         freshness::touch(&txn, Tags::of(&[PRODUCT])).await?;
         txn.commit().await?;
         match updated {
@@ -117,7 +123,7 @@ impl CatalogService {
     #[tracing::instrument(skip(self), fields(product.id = product_id, quantity = quantity.get()))]
     pub async fn reserve(&self, caller: Caller, product_id: i32, quantity: Quantity) -> AppResult<Reservation> {
         retry_transient(|| async {
-            let now = Utc::now();
+            let now = self.now();
             let txn = self.db.begin().await?;
             if !repo::take_stock(&txn, product_id, quantity.get(), now).await? {
                 txn.rollback().await?;
@@ -159,7 +165,7 @@ impl CatalogService {
                     field: Some("id".into()),
                 }));
             }
-            repo::give_back_stock(&txn, reservation.product_id, reservation.quantity, Utc::now()).await?;
+            repo::give_back_stock(&txn, reservation.product_id, reservation.quantity, self.now()).await?;
             freshness::touch(&txn, Tags::of(&[PRODUCT, RESERVATION])).await?;
             txn.commit().await?;
             Ok(Ok(reservation.clone()))
@@ -210,7 +216,7 @@ impl CatalogService {
 
     pub async fn create_event(&self, new: NewEvent) -> AppResult<Event> {
         let txn = self.db.begin().await?;
-        let event = repo::insert_event(&txn, new, Utc::now()).await?;
+        let event = repo::insert_event(&txn, new, self.now()).await?;
         freshness::touch(&txn, Tags::of(&[EVENT])).await?;
         txn.commit().await?;
         Ok(event)
@@ -227,7 +233,7 @@ impl CatalogService {
     pub async fn update_event(&self, id: i32, change: EventChange) -> AppResult<Event> {
         let capacity_changed = change.capacity.is_some();
         let txn = self.db.begin().await?;
-        let updated = repo::update_event(&txn, id, change, Utc::now()).await?;
+        let updated = repo::update_event(&txn, id, change, self.now()).await?;
         freshness::touch(&txn, Tags::of(&[EVENT])).await?;
         txn.commit().await?;
         match updated {

@@ -80,6 +80,11 @@ pub struct JobRun {
 }
 
 impl JobRun {
+    /// The time by the jobs service's clock.
+    pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.jobs.now()
+    }
+
     /// Records progress (0–100); stops the attempt if the owner asked to cancel or the lease was lost.
     pub async fn progress(&self, percent: i32) -> Result<(), Failure> {
         let job = repo::set_progress(

@@ -414,3 +414,39 @@ async fn the_seed_command_is_idempotent_and_prints_the_demo_credentials() {
     let (_, body) = app.login("admin@example.com", alx_backend::seed::DEMO_PASSWORD).await;
     assert_eq!(body["data"]["login"]["user"]["role"], "ADMIN");
 }
+
+#[tokio::test]
+async fn products_and_reservations_are_stamped_by_the_apps_clock() {
+    let instant = chrono::DateTime::parse_from_rfc3339("2020-01-21T04:55:39Z")
+        .expect("instant")
+        .to_utc();
+    let app = TestApp::spawn_with_clock(alx_backend::clock::fixed_clock(instant)).await;
+    let admin = app.login_as_admin().await["accessToken"]
+        .as_str()
+        .expect("token")
+        .to_string();
+    let (_, body) = app
+        .gql_as(
+            Some(&admin),
+            "mutation { createProduct(input: { name: \"Clock\", priceCents: 100, initialStock: 2 }) { id createdAt } }",
+            json!({}),
+        )
+        .await;
+    assert_no_errors(&body);
+    let stamped = |value: &Value| {
+        chrono::DateTime::parse_from_rfc3339(value.as_str().expect("a date"))
+            .expect("RFC 3339")
+            .to_utc()
+    };
+    assert_eq!(stamped(&body["data"]["createProduct"]["createdAt"]), instant);
+    let id = body["data"]["createProduct"]["id"].as_str().expect("id").to_string();
+    let (_, body) = app
+        .gql_as(
+            Some(&admin),
+            "mutation($id: ID!) { reserveProduct(productId: $id) { createdAt } }",
+            json!({ "id": id }),
+        )
+        .await;
+    assert_no_errors(&body);
+    assert_eq!(stamped(&body["data"]["reserveProduct"]["createdAt"]), instant);
+}
