@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# User-space instructions per request under callgrind, for the three benched requests: `{ __typename }`, `welcome`
-# and the nested catalog query (PostgreSQL). Unlike requests per second on this shared 2-core machine, the count
+# User-space instructions per request under callgrind, for the benched requests: `{ __typename }`, `welcome`,
+# the nested catalog query (PostgreSQL) and a response-cache hit. Unlike requests per second on this shared 2-core machine, the count
 # does not move from run to run, so it is what judges a change to the request path. Needs valgrind and wrk.
 # Usage: bench/instructions.sh [binary]   (default: the release build; give another binary to compare two builds)
 # CALLGRIND_KEEP=dir keeps each request's profile there, for callgrind_annotate.
@@ -57,3 +57,6 @@ count() { # name body [authorization]
 count typename '{"query":"{ __typename }"}'
 count welcome '{"query":"{ welcome(locale: \"fr\", timezone: \"Europe/Paris\") { title greeting loggedInAs currentTime { formatted } } }"}'
 count catalog '{"query":"{ products(first: 50) { nodes { name reservations(first: 10) { nodes { quantity user { name email } } } } } }"}' "$token"
+# The response cache's hit (issue 13). At two connections nearly every hit waits for its own epoch read (strict mode);
+# ALX_RESPONSE_CACHE_MODE=fast in the environment counts the hit path alone.
+count cached '{"query":"{ products(first: 50) { nodes { name price currentStock } } }"}'
