@@ -1,5 +1,5 @@
 //! The response cache through HTTP: hits without execution, headers, invalidation by writes (on one instance and
-//! across two), private answers kept apart, single flight.
+//! across two), private answers kept apart, single flight; and the server's caches under a flood of one-off keys.
 
 use reqwest::{StatusCode, header};
 use serde_json::{Value, json};
@@ -314,6 +314,44 @@ async fn with_frequency_admission_a_flood_of_one_off_answers_leaves_the_hot_answ
     assert!(listing_survives_a_flood(Admission::Frequency).await);
     assert!(
         !listing_survives_a_flood(Admission::Always).await,
+        "without admission the flood pushes it out"
+    );
+}
+
+/// Asks for the parsed-document cache's hits three times (the asking document itself is the hot one), floods
+/// the cache with 40 documents sent once, then asks again: true if that last lookup of the hot document hit.
+async fn hot_document_survives_a_flood(admission: Admission) -> bool {
+    let app = TestApp::spawn_with(|settings| {
+        settings.cache_admission = admission;
+        settings.document_cache_capacity = "4".parse().expect("entries");
+    })
+    .await;
+    let admin = app.login_as_admin().await["accessToken"]
+        .as_str()
+        .expect("token")
+        .to_string();
+    let stats = "{ cacheStats(name: DOCUMENTS) { hits } }";
+    let hits = |body: Value| body["data"]["cacheStats"]["hits"].as_i64().expect("hits");
+    let mut before = 0;
+    for _ in 0..3 {
+        let (_, body) = app.gql_as(Some(&admin), stats, json!({})).await;
+        assert_no_errors(&body);
+        before = hits(body);
+    }
+    for index in 0..40 {
+        let (_, body) = app.gql(&format!("{{ flood{index}: __typename }}"), json!({})).await;
+        assert_no_errors(&body);
+    }
+    let (_, body) = app.gql_as(Some(&admin), stats, json!({})).await;
+    // Its own lookup is counted before the field reads the counters.
+    hits(body) == before + 1
+}
+
+#[tokio::test]
+async fn with_frequency_admission_a_flood_of_one_off_documents_leaves_the_hot_document_parsed() {
+    assert!(hot_document_survives_a_flood(Admission::Frequency).await);
+    assert!(
+        !hot_document_survives_a_flood(Admission::Always).await,
         "without admission the flood pushes it out"
     );
 }
