@@ -11,11 +11,12 @@ use tokio_util::sync::CancellationToken;
 use crate::{
     accounts::{AccountsService, AttemptLimits, Tokens},
     bus::Bus,
-    catalog::{CatalogService, SeatJobs, SeatsService},
+    catalog::CatalogService,
     clock::{self, Clock},
     config::Settings,
     db,
     deadlines::Deadlines,
+    events::{EventsService, SeatJobs, SeatsService},
     graphql::limits::DocumentBudget,
     http::{self, AppState, HttpOptions, ServerLimits, WebSocketLimits},
     i18n::{self, Formatters},
@@ -291,7 +292,8 @@ pub async fn build_services(
     Ok(Services {
         names: NamesService::new(db.clone()),
         accounts: AccountsService::new(db.clone(), tokens, limits, settings.refresh_token_ttl),
-        catalog: CatalogService::new(db, clock.clone()),
+        catalog: CatalogService::new(db.clone(), clock.clone()),
+        events: EventsService::new(db, clock.clone()),
         welcome: WelcomeService::new(formatters.clone(), clock),
         formatters,
         notifications: NotificationsService::new(jobs.clone(), settings.job_max_attempts),

@@ -122,6 +122,28 @@ where
     rows.iter().map(|row| E::Model::from_query_result(row, "")).collect()
 }
 
+/// Keyset paging by id for a whole table.
+macro_rules! page_by_id {
+    ($db:expr, $entity:ty, $column:expr, $page:expr, $map:expr) => {{
+        let mut cursor = <$entity>::find().cursor_by($column);
+        if let Some(after) = $page.after {
+            cursor.after(after);
+        }
+        if let Some(before) = $page.before {
+            cursor.before(before);
+        }
+        let probe = $page.limit + 1;
+        let rows = if $page.from_end {
+            cursor.last(probe).all($db).await?
+        } else {
+            cursor.first(probe).all($db).await?
+        };
+        Ok($page.page_from(rows.into_iter().map($map).collect()))
+    }};
+}
+
+pub(crate) use page_by_id;
+
 /// Whether a failed statement may succeed if the whole transaction is tried again: PostgreSQL's serialisation
 /// failures and deadlocks, and SQLite's busy or locked database. A pool timeout is not: the pool is exhausted,
 /// and trying again would only add to the queue (each try could wait the whole acquire timeout).

@@ -9,7 +9,7 @@ pub mod app;
 pub mod bus;
 /// The bounded cache and its five replacement policies; knows no domain type.
 pub mod cache;
-/// Products, reservations, events and seats.
+/// Products and their reservations.
 pub mod catalog;
 /// The command line.
 pub mod cli;
@@ -23,6 +23,8 @@ pub mod db;
 pub mod deadlines;
 /// Shared error kinds and their codes.
 pub mod error;
+/// Events and their seats, taken through the job queue.
+pub mod events;
 /// Cache tags: writes touch what they change, so cached answers are never stale.
 pub mod freshness;
 /// The GraphQL toolkit resolvers use: connections, loaders, guards, ids, the document budget, error mapping.

@@ -4,8 +4,9 @@ use chrono::{Duration, Utc};
 
 use crate::{
     accounts::{Role, User, parse_new_user},
-    catalog::{NewEvent, NewProduct},
+    catalog::NewProduct,
     error::AppResult,
+    events::NewEvent,
     services::Services,
 };
 
@@ -47,7 +48,7 @@ pub async fn seed(services: &Services) -> AppResult<Seeded> {
             .await?;
     }
     let event = services
-        .catalog
+        .events
         .ensure_event(NewEvent::parse(EVENT_NAME, Utc::now() + Duration::days(30), 50, true)?)
         .await?;
     Ok(Seeded {

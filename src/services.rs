@@ -4,7 +4,8 @@ use std::sync::Arc;
 
 use crate::{
     accounts::AccountsService,
-    catalog::{CatalogService, SeatsService},
+    catalog::CatalogService,
+    events::{EventsService, SeatsService},
     i18n::Formatters,
     jobs::{Handlers, JobsService},
     names::NamesService,
@@ -16,6 +17,7 @@ use crate::{
 pub struct Services {
     pub accounts: AccountsService,
     pub catalog: CatalogService,
+    pub events: EventsService,
     pub welcome: WelcomeService,
     pub formatters: Arc<Formatters>,
     pub names: NamesService,

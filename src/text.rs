@@ -4,7 +4,7 @@
 //! the other control characters only garble what a reader or a log line shows. None of our text fields (names,
 //! filters, cursor values) has a use for tabs or line breaks either, so the rule has no exceptions. Format
 //! characters (Cf: joiners, direction marks) are not controls and stay: emoji and right-to-left names need them.
-//! It lives here rather than in `error.rs`, which defines what errors are, because three domains' models call it.
+//! It lives here rather than in `error.rs`, which defines what errors are, because four domains' models call it.
 
 use crate::error::{AppError, Message};
 

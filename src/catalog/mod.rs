@@ -1,14 +1,11 @@
-//! Things people reserve: products with stock, and events with seats. Reservations take stock atomically; seats
-//! are taken by queued jobs (`seats`).
+//! Things people reserve: products with stock, which reservations take atomically and give back when cancelled.
 
 pub mod loaders;
 pub mod model;
 mod repo;
 pub mod resolvers;
-mod seats;
 mod service;
 
-pub use model::{Event, NewEvent, NewProduct, Product, Reservation, SeatReservation};
+pub use model::{NewProduct, Product, Reservation};
 pub use resolvers::reservations_of_user;
-pub use seats::{SeatJobs, SeatsService};
 pub use service::CatalogService;

@@ -1,4 +1,4 @@
-//! The catalog part of the schema: products, reservations, events, and their admin mutations.
+//! The catalog part of the schema: products, reservations, and their admin mutations.
 
 use std::{collections::HashMap, sync::Arc};
 
@@ -6,12 +6,9 @@ use async_graphql::{Context, ID, InputObject, Object, Result, connection::Connec
 use chrono::{DateTime, Utc};
 
 use super::{
-    CatalogService, Event, NewEvent, NewProduct, Product, Reservation, SeatReservation, SeatsService,
-    loaders::{
-        EventLoader, ProductLoader, ReservationLoader, ReservationsOfProduct, ReservationsOfUser,
-        SeatReservationLoader, SeatsOfEvent,
-    },
-    model::{EventChange, ProductChange, Quantity},
+    CatalogService, NewProduct, Product, Reservation,
+    loaders::{ProductLoader, ReservationLoader, ReservationsOfProduct, ReservationsOfUser},
+    model::{ProductChange, Quantity},
 };
 use crate::{
     accounts::{User, loaders::UserLoader, resolvers::UserNode},
@@ -24,7 +21,6 @@ use crate::{
         load_many, load_one,
     },
     i18n::Formatters,
-    jobs::JobNode,
     pagination::Page,
 };
 
@@ -205,95 +201,6 @@ impl ReservationNode {
     }
 }
 
-/// Something that happens at a time, with a number of seats.
-pub struct EventNode(pub Event);
-
-// `serial` (see Product): only `seatReservations` waits on a DataLoader.
-#[Object(name = "Event", serial)]
-impl EventNode {
-    pub async fn id(&self) -> ID {
-        global_id(NodeType::Event, self.0.id)
-    }
-
-    async fn database_id(&self) -> i32 {
-        self.0.id
-    }
-
-    async fn name(&self) -> &str {
-        &self.0.name
-    }
-
-    async fn starts_at(&self) -> DateTime<Utc> {
-        self.0.starts_at
-    }
-
-    async fn capacity(&self) -> i32 {
-        self.0.capacity
-    }
-
-    async fn available_seats(&self) -> i32 {
-        self.0.available_seats
-    }
-
-    /// Whether seats can be reserved; turns false by itself when the last seat goes.
-    async fn reservation_enabled(&self) -> bool {
-        self.0.reservation_enabled
-    }
-
-    /// Seats taken, oldest first (admins only).
-    #[graphql(
-        guard = "AdminOnly",
-        complexity = "connection_cost(first, last, child_complexity)",
-        cache_control(private)
-    )]
-    async fn seat_reservations(
-        &self,
-        ctx: &Context<'_>,
-        first: Option<i32>,
-        after: Option<String>,
-        last: Option<i32>,
-        before: Option<String>,
-    ) -> Result<Connection<Cursor, SeatReservationNode, ChildTotal>> {
-        let page = ConnectionArgs::new(first, after, last, before)
-            .parse::<i32>("seatReservations")
-            .gql()?;
-        let (page, total) = child_page::<SeatsOfEvent>(ctx, self.0.id, page).await?;
-        Ok(build_connection(
-            "seatReservations",
-            page,
-            |row| row.id,
-            SeatReservationNode,
-            total,
-        ))
-    }
-}
-
-/// A seat at an event, held for a user.
-pub struct SeatReservationNode(pub SeatReservation);
-
-#[Object(name = "SeatReservation", cache_control(private))]
-impl SeatReservationNode {
-    pub async fn id(&self) -> ID {
-        global_id(NodeType::SeatReservation, self.0.id)
-    }
-
-    async fn database_id(&self) -> i32 {
-        self.0.id
-    }
-
-    async fn event(&self, ctx: &Context<'_>) -> Result<Option<EventNode>> {
-        Ok(load_one::<EventLoader, _>(ctx, self.0.event_id).await?.map(EventNode))
-    }
-
-    async fn user(&self, ctx: &Context<'_>) -> Result<Option<UserNode>> {
-        UserNode::load(ctx, self.0.user_id).await
-    }
-
-    async fn created_at(&self) -> DateTime<Utc> {
-        self.0.created_at
-    }
-}
-
 #[derive(InputObject)]
 pub struct CreateProductInput {
     name: String,
@@ -308,24 +215,6 @@ pub struct UpdateProductInput {
     price_cents: Option<i32>,
     /// Not below the units already reserved.
     initial_stock: Option<i32>,
-}
-
-#[derive(InputObject)]
-pub struct CreateEventInput {
-    name: String,
-    starts_at: DateTime<Utc>,
-    capacity: i32,
-    #[graphql(default = true)]
-    reservation_enabled: bool,
-}
-
-#[derive(InputObject)]
-pub struct UpdateEventInput {
-    name: Option<String>,
-    starts_at: Option<DateTime<Utc>>,
-    /// Not below the seats already taken; available seats follow.
-    capacity: Option<i32>,
-    reservation_enabled: Option<bool>,
 }
 
 #[derive(Default)]
@@ -367,35 +256,6 @@ impl CatalogQuery {
         let id = parse_id_of("id", &id, NodeType::Product).gql()?;
         Ok(load_one::<ProductLoader, _>(ctx, id).await?.map(ProductNode))
     }
-
-    /// Every event, oldest first.
-    #[graphql(
-        complexity = "connection_cost(first, last, child_complexity)",
-        cache_control(max_age = 30)
-    )]
-    async fn events(
-        &self,
-        ctx: &Context<'_>,
-        first: Option<i32>,
-        after: Option<String>,
-        last: Option<i32>,
-        before: Option<String>,
-    ) -> Result<Connection<Cursor, EventNode, TotalCount>> {
-        let page = ConnectionArgs::new(first, after, last, before)
-            .parse::<i32>("events")
-            .gql()?;
-        let service = catalog(ctx).clone();
-        let page = service.list_events(&page).await.gql()?;
-        let total = TotalCount::counting(service, |service| async move { service.count_events().await });
-        Ok(build_connection("events", page, |event| event.id, EventNode, total))
-    }
-
-    /// An event by its global id; null when it does not exist.
-    #[graphql(cache_control(max_age = 30))]
-    async fn event(&self, ctx: &Context<'_>, id: ID) -> Result<Option<EventNode>> {
-        let id = parse_id_of("id", &id, NodeType::Event).gql()?;
-        Ok(load_one::<EventLoader, _>(ctx, id).await?.map(EventNode))
-    }
 }
 
 #[derive(Default)]
@@ -417,20 +277,6 @@ impl CatalogMutation {
         let quantity = Quantity::parse("quantity", quantity.unwrap_or(1)).gql()?;
         Ok(ReservationNode::from(
             catalog(ctx).reserve(caller, product_id, quantity).await.gql()?,
-        ))
-    }
-
-    /// Queues a seat reservation for the caller and returns its job at once (follow it with `jobUpdated`);
-    /// `RESERVATIONS_BLOCKED` when the event takes no more reservations.
-    #[graphql(guard = "LoggedIn")]
-    async fn reserve_seat(&self, ctx: &Context<'_>, event_id: ID) -> Result<JobNode> {
-        let caller = require_caller(ctx)?;
-        let event_id = parse_id_of("eventId", &event_id, NodeType::Event).gql()?;
-        Ok(JobNode(
-            ctx.data_unchecked::<SeatsService>()
-                .reserve_seat(caller, event_id)
-                .await
-                .gql()?,
         ))
     }
 
@@ -464,25 +310,6 @@ impl CatalogMutation {
         catalog(ctx).delete_product(database_id).await.gql()?;
         Ok(id)
     }
-
-    #[graphql(guard = "AdminOnly")]
-    async fn create_event(&self, ctx: &Context<'_>, input: CreateEventInput) -> Result<EventNode> {
-        let new = NewEvent::parse(&input.name, input.starts_at, input.capacity, input.reservation_enabled).gql()?;
-        Ok(EventNode(catalog(ctx).create_event(new).await.gql()?))
-    }
-
-    #[graphql(guard = "AdminOnly")]
-    async fn update_event(&self, ctx: &Context<'_>, id: ID, input: UpdateEventInput) -> Result<EventNode> {
-        let id = parse_id_of("id", &id, NodeType::Event).gql()?;
-        let change = EventChange::parse(
-            input.name.as_deref(),
-            input.starts_at,
-            input.capacity,
-            input.reservation_enabled,
-        )
-        .gql()?;
-        Ok(EventNode(catalog(ctx).update_event(id, change).await.gql()?))
-    }
 }
 
 /// Loads nodes for `node`/`nodes`.
@@ -497,16 +324,4 @@ pub async fn load_reservation(ctx: &Context<'_>, id: i32) -> Result<Option<Reser
     };
     require_self_or_admin(ctx, reservation.user_id)?;
     Ok(Some(ReservationNode::from(reservation)))
-}
-
-pub async fn load_seat_reservation(ctx: &Context<'_>, id: i32) -> Result<Option<SeatReservationNode>> {
-    let Some(seat) = load_one::<SeatReservationLoader, _>(ctx, id).await? else {
-        return Ok(None);
-    };
-    require_self_or_admin(ctx, seat.user_id)?;
-    Ok(Some(SeatReservationNode(seat)))
-}
-
-pub async fn load_event(ctx: &Context<'_>, id: i32) -> Result<Option<EventNode>> {
-    Ok(load_one::<EventLoader, _>(ctx, id).await?.map(EventNode))
 }

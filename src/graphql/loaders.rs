@@ -29,6 +29,34 @@ pub trait RequestLoader: Send + Sync + Sized + 'static {
     fn create(service: &Self::Service) -> Self;
 }
 
+/// A loader of one domain type by id through a method of `$service` that loads rows by their ids, for the
+/// domains that keep several such loaders side by side.
+macro_rules! by_id_loader {
+    ($name:ident, $service:ty, $value:ty, $method:ident) => {
+        pub struct $name(pub $service);
+
+        impl $crate::graphql::RequestLoader for $name {
+            type Service = $service;
+
+            fn create(service: &$service) -> Self {
+                Self(service.clone())
+            }
+        }
+
+        impl async_graphql::dataloader::Loader<i32> for $name {
+            type Value = $value;
+            type Error = std::sync::Arc<$crate::error::AppError>;
+
+            async fn load(&self, keys: &[i32]) -> Result<std::collections::HashMap<i32, $value>, Self::Error> {
+                let rows = self.0.$method(keys).await.map_err(std::sync::Arc::new)?;
+                Ok(rows.into_iter().map(|row| (row.id, row)).collect())
+            }
+        }
+    };
+}
+
+pub(crate) use by_id_loader;
+
 pub struct Loaders {
     /// How long a DataLoader gathers keys before it runs its batch.
     delay: Duration,

@@ -12,4 +12,5 @@ pub mod limits;
 mod loaders;
 
 pub use context::RequestContext;
+pub(crate) use loaders::by_id_loader;
 pub use loaders::{Loaders, ParentPage, RequestLoader, load_many, load_one, load_page};

@@ -54,7 +54,7 @@ pub enum Done {
     Finished(Job),
 }
 
-/// A job kind's work. Implementations live in their own domain (catalog's seats, notifications).
+/// A job kind's work. Implementations live in their own domain (events' seats, notifications).
 pub trait JobHandler: Send + Sync + 'static {
     fn run<'a>(&'a self, job: &'a Job, run: &'a JobRun) -> BoxFuture<'a, Result<Done, Failure>>;
 }

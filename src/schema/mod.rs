@@ -14,6 +14,7 @@ use async_graphql::{MergedObject, MergedSubscription, Schema, ValidationMode};
 use crate::{
     accounts::resolvers::{AccountsMutation, AccountsQuery},
     catalog::resolvers::{CatalogMutation, CatalogQuery},
+    events::resolvers::{EventsMutation, EventsQuery},
     jobs::resolvers::{JobsMutation, JobsQuery, JobsSubscription},
     names::resolvers::{NamesMutation, NamesQuery},
     notifications::resolvers::NotificationsMutation,
@@ -31,6 +32,7 @@ pub struct Query(
     WelcomeQuery,
     NamesQuery,
     CatalogQuery,
+    EventsQuery,
     JobsQuery,
     CacheStatsQuery,
 );
@@ -40,6 +42,7 @@ pub struct Mutation(
     AccountsMutation,
     NamesMutation,
     CatalogMutation,
+    EventsMutation,
     JobsMutation,
     NotificationsMutation,
 );
@@ -97,6 +100,7 @@ fn build_schema(
         .data(caches.clone())
         .data(services.accounts.clone())
         .data(services.catalog.clone())
+        .data(services.events.clone())
         .data(services.welcome.clone())
         .data(services.formatters.clone())
         .data(services.names.clone())

@@ -5,8 +5,9 @@ use async_graphql::{Context, ID, Interface, Object, Result};
 
 use crate::{
     accounts::resolvers::UserNode,
-    catalog::resolvers::{self as catalog, EventNode, ProductNode, ReservationNode, SeatReservationNode},
+    catalog::resolvers::{self as catalog, ProductNode, ReservationNode},
     error::{AppError, Message},
+    events::resolvers::{self as events, EventNode, SeatReservationNode},
     graphql::{
         errors::GqlResultExt,
         ids::{NodeType, parse_global_id},
@@ -84,8 +85,8 @@ async fn load_node(ctx: &Context<'_>, node_type: NodeType, database_id: i32) -> 
         NodeType::Reservation => Ok(catalog::load_reservation(ctx, database_id)
             .await?
             .map(Node::Reservation)),
-        NodeType::Event => Ok(catalog::load_event(ctx, database_id).await?.map(Node::Event)),
-        NodeType::SeatReservation => Ok(catalog::load_seat_reservation(ctx, database_id)
+        NodeType::Event => Ok(events::load_event(ctx, database_id).await?.map(Node::Event)),
+        NodeType::SeatReservation => Ok(events::load_seat_reservation(ctx, database_id)
             .await?
             .map(Node::SeatReservation)),
         NodeType::BabyName => Ok(BabyNameNode::load(ctx, database_id).await?.map(Node::BabyName)),
