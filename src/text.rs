@@ -1,4 +1,4 @@
-//! The rule every free-text input shares: no control characters.
+//! The rule every free-text input shares: no control characters; and the shape of a name (products, events).
 //!
 //! PostgreSQL refuses U+0000 in text (an internal error, logged once per occurrence) where SQLite stores it, and
 //! the other control characters only garble what a reader or a log line shows. None of our text fields (names,
@@ -11,6 +11,16 @@ use crate::error::{AppError, Message};
 /// Whether `text` is free of control characters (Unicode category Cc: C0, DEL and C1).
 pub fn is_plain(text: &str) -> bool {
     !text.chars().any(char::is_control)
+}
+
+/// A product's or an event's name: trimmed, 1 to 200 characters, plain; `empty_message` on `field` otherwise.
+pub fn name(field: &str, raw: &str, empty_message: &'static str) -> Result<String, AppError> {
+    let trimmed = raw.trim();
+    if trimmed.is_empty() || trimmed.chars().count() > 200 {
+        return Err(AppError::bad_input(field, Message::new(empty_message)));
+    }
+    check_plain(field, trimmed)?;
+    Ok(trimmed.to_string())
 }
 
 /// `BAD_USER_INPUT` on `field` when `text` holds a control character.

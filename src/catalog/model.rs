@@ -46,15 +46,6 @@ impl ReservationParent {
     }
 }
 
-fn name(field: &str, raw: &str, empty_message: &'static str) -> Result<String, AppError> {
-    let trimmed = raw.trim();
-    if trimmed.is_empty() || trimmed.chars().count() > 200 {
-        return Err(AppError::bad_input(field, Message::new(empty_message)));
-    }
-    crate::text::check_plain(field, trimmed)?;
-    Ok(trimmed.to_string())
-}
-
 fn non_negative(field: &str, value: i32, message: &'static str) -> Result<i32, AppError> {
     if value < 0 {
         Err(AppError::bad_input(field, Message::new(message)))
@@ -73,7 +64,7 @@ pub struct NewProduct {
 impl NewProduct {
     pub fn parse(name: &str, price_cents: i32, initial_stock: i32) -> Result<Self, AppError> {
         Ok(Self {
-            name: self::name("input.name", name, "catalog-product-name-empty")?,
+            name: crate::text::name("input.name", name, "catalog-product-name-empty")?,
             price_cents: non_negative("input.priceCents", price_cents, "catalog-price-negative")?,
             initial_stock: non_negative("input.initialStock", initial_stock, "catalog-stock-negative")?,
         })
@@ -92,7 +83,7 @@ impl ProductChange {
     pub fn parse(name: Option<&str>, price_cents: Option<i32>, initial_stock: Option<i32>) -> Result<Self, AppError> {
         Ok(Self {
             name: name
-                .map(|value| self::name("input.name", value, "catalog-product-name-empty"))
+                .map(|value| crate::text::name("input.name", value, "catalog-product-name-empty"))
                 .transpose()?,
             price_cents: price_cents
                 .map(|value| non_negative("input.priceCents", value, "catalog-price-negative"))

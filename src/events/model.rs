@@ -23,15 +23,6 @@ pub struct SeatReservation {
     pub created_at: DateTime<Utc>,
 }
 
-fn name(field: &str, raw: &str, empty_message: &'static str) -> Result<String, AppError> {
-    let trimmed = raw.trim();
-    if trimmed.is_empty() || trimmed.chars().count() > 200 {
-        return Err(AppError::bad_input(field, Message::new(empty_message)));
-    }
-    crate::text::check_plain(field, trimmed)?;
-    Ok(trimmed.to_string())
-}
-
 fn non_negative(field: &str, value: i32, message: &'static str) -> Result<i32, AppError> {
     if value < 0 {
         Err(AppError::bad_input(field, Message::new(message)))
@@ -56,7 +47,7 @@ impl NewEvent {
         reservation_enabled: bool,
     ) -> Result<Self, AppError> {
         Ok(Self {
-            name: self::name("input.name", name, "catalog-event-name-empty")?,
+            name: crate::text::name("input.name", name, "catalog-event-name-empty")?,
             starts_at,
             capacity: non_negative("input.capacity", capacity, "catalog-capacity-negative")?,
             reservation_enabled,
@@ -81,7 +72,7 @@ impl EventChange {
     ) -> Result<Self, AppError> {
         Ok(Self {
             name: name
-                .map(|value| self::name("input.name", value, "catalog-event-name-empty"))
+                .map(|value| crate::text::name("input.name", value, "catalog-event-name-empty"))
                 .transpose()?,
             starts_at,
             capacity: capacity
