@@ -233,6 +233,50 @@ async fn one_users_private_answer_is_never_served_to_another_user_or_to_anonymou
 }
 
 #[tokio::test]
+async fn an_event_written_in_its_own_domain_invalidates_the_cached_event_lists() {
+    let app = TestApp::spawn().await;
+    let admin = app.login_as_admin().await["accessToken"]
+        .as_str()
+        .expect("token")
+        .to_string();
+    let create = "mutation($n: String!) { createEvent(input: { name: $n, startsAt: \"2030-01-01T18:00:00Z\", capacity: 5 }) { id } }";
+    let (_, body) = app.gql_as(Some(&admin), create, json!({ "n": "Launch" })).await;
+    assert_no_errors(&body);
+    let id = body["data"]["createEvent"]["id"].as_str().expect("id").to_string();
+    let events = "{ events(first: 10) { nodes { name capacity } } }";
+    post(&app, None, events, json!({})).await;
+    assert_eq!(
+        x_cache(&post(&app, None, events, json!({})).await).as_deref(),
+        Some("HIT")
+    );
+    let (_, body) = app
+        .gql_as(
+            Some(&admin),
+            "mutation($id: ID!) { updateEvent(id: $id, input: { name: \"Relaunch\", capacity: 7 }) { id } }",
+            json!({ "id": id }),
+        )
+        .await;
+    assert_no_errors(&body);
+    let after = post(&app, None, events, json!({})).await;
+    assert_eq!(x_cache(&after).as_deref(), Some("MISS"));
+    let body: Value = after.json().await.expect("json");
+    assert_eq!(
+        body["data"]["events"]["nodes"][0],
+        json!({ "name": "Relaunch", "capacity": 7 })
+    );
+    let (_, body) = app.gql_as(Some(&admin), create, json!({ "n": "Encore" })).await;
+    assert_no_errors(&body);
+    let after = post(&app, None, events, json!({})).await;
+    assert_eq!(
+        x_cache(&after).as_deref(),
+        Some("MISS"),
+        "a create makes the lists miss"
+    );
+    let body: Value = after.json().await.expect("json");
+    assert_eq!(body["data"]["events"]["nodes"].as_array().map(Vec::len), Some(2));
+}
+
+#[tokio::test]
 async fn a_hundred_concurrent_identical_misses_execute_once() {
     let app = TestApp::spawn().await;
     let admin = app.login_as_admin().await["accessToken"]
