@@ -42,6 +42,7 @@ use store::{Limits, Store};
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct CacheStats {
     pub policy: Policy,
+    pub admission: Admission,
     pub capacity: Capacity,
     /// Entries held.
     pub size: u64,
@@ -51,11 +52,14 @@ pub struct CacheStats {
     pub misses: u64,
     /// Entries discarded to make room (not those removed, retained out or cleared).
     pub evictions: u64,
+    /// New entries a full cache did not store, frequency admission judging them less wanted than their victim.
+    pub refusals: u64,
 }
 
 /// A bounded cache. `Send + Sync` when its keys and values are `Send`.
 pub struct Cache<K, V> {
     policy: Policy,
+    admission: Admission,
     capacity: Capacity,
     store: Mutex<Store<K, V>>,
 }
@@ -91,6 +95,7 @@ impl<K: Hash + Eq + Clone, V: Clone> Cache<K, V> {
     /// victims are the entries least likely to be wanted; FIFO, LIFO and MRU may offer a hot entry as the victim,
     /// and a hot key that is out then ties with it and stays out.
     pub fn with_admission(mut self, admission: Admission) -> Self {
+        self.admission = admission;
         if admission == Admission::Frequency {
             self.store
                 .get_mut()
@@ -113,6 +118,7 @@ impl<K: Hash + Eq + Clone, V: Clone> Cache<K, V> {
         };
         Self {
             policy,
+            admission: Admission::Always,
             capacity,
             store: Mutex::new(Store::new(policy, limits, weigher)),
         }
@@ -172,12 +178,14 @@ impl<K: Hash + Eq + Clone, V: Clone> Cache<K, V> {
         let store = self.lock();
         CacheStats {
             policy: self.policy,
+            admission: self.admission,
             capacity: self.capacity,
             size: store.len() as u64,
             weight: store.weight() as u64,
             hits: store.hits,
             misses: store.misses,
             evictions: store.evictions,
+            refusals: store.refusals,
         }
     }
 

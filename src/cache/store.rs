@@ -59,6 +59,7 @@ pub(super) struct Store<K, V> {
     pub(super) hits: u64,
     pub(super) misses: u64,
     pub(super) evictions: u64,
+    pub(super) refusals: u64,
 }
 
 impl<K: Hash + Eq, V> Store<K, V> {
@@ -78,6 +79,7 @@ impl<K: Hash + Eq, V> Store<K, V> {
             hits: 0,
             misses: 0,
             evictions: 0,
+            refusals: 0,
         }
     }
 
@@ -164,6 +166,7 @@ impl<K: Hash + Eq, V> Store<K, V> {
             return discarded;
         }
         let Some(uses) = self.admission(hash, weight) else {
+            self.refusals += 1;
             return discarded;
         };
         self.make_room(1, weight, NIL, &mut discarded);

@@ -407,12 +407,14 @@ fn the_counters_follow_the_curriculum_lru_example() {
         cache.stats(),
         CacheStats {
             policy: Policy::Lru,
+            admission: Admission::Always,
             capacity: entries(4),
             size: 4,
             weight: 4,
             hits: 1,
             misses: 1,
             evictions: 1,
+            refusals: 0,
         }
     );
     assert_eq!(cache.remove("C"), Some("Street"));
@@ -1040,6 +1042,8 @@ fn a_key_read_more_often_than_the_victim_is_admitted_and_a_refused_put_discards_
     assert_eq!(cache.peek("c"), None);
     assert_eq!(cache.stats().size, 2);
     assert_eq!(cache.stats().evictions, 0);
+    assert_eq!(cache.stats().refusals, 1);
+    assert_eq!(cache.stats().admission, Admission::Frequency);
     for _ in 0..2 {
         cache.get("c");
     }

@@ -7,7 +7,7 @@ use async_graphql::{Context, Enum, Object, SimpleObject};
 
 use super::{persisted::PersistedDocuments, response_cache::ResponseCache};
 use crate::{
-    cache::{CacheStats, Capacity, Policy},
+    cache::{Admission, CacheStats, Capacity, Policy},
     graphql::{documents::DocumentCache, guards::AdminOnly},
 };
 
@@ -63,6 +63,25 @@ impl From<Policy> for PolicyName {
     }
 }
 
+/// Whether a full cache stores every new entry (`ALX_CACHE_ADMISSION`).
+#[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
+#[graphql(name = "CacheAdmission")]
+pub enum AdmissionName {
+    /// Every new entry, discarding the policy's victim.
+    Always,
+    /// Only an entry looked up more often lately than the victim it would displace.
+    Frequency,
+}
+
+impl From<Admission> for AdmissionName {
+    fn from(admission: Admission) -> Self {
+        match admission {
+            Admission::Always => Self::Always,
+            Admission::Frequency => Self::Frequency,
+        }
+    }
+}
+
 /// The caches of one engine, shared with the schema so that a resolver can read them.
 pub struct Caches {
     pub documents: DocumentCache,
@@ -91,6 +110,7 @@ impl Caches {
             metrics::counter!("cache_hits_total", "cache" => cache).absolute(stats.hits);
             metrics::counter!("cache_misses_total", "cache" => cache).absolute(stats.misses);
             metrics::counter!("cache_evictions_total", "cache" => cache).absolute(stats.evictions);
+            metrics::counter!("cache_refusals_total", "cache" => cache).absolute(stats.refusals);
         }
     }
 }
@@ -101,6 +121,7 @@ impl Caches {
 pub struct CacheReport {
     name: CacheName,
     policy: PolicyName,
+    admission: AdmissionName,
     /// Its bound as the `ALX_…_CAPACITY` settings write it, a count followed by `entries` (`10000 entries`) or a
     /// size (`64MiB`).
     capacity: String,
@@ -112,6 +133,8 @@ pub struct CacheReport {
     misses: i32,
     /// Entries discarded to make room.
     evictions: i32,
+    /// New entries not stored because admission judged them less wanted than the entry they would displace.
+    refusals: i32,
     /// Hits over lookups, from 0 to 1; 0 before the first lookup.
     hit_ratio: f64,
 }
@@ -122,6 +145,7 @@ impl CacheReport {
         Self {
             name,
             policy: stats.policy.into(),
+            admission: stats.admission.into(),
             capacity: match stats.capacity {
                 Capacity::Entries(entries) => format!("{entries} entries"),
                 bytes @ Capacity::Bytes(_) => bytes.to_string(),
@@ -130,6 +154,7 @@ impl CacheReport {
             hits: saturated(stats.hits),
             misses: saturated(stats.misses),
             evictions: saturated(stats.evictions),
+            refusals: saturated(stats.refusals),
             hit_ratio: match stats.hits + stats.misses {
                 0 => 0.0,
                 lookups => stats.hits as f64 / lookups as f64,
@@ -164,12 +189,14 @@ mod tests {
     fn stats(capacity: Capacity, hits: u64) -> CacheStats {
         CacheStats {
             policy: Policy::Lfu,
+            admission: Admission::Frequency,
             capacity,
             size: 3,
             weight: 3,
             hits,
             misses: 1,
             evictions: 0,
+            refusals: 2,
         }
     }
 
@@ -193,6 +220,8 @@ mod tests {
         let report = CacheReport::new(CacheName::Responses, stats(entries, 3_000_000_000));
         assert_eq!(report.hits, i32::MAX);
         assert_eq!(report.policy, PolicyName::Lfu);
+        assert_eq!(report.admission, AdmissionName::Frequency);
+        assert_eq!(report.refusals, 2);
         assert!((report.hit_ratio - 3e9 / (3e9 + 1.0)).abs() < 1e-12);
     }
 }

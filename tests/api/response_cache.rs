@@ -350,7 +350,27 @@ async fn listing_survives_a_flood(admission: Admission) -> bool {
         assert_eq!(response.status(), StatusCode::OK);
         assert_eq!(x_cache(&response).as_deref(), Some("MISS"));
     }
-    x_cache(&post(&app, None, PRODUCTS, json!({})).await).as_deref() == Some("HIT")
+    let survived = x_cache(&post(&app, None, PRODUCTS, json!({})).await).as_deref() == Some("HIT");
+    let admin = app.login_as_admin().await["accessToken"]
+        .as_str()
+        .expect("token")
+        .to_string();
+    let (_, body) = app
+        .gql_as(Some(&admin), "{ cacheStats { admission refusals } }", json!({}))
+        .await;
+    assert_no_errors(&body);
+    let refused = body["data"]["cacheStats"]["refusals"].as_i64().expect("refusals");
+    match admission {
+        Admission::Frequency => {
+            assert_eq!(body["data"]["cacheStats"]["admission"], "FREQUENCY");
+            assert!(refused > 0, "the flood's answers were refused: {body}");
+        }
+        Admission::Always => {
+            assert_eq!(body["data"]["cacheStats"]["admission"], "ALWAYS");
+            assert_eq!(refused, 0);
+        }
+    }
+    survived
 }
 
 #[tokio::test]

@@ -19,7 +19,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::{DocumentHash, SHA256_PREFIX};
-use crate::cache::{CacheStats, Capacity, Policy};
+use crate::cache::{Admission, CacheStats, Capacity, Policy};
 
 const APOLLO_FORMAT: &str = "apollo-persisted-query-manifest";
 
@@ -121,12 +121,14 @@ impl Manifest {
         let count = self.count();
         CacheStats {
             policy,
+            admission: Admission::Always,
             capacity: Capacity::Entries(NonZeroUsize::new(count).unwrap_or(NonZeroUsize::MIN)),
             size: count as u64,
             weight: count as u64,
             hits: self.found.load(Ordering::Relaxed),
             misses: self.missed.load(Ordering::Relaxed),
             evictions: 0,
+            refusals: 0,
         }
     }
 }
