@@ -92,7 +92,7 @@ struct RawSettings {
     trusted_proxies: Option<String>,
     default_locale: String,
     cache_policy: String,
-    cache_admission: String,
+    cache_admission: Option<String>,
     #[serde(deserialize_with = "count_or_text")]
     response_cache_capacity: String,
     response_cache_mode: String,
@@ -187,7 +187,7 @@ impl Default for RawSettings {
             trusted_proxies: None,
             default_locale: "en".into(),
             cache_policy: "LRU".into(),
-            cache_admission: "frequency".into(),
+            cache_admission: None,
             // Bytes, not entries: answers range from a few hundred bytes to 1 MiB (larger ones are not stored), so a
             // count would not bound memory.
             response_cache_capacity: "64MiB".into(),
@@ -319,7 +319,7 @@ pub struct Settings {
     /// The replacement policy of the server's caches (responses, persisted queries, parsed documents).
     pub cache_policy: Policy,
     /// Whether a full cache stores every new key (`always`) or only keys looked up more often lately than the
-    /// entry they would displace (`frequency`).
+    /// entry they would displace (`frequency`); unset, `frequency` under LRU and LFU, `always` otherwise.
     pub cache_admission: Admission,
     pub response_cache_capacity: Capacity,
     /// `strict`: a shared read of the write epoch before every lookup, never stale; `fast`: notifications alone.
@@ -540,10 +540,27 @@ impl Settings {
             .cache_policy
             .parse()
             .map_err(|error: UnknownPolicy| invalid("cache_policy", error.to_string()))?;
-        let cache_admission = raw
-            .cache_admission
-            .parse()
-            .map_err(|error: UnknownAdmission| invalid("cache_admission", error.to_string()))?;
+        // FIFO, LIFO and MRU offer hot entries as victims: under frequency admission a hot key that is out ties
+        // with them and stays out, and under FIFO the oldest entry, read often, would freeze the cache.
+        let suits_admission = matches!(cache_policy, Policy::Lru | Policy::Lfu);
+        let cache_admission = match raw.cache_admission.as_deref() {
+            None => {
+                if suits_admission {
+                    Admission::Frequency
+                } else {
+                    Admission::Always
+                }
+            }
+            Some(text) => text
+                .parse()
+                .map_err(|error: UnknownAdmission| invalid("cache_admission", error.to_string()))?,
+        };
+        if cache_admission == Admission::Frequency && !suits_admission {
+            return Err(invalid(
+                "cache_admission",
+                format!("frequency admission needs the LRU or LFU policy, not {cache_policy}"),
+            ));
+        }
         let capacity = |key: &str, value: &str| {
             value
                 .parse::<Capacity>()
@@ -883,6 +900,13 @@ mod tests {
         let error = load_with(&[("cache_admission", "sometimes")]).expect_err("must refuse");
         assert_eq!(error.setting, "ALX_CACHE_ADMISSION");
         assert!(error.reason.contains("always or frequency"), "{}", error.reason);
+        let error = load_with(&[("cache_policy", "FIFO"), ("cache_admission", "frequency")]).expect_err("must refuse");
+        assert_eq!(error.setting, "ALX_CACHE_ADMISSION");
+        assert!(error.reason.contains("LRU or LFU"), "{}", error.reason);
+        for policy in ["FIFO", "LIFO", "MRU"] {
+            let settings = load_with(&[("cache_policy", policy)]).expect("valid");
+            assert_eq!(settings.cache_admission, Admission::Always, "{policy}");
+        }
         for (key, value) in [
             ("response_cache_capacity", "0"),
             ("response_cache_capacity", "12XB"),

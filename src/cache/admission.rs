@@ -6,7 +6,8 @@
 //! asked for once (a scan, or an attacker's unique documents) from pushing the hot keys out.
 //!
 //! The counts are kept approximately, in a count-min sketch: four counters per key, the smallest of which is its
-//! estimate (collisions only ever add). The four sit in one 64-byte block, so an access touches one cache line.
+//! estimate (collisions only ever add). The four sit in one aligned 64-byte block, so an access touches one cache
+//! line.
 //! Counts are halved after every `PERIOD_PER_ENTRY × capacity` accesses, so that what was popular long ago fades. Hash flooding
 //! would need keys that collide under the cache's hasher, which is seeded at random per cache.
 
@@ -71,8 +72,13 @@ const MIN_COUNTERS: usize = 4096;
 /// The largest sketch, in counters (8 MiB), whatever the capacity says.
 const MAX_COUNTERS: usize = 8 << 20;
 
+/// One cache line of counters: aligned, so that a key's four counters are one line, not two.
+#[derive(Clone, Copy)]
+#[repr(C, align(64))]
+struct Block([u8; BLOCK]);
+
 pub(super) struct FrequencySketch {
-    counters: Vec<u8>,
+    blocks: Vec<Block>,
     /// Blocks minus one (their number is a power of two).
     block_mask: u64,
     accesses: usize,
@@ -88,32 +94,31 @@ impl FrequencySketch {
             .clamp(MIN_COUNTERS, MAX_COUNTERS)
             .next_power_of_two();
         Self {
-            counters: vec![0; counters],
+            blocks: vec![Block([0; BLOCK]); counters / BLOCK],
             block_mask: (counters / BLOCK - 1) as u64,
             accesses: 0,
             period: entries.saturating_mul(PERIOD_PER_ENTRY).max(BLOCK),
         }
     }
 
-    /// The key's four counters: a block from the hash's low bits, a counter in it from each of four higher 6-bit
-    /// slices (the hash is foldhash's, well mixed in every bit).
+    /// The key's block, from the hash's low bits, and its four counters in it, from four higher 6-bit slices (the
+    /// hash is foldhash's, well mixed in every bit). Two slices may pick one counter; the key then has three.
     #[inline]
-    fn slots(&self, hash: u64) -> [usize; 4] {
-        let base = ((hash & self.block_mask) as usize) * BLOCK;
+    fn slots(&self, hash: u64) -> (usize, [usize; 4]) {
         let within = |shift: u32| ((hash >> shift) & (BLOCK as u64 - 1)) as usize;
-        [
-            base + within(40),
-            base + within(46),
-            base + within(52),
-            base + within(58),
-        ]
+        (
+            (hash & self.block_mask) as usize,
+            [within(40), within(46), within(52), within(58)],
+        )
     }
 
     /// One more access to the key with `hash`.
     #[inline]
     pub(super) fn record(&mut self, hash: u64) {
-        for slot in self.slots(hash) {
-            self.counters[slot] = self.counters[slot].saturating_add(1);
+        let (block, slots) = self.slots(hash);
+        let counters = &mut self.blocks[block].0;
+        for slot in slots {
+            counters[slot] = counters[slot].saturating_add(1);
         }
         self.accesses += 1;
         if self.accesses >= self.period {
@@ -121,19 +126,22 @@ impl FrequencySketch {
         }
     }
 
+    #[cfg(test)]
+    pub(super) fn period(&self) -> usize {
+        self.period
+    }
+
     /// How often the key with `hash` was accessed lately (never less than it was).
     #[inline]
     pub(super) fn estimate(&self, hash: u64) -> u8 {
-        self.slots(hash)
-            .into_iter()
-            .map(|slot| self.counters[slot])
-            .min()
-            .unwrap_or(0)
+        let (block, slots) = self.slots(hash);
+        let counters = &self.blocks[block].0;
+        slots.into_iter().map(|slot| counters[slot]).min().unwrap_or(0)
     }
 
     /// Ages every count. O(counters) once per `period` accesses: O(1) per access.
     fn halve(&mut self) {
-        for counter in &mut self.counters {
+        for counter in self.blocks.iter_mut().flat_map(|block| block.0.iter_mut()) {
             *counter >>= 1;
         }
         self.accesses /= 2;

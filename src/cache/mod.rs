@@ -96,12 +96,10 @@ impl<K: Hash + Eq + Clone, V: Clone> Cache<K, V> {
     /// and a hot key that is out then ties with it and stays out.
     pub fn with_admission(mut self, admission: Admission) -> Self {
         self.admission = admission;
-        if admission == Admission::Frequency {
-            self.store
-                .get_mut()
-                .unwrap_or_else(PoisonError::into_inner)
-                .admit_by_frequency();
-        }
+        self.store
+            .get_mut()
+            .unwrap_or_else(PoisonError::into_inner)
+            .set_admission(admission);
         self
     }
 
@@ -187,6 +185,12 @@ impl<K: Hash + Eq + Clone, V: Clone> Cache<K, V> {
             evictions: store.evictions,
             refusals: store.refusals,
         }
+    }
+
+    /// Lookups between two halvings of the admission sketch's counts.
+    #[cfg(test)]
+    fn sketch_period(&self) -> Option<usize> {
+        self.lock().sketch_period()
     }
 
     pub fn policy(&self) -> Policy {

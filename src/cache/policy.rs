@@ -89,11 +89,24 @@ impl Order {
         }
     }
 
-    /// LFU under frequency admission: new entries come in at the frequency the admission's sketch gave them.
+    /// LFU under frequency admission: new entries come in at the frequency the admission's sketch gave them. The
+    /// index of low frequencies is built from the buckets already there, so that a cache in use can switch.
     pub(super) fn enter_at_estimates(&mut self) {
-        if self.policy == Policy::Lfu {
-            self.frequencies.low = Some(Box::new(LowFrequencies::default()));
+        if self.policy != Policy::Lfu {
+            return;
         }
+        let mut low = LowFrequencies::default();
+        let mut bucket = self.frequencies.by_frequency.front();
+        while bucket != NIL {
+            low.note(self.frequencies.buckets.get(bucket).frequency, bucket);
+            bucket = self.frequencies.buckets.next(bucket);
+        }
+        self.frequencies.low = Some(Box::new(low));
+    }
+
+    /// Back to the curriculum's rule: new entries come in used once.
+    pub(super) fn enter_at_one(&mut self) {
+        self.frequencies.low = None;
     }
 
     /// A new entry: the newest, used once (or, for LFU entering at estimates, `uses` times).
@@ -137,6 +150,16 @@ impl Order {
                 back => back,
             },
             Policy::Lfu => self.frequencies.victim(entries, spare),
+        }
+    }
+
+    /// The entry to discard after `victim`, were `victim` discarded first (as `victim` would then answer); `NIL`
+    /// if none. Lets admission weigh every entry a heavy newcomer would push out before any goes.
+    pub(super) fn next_victim<T: Default>(&self, entries: &Slab<T>, victim: u32) -> u32 {
+        match self.policy {
+            Policy::Fifo | Policy::Lru => entries.next(victim),
+            Policy::Lifo | Policy::Mru => entries.prev(victim),
+            Policy::Lfu => self.frequencies.after(entries, victim),
         }
     }
 
@@ -337,6 +360,21 @@ impl Frequencies {
             bucket = self.buckets.next(bucket);
         }
         NIL
+    }
+
+    /// The entry after `index` in discard order: the next in its bucket, or the first of the next bucket (buckets
+    /// are never empty).
+    fn after<T: Default>(&self, entries: &Slab<T>, index: u32) -> u32 {
+        let next = entries.next(index);
+        if next != NIL {
+            return next;
+        }
+        let bucket = self.buckets.next(self.bucket_of[index as usize]);
+        if bucket == NIL {
+            NIL
+        } else {
+            self.buckets.get(bucket).entries.front()
+        }
     }
 
     fn forget<T: Default>(&mut self, entries: &mut Slab<T>, index: u32) {

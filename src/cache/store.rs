@@ -14,7 +14,7 @@ use foldhash::fast::RandomState;
 use hashbrown::HashTable;
 
 use super::{
-    admission::FrequencySketch,
+    admission::{Admission, FrequencySketch},
     list::{MAX_NODES, NIL, Slab},
     policy::{Order, Policy},
 };
@@ -87,16 +87,29 @@ impl<K: Hash + Eq, V> Store<K, V> {
         &mut self.limits
     }
 
-    /// From now on a new key is stored in a full cache only if it was looked up more often lately than its
-    /// victim. The sketch is sized by the entry bound; a cache bounded in bytes is assumed to hold 1 KiB entries.
-    pub(super) fn admit_by_frequency(&mut self) {
-        let entries = if self.limits.entries == usize::MAX {
-            self.limits.weight / 1024
-        } else {
-            self.limits.entries
-        };
-        self.sketch = Some(FrequencySketch::new(entries));
-        self.order.enter_at_estimates();
+    /// With `Frequency`, from now on a new key is stored in a full cache only if it was looked up more often
+    /// lately than its victims; with `Always`, every new key is stored again. The sketch is sized by the entries
+    /// the cache can hold: its entry bound, or, bounded by weight, as many 1 KiB entries as fit (whichever is
+    /// smaller), so that its counts age at the pace of the cache's own turnover.
+    pub(super) fn set_admission(&mut self, admission: Admission) {
+        match admission {
+            Admission::Always => {
+                self.sketch = None;
+                self.order.enter_at_one();
+            }
+            Admission::Frequency => {
+                let by_weight = self.limits.weight / 1024;
+                let entries = self.limits.entries.min(by_weight).max(1);
+                self.sketch = Some(FrequencySketch::new(entries));
+                self.order.enter_at_estimates();
+            }
+        }
+    }
+
+    /// Lookups between two halvings of the sketch's counts, if there is one.
+    #[cfg(test)]
+    pub(super) fn sketch_period(&self) -> Option<usize> {
+        self.sketch.as_ref().map(FrequencySketch::period)
     }
 
     pub(super) fn len(&self) -> usize {
@@ -209,19 +222,34 @@ impl<K: Hash + Eq, V> Store<K, V> {
 
     /// Whether a new key with `hash` and `weight` may come in, and as how many uses (LFU's starting frequency):
     /// always, as one, without frequency admission. With it, the key comes in as the uses the sketch estimates,
-    /// unless the cache is full and the key was looked up no more often lately than its first victim. Ties keep
-    /// the victim: a key seen once must not displace one that has proved itself.
+    /// unless the cache is full and the key was looked up no more often lately than one of the victims that
+    /// `make_room` would discard for it, walked here in the same order without discarding: a heavy entry must
+    /// outscore each of the many it would push out, not only the first. Ties keep the victim: a key seen once must
+    /// not displace one that has proved itself.
     #[inline]
     fn admission(&self, hash: u64, weight: usize) -> Option<u8> {
         let Some(sketch) = &self.sketch else {
             return Some(1);
         };
         let uses = sketch.estimate(hash);
-        if !self.needs_room(1, weight) {
-            return Some(uses);
+        let (mut freed_entries, mut freed_weight) = (0, 0);
+        let mut victim = self.order.victim(&self.entries, NIL);
+        // As `needs_room`, with the victims walked so far taken out.
+        while self.entries.len() - freed_entries + 1 > self.limits.entries
+            || weight > self.limits.weight - (self.weight - freed_weight)
+        {
+            if victim == NIL {
+                break;
+            }
+            let discarded = entry(&self.entries, victim);
+            if uses <= sketch.estimate(discarded.hash) {
+                return None;
+            }
+            freed_entries += 1;
+            freed_weight += discarded.weight;
+            victim = self.order.next_victim(&self.entries, victim);
         }
-        let victim = self.order.victim(&self.entries, NIL);
-        (victim == NIL || uses > sketch.estimate(entry(&self.entries, victim).hash)).then_some(uses)
+        Some(uses)
     }
 
     #[inline]

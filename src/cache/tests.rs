@@ -1058,3 +1058,67 @@ fn admissions_parse_in_any_case_and_unknown_ones_are_refused() {
     let error = "sometimes".parse::<Admission>().expect_err("refused");
     assert!(error.to_string().contains("always or frequency"), "{error}");
 }
+
+#[test]
+fn the_sketch_ages_at_the_pace_of_the_entries_the_cache_can_hold() {
+    let weighed = |_: &u32, value: &Vec<u8>| value.len();
+    let by_bytes = Cache::with_weigher(Policy::Lru, bytes(64 << 20), weighed).with_admission(Admission::Frequency);
+    assert_eq!(
+        by_bytes.sketch_period(),
+        Some((64 << 10) * 50),
+        "as many 1 KiB entries as fit"
+    );
+    let by_entries = Cache::<u32, u32>::new(Policy::Lfu, entries(1_000)).with_admission(Admission::Frequency);
+    assert_eq!(by_entries.sketch_period(), Some(1_000 * 50));
+    let both = Cache::with_weigher(Policy::Lru, entries(1_024), weighed)
+        .with_max_weight(NonZeroUsize::new(32 << 20).expect("non-zero"))
+        .with_admission(Admission::Frequency);
+    assert_eq!(both.sketch_period(), Some(1_024 * 50), "the smaller of the two");
+    assert_eq!(both.with_admission(Admission::Always).sketch_period(), None);
+}
+
+#[test]
+fn a_heavy_newcomer_must_outscore_every_entry_it_would_push_out() {
+    let cache = Cache::with_weigher(Policy::Lru, bytes(9), length).with_admission(Admission::Frequency);
+    for (key, reads) in [("cold", 0), ("hot", 5), ("warm", 1)] {
+        for _ in 0..reads {
+            cache.get(key);
+        }
+        assert!(cache.put(key, "abc").is_empty());
+    }
+    for _ in 0..2 {
+        cache.get("heavy");
+    }
+    // Room for six bytes means pushing out `cold` and `hot`: `heavy` outscores the first, not the second.
+    assert!(cache.put("heavy", "abcdef").is_empty());
+    assert_eq!(cache.peek("heavy"), None);
+    assert_eq!(cache.peek("hot"), Some("abc"));
+    assert_eq!(cache.stats().refusals, 1);
+    for _ in 0..4 {
+        cache.get("heavy");
+    }
+    assert_eq!(
+        cache.put("heavy", "abcdef"),
+        vec!["cold", "hot"],
+        "six lookups beat five"
+    );
+}
+
+#[test]
+fn an_lfu_cache_in_use_can_switch_admission_on_and_keeps_its_order() {
+    let cache = Cache::new(Policy::Lfu, entries(2));
+    cache.put("a", 1);
+    let cache = cache.with_admission(Admission::Frequency);
+    cache.get("b");
+    assert!(cache.put("b", 1).is_empty());
+    cache.get("b");
+    for _ in 0..2 {
+        cache.get("c");
+    }
+    assert_eq!(cache.put("c", 1), vec!["a"], "a, used once, goes before b, used twice");
+    let cache = cache.with_admission(Admission::Always);
+    // Admission off: a newcomer, never looked up, comes in all the same. b and c both have two uses (c came in at
+    // its two lookups); b reached two first.
+    assert_eq!(cache.put("d", 1), vec!["b"]);
+    assert_eq!(cache.stats().admission, Admission::Always);
+}

@@ -384,8 +384,9 @@ impl ResponseCache {
         })
     }
 
-    /// Keeps `answer` under `key` unless a tag it read was touched after `ticket`, or it is too large; true if
-    /// kept.
+    /// Offers `answer` to the cache under `key` unless a tag it read was touched after `ticket`, or it is too
+    /// large; true if it passed those checks, and so may be handed to the requests waiting on it (frequency
+    /// admission may still decline to keep it).
     fn store(&self, key: Key, ticket: Ticket, answer: Arc<CachedResponse>) -> bool {
         if answer.body.len() > MAX_ANSWER_BYTES {
             return false;

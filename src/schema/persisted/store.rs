@@ -56,9 +56,10 @@ impl Store {
         self
     }
 
-    /// Whether this instance has the document already, without counting a lookup.
+    /// Whether this instance has the document already. A lookup, counted: under frequency admission a document
+    /// sent again and again with its hash must earn its place, or every such request would register it anew.
     pub fn holds(&self, hash: DocumentHash) -> bool {
-        self.local.peek(&hash).is_some()
+        self.local.get(&hash).is_some()
     }
 
     /// The document under `hash`: from this instance's cache, or from the table (and then cached).
