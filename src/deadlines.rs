@@ -19,7 +19,8 @@ const TICK: Duration = Duration::from_millis(100);
 /// The shared clock; clones share one ticker, which stops when the last clone is dropped.
 #[derive(Clone, Debug)]
 pub struct Deadlines {
-    ticks: watch::Receiver<()>,
+    /// The time of the latest tick.
+    ticks: watch::Receiver<Instant>,
 }
 
 /// The limit passed before the work finished.
@@ -29,13 +30,13 @@ pub struct Elapsed;
 impl Deadlines {
     /// Starts the ticker on the current runtime.
     pub fn start() -> Self {
-        let (ticker, ticks) = watch::channel(());
+        let (ticker, ticks) = watch::channel(Instant::now());
         tokio::spawn(async move {
             let mut interval = tokio::time::interval(TICK);
             interval.set_missed_tick_behavior(MissedTickBehavior::Skip);
             loop {
                 interval.tick().await;
-                if ticker.send(()).is_err() {
+                if ticker.send(Instant::now()).is_err() {
                     break;
                 }
             }
@@ -49,12 +50,14 @@ impl Deadlines {
     }
 
     /// As `timeout`, against a deadline that an outer step already set: work nested inside it that sees the same
-    /// tick is polled first, so it can answer before the outer step gives up.
+    /// tick is polled first, so it can answer before the outer step gives up. Both judge a tick by its own time,
+    /// not by the time they look: the clock moving between the inner check and the outer one (a preempted thread)
+    /// must not let the outer step expire on a tick the inner one found early.
     pub async fn until<F: Future>(&self, deadline: Instant, work: F) -> Result<F::Output, Elapsed> {
         let mut ticks = self.ticks.clone();
         let expired = async move {
             while ticks.changed().await.is_ok() {
-                if Instant::now() >= deadline {
+                if *ticks.borrow_and_update() >= deadline {
                     return;
                 }
             }
@@ -78,6 +81,15 @@ mod tests {
         let deadlines = Deadlines::start();
         let output = deadlines.timeout(Duration::from_secs(5), async { 42 }).await;
         assert_eq!(output.ok(), Some(42));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn nested_work_on_the_same_deadline_answers_before_the_outer_step_gives_up() {
+        let deadlines = Deadlines::start();
+        let deadline = Instant::now() + Duration::from_millis(250);
+        let inner = deadlines.until(deadline, std::future::pending::<()>());
+        let outer = deadlines.until(deadline, inner).await;
+        assert!(matches!(outer, Ok(Err(Elapsed))), "{outer:?}");
     }
 
     #[tokio::test(start_paused = true)]
