@@ -12,13 +12,6 @@ use crate::helpers::{PASSWORD, TestApp, assert_no_errors, error_code, error_fiel
 const CREATE_PRODUCT: &str = "mutation($input: CreateProductInput!) { createProduct(input: $input) { id databaseId name priceCents price initialStock currentStock } }";
 const RESERVE: &str = "mutation($id: ID!, $q: Int) { reserveProduct(productId: $id, quantity: $q) { id quantity product { currentStock } user { name } } }";
 
-async fn admin_token(app: &TestApp) -> String {
-    app.login_as_admin().await["accessToken"]
-        .as_str()
-        .expect("token")
-        .to_string()
-}
-
 async fn create_product(app: &TestApp, admin: &str, name: &str, price_cents: i32, stock: i32) -> Value {
     let (_, body) = app
         .gql_as(
@@ -36,7 +29,7 @@ async fn a_nested_query_costs_the_same_statements_for_5_products_as_for_50() {
     // A DataLoader batches the keys that arrive within its delay; an unoptimised build on a busy CI machine can
     // take longer than the 1 ms default to resolve 50 parents, so this test gives batches room to form.
     let app = TestApp::spawn_with(|settings| settings.dataloader_delay = std::time::Duration::from_millis(100)).await;
-    let admin = admin_token(&app).await;
+    let admin = app.admin_token().await;
     let mut buyers = Vec::new();
     for i in 0..3 {
         let new_user = parse_new_user(
@@ -100,7 +93,7 @@ async fn a_nested_query_costs_the_same_statements_for_5_products_as_for_50() {
 #[tokio::test]
 async fn two_hundred_concurrent_reservations_never_oversell_fifty_units() {
     let app = TestApp::spawn_with(|settings| settings.db_max_connections = 10).await;
-    let admin = admin_token(&app).await;
+    let admin = app.admin_token().await;
     let product = create_product(&app, &admin, "Limited", 1_000, 50).await;
     let mut tokens = Vec::new();
     for i in 0..8 {
@@ -154,7 +147,7 @@ async fn two_hundred_concurrent_reservations_never_oversell_fifty_units() {
 #[tokio::test]
 async fn reserving_beyond_stock_returns_out_of_stock_and_changes_nothing() {
     let app = TestApp::spawn().await;
-    let admin = admin_token(&app).await;
+    let admin = app.admin_token().await;
     let product = create_product(&app, &admin, "Suitcase 650", 35_000, 2).await;
     let user = app.register("ada@example.com").await;
     let token = user["accessToken"].as_str();
@@ -171,7 +164,7 @@ async fn reserving_beyond_stock_returns_out_of_stock_and_changes_nothing() {
 #[tokio::test]
 async fn cancelling_gives_the_stock_back_and_only_owners_and_admins_may() {
     let app = TestApp::spawn().await;
-    let admin = admin_token(&app).await;
+    let admin = app.admin_token().await;
     let product = create_product(&app, &admin, "Suitcase 250", 5_000, 4).await;
     let ada = app.register("ada@example.com").await;
     let bob = app.register("bob@example.com").await;
@@ -229,7 +222,7 @@ async fn cancelling_gives_the_stock_back_and_only_owners_and_admins_may() {
 #[tokio::test]
 async fn admin_crud_validates_every_field() {
     let app = TestApp::spawn().await;
-    let admin = admin_token(&app).await;
+    let admin = app.admin_token().await;
     for (input, field) in [
         (
             json!({ "name": "X", "priceCents": -1, "initialStock": 1 }),
@@ -343,7 +336,7 @@ async fn admin_crud_validates_every_field() {
 #[tokio::test]
 async fn node_resolves_every_catalog_type_and_prices_follow_the_locale() {
     let app = TestApp::spawn().await;
-    let admin = admin_token(&app).await;
+    let admin = app.admin_token().await;
     let product = create_product(&app, &admin, "Suitcase 1050", 55_000, 5).await;
     assert_eq!(product["price"], "$550.00");
     let (_, body) = app
@@ -421,10 +414,7 @@ async fn products_and_reservations_are_stamped_by_the_apps_clock() {
         .expect("instant")
         .to_utc();
     let app = TestApp::spawn_with_clock(alx_backend::clock::fixed_clock(instant)).await;
-    let admin = app.login_as_admin().await["accessToken"]
-        .as_str()
-        .expect("token")
-        .to_string();
+    let admin = app.admin_token().await;
     let (_, body) = app
         .gql_as(
             Some(&admin),

@@ -212,6 +212,14 @@ impl TestApp {
         self.login("admin@example.com", PASSWORD).await.1["data"]["login"].clone()
     }
 
+    /// `login_as_admin`'s access token.
+    pub async fn admin_token(&self) -> String {
+        self.login_as_admin().await["accessToken"]
+            .as_str()
+            .expect("an access token")
+            .to_string()
+    }
+
     pub async fn login(&self, email: &str, password: &str) -> (StatusCode, Value) {
         self.gql(
             "mutation($email: String!, $password: String!) { login(email: $email, password: $password) { accessToken refreshToken user { id email role } } }",

@@ -140,10 +140,7 @@ async fn control_characters_in_account_names_are_refused_and_change_nothing() {
 #[tokio::test]
 async fn a_nul_in_a_product_name_is_refused_and_creates_nothing() {
     let app = TestApp::spawn().await;
-    let admin = app.login_as_admin().await["accessToken"]
-        .as_str()
-        .expect("token")
-        .to_string();
+    let admin = app.admin_token().await;
     let create = "mutation($input: CreateProductInput!) { createProduct(input: $input) { id } }";
     let (elapsed, body) = timed_gql(
         &app,

@@ -412,10 +412,7 @@ async fn two_processes_on_one_postgres_drain_two_thousand_jobs_taking_each_seat_
     }
     // The enqueuer runs no workers: the two processes do all the work.
     let app = TestApp::spawn().await;
-    let admin = app.login_as_admin().await["accessToken"]
-        .as_str()
-        .expect("token")
-        .to_string();
+    let admin = app.admin_token().await;
     let mut event_ids = Vec::new();
     for name in ["North stand", "South stand"] {
         let (_, body) = app

@@ -247,10 +247,7 @@ async fn strangers_and_anonymous_callers_cannot_see_or_follow_a_job() {
         )
         .await;
     assert!(body["data"]["node"].is_null(), "{body}");
-    let admin = app.login_as_admin().await["accessToken"]
-        .as_str()
-        .expect("present")
-        .to_string();
+    let admin = app.admin_token().await;
     assert_eq!(job(&app, &admin, id).await["id"], *id);
     let (_, body) = app.gql_as(Some(&admin), "{ jobs { totalCount } }", json!({})).await;
     assert_eq!(body["data"]["jobs"]["totalCount"], 1);
@@ -337,10 +334,7 @@ async fn bad_notifications_are_refused_whole_naming_the_field() {
 #[tokio::test]
 async fn sixty_requests_for_fifty_seats_complete_fifty_and_fail_ten() {
     let app = spawn_with_workers(|_| {}).await;
-    let admin = app.login_as_admin().await["accessToken"]
-        .as_str()
-        .expect("present")
-        .to_string();
+    let admin = app.admin_token().await;
     let (_, body) = app
         .gql_as(
             Some(&admin),
@@ -528,10 +522,7 @@ async fn job_events_streams_the_callers_jobs_of_a_kind_and_an_admin_sees_everyon
     let alice_token = alice["accessToken"].as_str().expect("token").to_string();
     let alice_id = alice["user"]["databaseId"].as_i64().expect("id");
     let bob_token = user_token(&app, "bob@example.com").await;
-    let admin_token = app.login_as_admin().await["accessToken"]
-        .as_str()
-        .expect("token")
-        .to_string();
+    let admin_token = app.admin_token().await;
     let query =
         "subscription { jobEvents(kind: PUSH_NOTIFICATION) { databaseId kind state version owner { databaseId } } }";
     let mut alice_socket = open_initialised(&app, Some(&alice_token)).await;

@@ -177,13 +177,6 @@ fn expected_order(rows: &[Value], filter: &Value, field: &str, descending: bool)
         .collect()
 }
 
-async fn admin_token(app: &TestApp) -> String {
-    app.login_as_admin().await["accessToken"]
-        .as_str()
-        .expect("access token")
-        .to_string()
-}
-
 #[tokio::test]
 async fn importing_skips_bad_rows_reporting_their_lines_and_keeps_every_position() {
     let app = TestApp::spawn().await;
@@ -377,7 +370,7 @@ async fn page_arithmetic_holds_at_the_edges() {
 async fn numbered_pages_count_positions_not_indexes_once_rows_are_deleted() {
     let app = TestApp::spawn().await;
     app.import_names(&names_csv(30), false).await;
-    let token = admin_token(&app).await;
+    let token = app.admin_token().await;
     let rows = all_rows(&app).await;
     for index in [0, 4, 5] {
         let (_, body) = app
@@ -404,7 +397,7 @@ async fn numbered_pages_count_positions_not_indexes_once_rows_are_deleted() {
 async fn paging_from_an_index_neither_repeats_nor_skips_rows_when_rows_are_deleted() {
     let app = TestApp::spawn().await;
     app.import_names(&names_csv(45), false).await;
-    let token = admin_token(&app).await;
+    let token = app.admin_token().await;
     let rows = all_rows(&app).await;
     let id_of = |index: usize| rows[index]["id"].clone();
 
@@ -487,7 +480,7 @@ async fn relay_paging_visits_every_row_once_in_every_order_both_ways() {
 async fn a_relay_cursor_still_works_after_its_row_is_deleted() {
     let app = TestApp::spawn().await;
     app.import_names(&names_csv(30), false).await;
-    let token = admin_token(&app).await;
+    let token = app.admin_token().await;
     let order = json!({ "field": "COUNT", "direction": "DESC" });
     let expected = expected_order(&all_rows(&app).await, &Value::Null, "COUNT", true);
     let (_, body) = app.gql(&relay_query(), json!({ "first": 10, "orderBy": order })).await;
@@ -564,7 +557,7 @@ async fn filters_combine_with_each_way_of_paging() {
 async fn bad_paging_arguments_are_bad_user_input_naming_the_argument() {
     let app = TestApp::spawn().await;
     app.import_names(&names_csv(20), false).await;
-    let token = admin_token(&app).await;
+    let token = app.admin_token().await;
     let (_, users) = app
         .gql_as(Some(&token), "{ users(first: 1) { edges { cursor } } }", json!({}))
         .await;
@@ -650,7 +643,7 @@ async fn an_index_is_valid_up_to_the_files_size_even_after_its_last_rows_are_del
     );
 
     app.import_names(&names_csv(12), false).await;
-    let token = admin_token(&app).await;
+    let token = app.admin_token().await;
     let rows = all_rows(&app).await;
     for index in [10, 11] {
         app.gql_as(Some(&token), DELETE, json!({ "id": rows[index]["id"] }))
@@ -678,7 +671,7 @@ async fn only_admins_delete_names_and_a_missing_row_is_not_found() {
         .await;
     assert_eq!(error_code(&body), "FORBIDDEN");
 
-    let token = admin_token(&app).await;
+    let token = app.admin_token().await;
     let (_, body) = app.gql_as(Some(&token), DELETE, json!({ "id": id })).await;
     assert_no_errors(&body);
     assert_eq!(body["data"]["deleteBabyName"], id);

@@ -505,13 +505,6 @@ async fn cache_stats(app: &TestApp, token: &str, name: &str) -> Value {
     body["data"]["cacheStats"].clone()
 }
 
-async fn admin_token(app: &TestApp) -> String {
-    app.login_as_admin().await["accessToken"]
-        .as_str()
-        .expect("a token")
-        .to_string()
-}
-
 #[tokio::test]
 async fn cache_stats_are_for_admins_only() {
     let app = TestApp::spawn().await;
@@ -524,7 +517,7 @@ async fn cache_stats_are_for_admins_only() {
         .to_string();
     let (_, body) = app.gql_as(Some(&user), query, json!({})).await;
     assert_eq!(error_code(&body), "FORBIDDEN");
-    let (_, body) = app.gql_as(Some(&admin_token(&app).await), query, json!({})).await;
+    let (_, body) = app.gql_as(Some(&app.admin_token().await), query, json!({})).await;
     assert_no_errors(&body);
     assert_eq!(body["data"]["cacheStats"]["name"], "RESPONSES", "the default");
 }
@@ -536,7 +529,7 @@ async fn cache_stats_report_the_configured_policy_and_capacities() {
         settings.document_cache_capacity = "64MiB".parse().expect("a capacity");
     })
     .await;
-    let admin = admin_token(&app).await;
+    let admin = app.admin_token().await;
     let responses = cache_stats(&app, &admin, "RESPONSES").await;
     assert_eq!(responses["policy"], "LFU");
     assert_eq!(responses["capacity"], "64MiB", "the default, in bytes");
@@ -553,7 +546,7 @@ async fn cache_stats_report_the_configured_policy_and_capacities() {
 #[tokio::test]
 async fn a_document_cache_hit_moves_its_counters() {
     let app = TestApp::spawn().await;
-    let admin = admin_token(&app).await;
+    let admin = app.admin_token().await;
     // Reading the counters is an operation too: the first read is a miss, every later one a hit.
     let before = cache_stats(&app, &admin, "DOCUMENTS").await;
     // Not cacheable as a response, so both requests reach the document cache.
@@ -571,7 +564,7 @@ async fn a_document_cache_hit_moves_its_counters() {
 #[tokio::test]
 async fn persisted_query_lookups_move_their_counters() {
     let app = TestApp::spawn().await;
-    let admin = admin_token(&app).await;
+    let admin = app.admin_token().await;
     by_hash(&app, LOCALES).await;
     post(&app, json!({ "query": LOCALES, "extensions": apq(&hash_of(LOCALES)) })).await;
     by_hash(&app, LOCALES).await;

@@ -54,10 +54,7 @@ async fn admin_creates_product(app: &TestApp, admin: &str, name: &str) -> String
 #[tokio::test]
 async fn a_cacheable_query_misses_then_hits_with_etag_and_cache_control() {
     let app = TestApp::spawn().await;
-    let admin = app.login_as_admin().await["accessToken"]
-        .as_str()
-        .expect("token")
-        .to_string();
+    let admin = app.admin_token().await;
     admin_creates_product(&app, &admin, "Lamp").await;
     let first = post(&app, None, PRODUCTS, json!({})).await;
     assert_eq!(x_cache(&first).as_deref(), Some("MISS"));
@@ -107,10 +104,7 @@ async fn errors_mutations_and_uncacheable_answers_say_no_store() {
         let again = post(&app, None, query, json!({})).await;
         assert_ne!(x_cache(&again).as_deref(), Some("HIT"), "{query}");
     }
-    let admin = app.login_as_admin().await["accessToken"]
-        .as_str()
-        .expect("token")
-        .to_string();
+    let admin = app.admin_token().await;
     let response = post(
         &app,
         Some(&admin),
@@ -124,10 +118,7 @@ async fn errors_mutations_and_uncacheable_answers_say_no_store() {
 #[tokio::test]
 async fn a_write_invalidates_the_entity_and_a_create_invalidates_the_lists() {
     let app = TestApp::spawn().await;
-    let admin = app.login_as_admin().await["accessToken"]
-        .as_str()
-        .expect("token")
-        .to_string();
+    let admin = app.admin_token().await;
     let id = admin_creates_product(&app, &admin, "Chair").await;
     let one = "query($id: ID!) { product(id: $id) { name } }";
     assert_eq!(
@@ -188,10 +179,7 @@ async fn a_write_invalidates_the_entity_and_a_create_invalidates_the_lists() {
 #[tokio::test]
 async fn one_users_private_answer_is_never_served_to_another_user_or_to_anonymous_callers() {
     let app = TestApp::spawn().await;
-    let admin = app.login_as_admin().await["accessToken"]
-        .as_str()
-        .expect("token")
-        .to_string();
+    let admin = app.admin_token().await;
     let id = admin_creates_product(&app, &admin, "Bed").await;
     let buyer = app.register("private@example.com").await["accessToken"]
         .as_str()
@@ -235,10 +223,7 @@ async fn one_users_private_answer_is_never_served_to_another_user_or_to_anonymou
 #[tokio::test]
 async fn an_event_written_in_its_own_domain_invalidates_the_cached_event_lists() {
     let app = TestApp::spawn().await;
-    let admin = app.login_as_admin().await["accessToken"]
-        .as_str()
-        .expect("token")
-        .to_string();
+    let admin = app.admin_token().await;
     let create = "mutation($n: String!) { createEvent(input: { name: $n, startsAt: \"2030-01-01T18:00:00Z\", capacity: 5 }) { id } }";
     let (_, body) = app.gql_as(Some(&admin), create, json!({ "n": "Launch" })).await;
     assert_no_errors(&body);
@@ -279,10 +264,7 @@ async fn an_event_written_in_its_own_domain_invalidates_the_cached_event_lists()
 #[tokio::test]
 async fn a_hundred_concurrent_identical_misses_execute_once() {
     let app = TestApp::spawn().await;
-    let admin = app.login_as_admin().await["accessToken"]
-        .as_str()
-        .expect("token")
-        .to_string();
+    let admin = app.admin_token().await;
     admin_creates_product(&app, &admin, "Shelf").await;
     let requests = (0..100).map(|_| {
         let client = app.client.clone();
@@ -312,10 +294,7 @@ async fn a_hundred_concurrent_identical_misses_execute_once() {
 #[tokio::test]
 async fn with_the_cache_off_every_answer_is_computed_and_sent_no_store() {
     let app = TestApp::spawn_with(|settings| settings.response_cache_mode = FreshnessMode::Off).await;
-    let admin = app.login_as_admin().await["accessToken"]
-        .as_str()
-        .expect("token")
-        .to_string();
+    let admin = app.admin_token().await;
     admin_creates_product(&app, &admin, "Lamp").await;
     for _ in 0..2 {
         let response = post(&app, None, PRODUCTS, json!({})).await;
@@ -351,10 +330,7 @@ async fn listing_survives_a_flood(admission: Admission) -> bool {
         assert_eq!(x_cache(&response).as_deref(), Some("MISS"));
     }
     let survived = x_cache(&post(&app, None, PRODUCTS, json!({})).await).as_deref() == Some("HIT");
-    let admin = app.login_as_admin().await["accessToken"]
-        .as_str()
-        .expect("token")
-        .to_string();
+    let admin = app.admin_token().await;
     let (_, body) = app
         .gql_as(Some(&admin), "{ cacheStats { admission refusals } }", json!({}))
         .await;
@@ -390,10 +366,7 @@ async fn hot_document_survives_a_flood(admission: Admission) -> bool {
         settings.document_cache_capacity = "4".parse().expect("entries");
     })
     .await;
-    let admin = app.login_as_admin().await["accessToken"]
-        .as_str()
-        .expect("token")
-        .to_string();
+    let admin = app.admin_token().await;
     let stats = "{ cacheStats(name: DOCUMENTS) { hits } }";
     let hits = |body: Value| body["data"]["cacheStats"]["hits"].as_i64().expect("hits");
     let mut before = 0;
@@ -423,10 +396,7 @@ async fn with_frequency_admission_a_flood_of_one_off_documents_leaves_the_hot_do
 #[tokio::test]
 async fn cache_stats_report_the_response_cache() {
     let app = TestApp::spawn().await;
-    let admin = app.login_as_admin().await["accessToken"]
-        .as_str()
-        .expect("token")
-        .to_string();
+    let admin = app.admin_token().await;
     post(&app, None, PRODUCTS, json!({})).await;
     post(&app, None, PRODUCTS, json!({})).await;
     let (_, body) = app
@@ -446,10 +416,7 @@ async fn cache_stats_report_the_response_cache() {
 async fn a_write_on_one_instance_is_never_read_stale_on_another() {
     let first = TestApp::spawn().await;
     let second = TestApp::spawn_sharing(&first, |_| {}).await;
-    let admin = first.login_as_admin().await["accessToken"]
-        .as_str()
-        .expect("token")
-        .to_string();
+    let admin = first.admin_token().await;
     let id = admin_creates_product(&first, &admin, "v0").await;
     let read = "query($id: ID!) { product(id: $id) { name } }";
     for round in 1..=30 {
@@ -477,10 +444,7 @@ async fn a_write_on_one_instance_is_never_read_stale_on_another() {
 async fn reads_racing_writes_on_another_instance_never_see_a_version_older_than_the_last_committed() {
     let first = TestApp::spawn().await;
     let second = TestApp::spawn_sharing(&first, |_| {}).await;
-    let admin = first.login_as_admin().await["accessToken"]
-        .as_str()
-        .expect("token")
-        .to_string();
+    let admin = first.admin_token().await;
     let id = admin_creates_product(&first, &admin, "0").await;
     let committed = std::sync::Arc::new(std::sync::atomic::AtomicI64::new(0));
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
