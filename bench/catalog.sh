@@ -17,8 +17,6 @@ export ALX_JWT_SECRET="bench-secret-bench-secret-bench-secret-42" ALX_LOG=warn
 
 source bench/wrk.sh
 query='{ products(first: 50) { nodes { name reservations(first: 10) { nodes { quantity user { name email } } } } } }'
-cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
-wait_ready() { until curl -fsS -o /dev/null -X POST -H 'content-type: application/json' -d '{"query":"{ __typename }"}' "$1" 2>/dev/null; do sleep 0.05; done; }
 
 measure() { # name url pid lua
   local before after requests
@@ -45,8 +43,8 @@ run_engine() { # engine database_url
   DATABASE_URL="$2" "$CARGO_TARGET_DIR/release/examples/catalog_handwritten" 127.0.0.1:18093 &
   local handwritten=$!
   pids+=("$handwritten")
-  wait_ready http://127.0.0.1:18090/graphql
-  wait_ready http://127.0.0.1:18093/graphql
+  wait_graphql_ready http://127.0.0.1:18090/graphql
+  wait_graphql_ready http://127.0.0.1:18093/graphql
   local token
   token=$(curl -fsS -X POST -H 'content-type: application/json' http://127.0.0.1:18090/graphql \
     -d '{"query":"mutation { login(email: \"bench-admin@example.com\", password: \"bench-password\") { accessToken } }"}' |

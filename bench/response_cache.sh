@@ -23,8 +23,6 @@ source bench/wrk.sh
 query='{ products(first: 50) { nodes { name price currentStock } } }'
 body="{\"query\":\"$query\"}"
 wrk_script "$work/products.lua" "$body"
-cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
-wait_ready() { until curl -fsS -o /dev/null -X POST -H 'content-type: application/json' -d '{"query":"{ __typename }"}' "$1" 2>/dev/null; do sleep 0.05; done; }
 
 # Every measured request must be a success with the whole listing: a fast error would flatter the figure.
 expect_listing() { # url expected-x-cache
@@ -79,9 +77,9 @@ run_engine() { # engine database_url
   "$CARGO_TARGET_DIR/release/examples/bare_axum" 127.0.0.1:18081 &
   local bare=$!
   pids+=("$cached" "$uncached" "$bare")
-  wait_ready http://127.0.0.1:18090/graphql
-  wait_ready http://127.0.0.1:18091/graphql
-  wait_ready http://127.0.0.1:18081/graphql
+  wait_graphql_ready http://127.0.0.1:18090/graphql
+  wait_graphql_ready http://127.0.0.1:18091/graphql
+  wait_graphql_ready http://127.0.0.1:18081/graphql
   expect_listing http://127.0.0.1:18090/graphql MISS
   expect_listing http://127.0.0.1:18090/graphql HIT
   expect_listing http://127.0.0.1:18091/graphql ""

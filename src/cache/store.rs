@@ -234,10 +234,11 @@ impl<K: Hash + Eq, V> Store<K, V> {
         let uses = sketch.estimate(hash);
         let (mut freed_entries, mut freed_weight) = (0, 0);
         let mut victim = self.order.victim(&self.entries, NIL);
-        // As `needs_room`, with the victims walked so far taken out.
-        while self.entries.len() - freed_entries + 1 > self.limits.entries
-            || weight > self.limits.weight - (self.weight - freed_weight)
-        {
+        while self.over_bounds(
+            self.entries.len() - freed_entries + 1,
+            self.weight - freed_weight,
+            weight,
+        ) {
             if victim == NIL {
                 break;
             }
@@ -252,11 +253,12 @@ impl<K: Hash + Eq, V> Store<K, V> {
         Some(uses)
     }
 
+    /// Whether `count` entries weighing `held`, plus an incoming `weight`, exceed the bounds.
     #[inline]
-    fn needs_room(&self, entries: usize, weight: usize) -> bool {
-        // `self.weight <= self.limits.weight` always holds, and `weight <= self.limits.weight` was checked, so
-        // neither side overflows; once only a spared entry is left, both conditions are false.
-        self.entries.len() + entries > self.limits.entries || weight > self.limits.weight - self.weight
+    fn over_bounds(&self, count: usize, held: usize, weight: usize) -> bool {
+        // `held <= self.limits.weight` always holds, and `weight <= self.limits.weight` was checked, so neither side
+        // overflows; once only a spared entry is left, both conditions are false.
+        count > self.limits.entries || weight > self.limits.weight - held
     }
 
     /// Discards entries other than `spare`, in the policy's order, until `entries` more entries weighing `weight`
@@ -264,7 +266,7 @@ impl<K: Hash + Eq, V> Store<K, V> {
     /// LIFO and MRU require, and LFU too: a new entry, used once, would otherwise often be its own victim).
     #[inline]
     fn make_room(&mut self, entries: usize, weight: usize, spare: u32, discarded: &mut Vec<K>) {
-        while self.needs_room(entries, weight) {
+        while self.over_bounds(self.entries.len() + entries, self.weight, weight) {
             let victim = self.order.victim(&self.entries, spare);
             discarded.push(self.evict(victim));
         }

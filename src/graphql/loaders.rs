@@ -29,8 +29,8 @@ pub trait RequestLoader: Send + Sync + Sized + 'static {
     fn create(service: &Self::Service) -> Self;
 }
 
-/// A loader of one domain type by id through a method of `$service` that loads rows by their ids, for the
-/// domains that keep several such loaders side by side.
+/// A loader of one domain type by id, through a method of `$service` that loads rows by their ids: one query per
+/// request tick, however many fields ask.
 macro_rules! by_id_loader {
     ($name:ident, $service:ty, $value:ty, $method:ident) => {
         pub struct $name(pub $service);

@@ -1,35 +1,15 @@
 //! DataLoaders for jobs: by id (a change event's payload, `node`), and a user's jobs (see `graphql::children`).
 
-use std::{collections::HashMap, sync::Arc};
-
-use async_graphql::dataloader::Loader;
+use std::collections::HashMap;
 
 use super::{model::Job, service::JobsService};
 use crate::{
-    error::{AppError, AppResult},
-    graphql::{RequestLoader, children::ChildList},
+    error::AppResult,
+    graphql::{by_id_loader, children::ChildList},
     pagination::{KeysetPage, Page},
 };
 
-pub struct JobLoader(JobsService);
-
-impl RequestLoader for JobLoader {
-    type Service = JobsService;
-
-    fn create(service: &JobsService) -> Self {
-        Self(service.clone())
-    }
-}
-
-impl Loader<i32> for JobLoader {
-    type Value = Job;
-    type Error = Arc<AppError>;
-
-    async fn load(&self, keys: &[i32]) -> Result<HashMap<i32, Job>, Self::Error> {
-        let jobs = self.0.jobs(keys).await.map_err(Arc::new)?;
-        Ok(jobs.into_iter().map(|job| (job.id, job)).collect())
-    }
-}
+by_id_loader!(JobLoader, JobsService, Job, jobs);
 
 /// A user's jobs.
 pub struct JobsOfUser;
