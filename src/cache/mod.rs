@@ -138,6 +138,16 @@ impl<K: Hash + Eq + Clone, V: Clone> Cache<K, V> {
         self.lock().get(key)
     }
 
+    /// The value for `key` if present, counted as a hit and a use; an absent key is not counted (the caller looks it
+    /// up again through a path that counts the miss).
+    pub fn get_present<Q>(&self, key: &Q) -> Option<V>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        self.lock().get_present(key)
+    }
+
     /// The value for `key`, neither counted nor used.
     pub fn peek<Q>(&self, key: &Q) -> Option<V>
     where

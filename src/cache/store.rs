@@ -141,20 +141,47 @@ impl<K: Hash + Eq, V> Store<K, V> {
         Q: Hash + Eq + ?Sized,
         V: Clone,
     {
+        self.lookup(key, true)
+    }
+
+    /// As `get`, but an absent key is neither counted nor recorded: the caller asks again elsewhere, and that
+    /// lookup counts.
+    pub(super) fn get_present<Q>(&mut self, key: &Q) -> Option<V>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+        V: Clone,
+    {
+        self.lookup(key, false)
+    }
+
+    fn lookup<Q>(&mut self, key: &Q, count_absent: bool) -> Option<V>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+        V: Clone,
+    {
         let hash = self.hasher.hash_one(key);
-        // Lookups, not puts, are what is counted: a read-through cache puts after every miss, which would count
-        // each cold key twice.
-        if let Some(sketch) = &mut self.sketch {
-            sketch.record(hash);
-        }
         let Some(index) = self.find(hash, key) else {
-            self.misses += 1;
+            if count_absent {
+                self.record(hash);
+                self.misses += 1;
+            }
             return None;
         };
+        self.record(hash);
         self.hits += 1;
         let value = entry(&self.entries, index).value.clone();
         self.order.read(&mut self.entries, index);
         Some(value)
+    }
+
+    /// Lookups, not puts, are what is counted: a read-through cache puts after every miss, which would count each
+    /// cold key twice.
+    fn record(&mut self, hash: u64) {
+        if let Some(sketch) = &mut self.sketch {
+            sketch.record(hash);
+        }
     }
 
     /// The value, as if it had not been asked for.

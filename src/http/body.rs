@@ -16,6 +16,7 @@ use crate::deadlines::Deadlines;
 /// read on: the connection is closed on its client, which most likely gets a reset instead of the 413.
 pub const DISCARD_FACTOR: usize = 8;
 
+#[derive(Clone)]
 pub enum Read {
     Complete(Bytes),
     /// Over the limit, or broken off by the client. The answer must close the connection: the rest of the body

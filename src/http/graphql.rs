@@ -16,14 +16,20 @@ use serde::{
 
 use super::{
     AppState, body,
+    cached::{self, CacheScope, Source},
     edge::{self, LocaleHints},
+    known::{Fingerprint, Known, Seen},
     middleware::RequestDeadline,
 };
 use crate::{
     accounts::Identity,
     error::{ErrorCode, Message},
     graphql::{RequestContext, errors},
-    schema::{Executed, Submitted, engine::Answer, response_cache::CachedResponse},
+    schema::{
+        Executed, Submitted,
+        engine::Answer,
+        response_cache::{CachedResponse, Key},
+    },
 };
 
 const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json; charset=utf-8";
@@ -224,28 +230,37 @@ async fn run_one(
     submitted: Submitted,
     headers: &HeaderMap,
     queries_only: bool,
+    fingerprint: Option<Fingerprint>,
 ) -> Response {
     if submitted.names_no_document() {
         return bad_request(&edge, StatusCode::BAD_REQUEST, Message::new("error-missing-query"));
     }
     let locale = edge.context.effective_locale();
-    let format = edge.format;
+    let content_type = edge.format.content_type();
     // A logged-in caller's answer may speak their saved locale and zone rather than what their headers say: no
     // shared cache may keep it for someone else.
     let caller_known = edge.context.caller.is_some();
     // If-None-Match answers 304 on GET only; on POST a failed precondition would be 412 (RFC 9110 13.1.2).
     let conditional = queries_only;
-    let cached = |answer: &CachedResponse, x_cache, locale| {
-        let scope = CacheScope {
-            private: answer.private || caller_known,
-            conditional,
-        };
-        cached_response(format, answer, x_cache, headers, locale, scope)
+    let cached = |answer: &CachedResponse, key: Key, x_cache, locale| {
+        let private = answer.private || caller_known;
+        if !private && let (Some(known), Some(fingerprint)) = (&state.known, fingerprint) {
+            known.remember(
+                fingerprint,
+                Known {
+                    key,
+                    content_type,
+                    locale,
+                },
+            );
+        }
+        let scope = CacheScope { private, conditional };
+        cached::response(content_type, answer, x_cache, headers, locale, scope)
     };
     match state.engine.answer(submitted, edge.context.clone(), queries_only).await {
-        Answer::Cached(answer) => cached(&answer, "HIT", locale),
-        Answer::Ran(executed, Some(answer)) => cached(&answer, "MISS", executed.locale),
-        Answer::Ran(executed, None) => respond(format, *executed),
+        Answer::Cached(answer, key) => cached(&answer, key, Source::Hit, locale),
+        Answer::Ran(executed, Some((answer, key))) => cached(&answer, key, Source::Miss, executed.locale),
+        Answer::Ran(executed, None) => respond(edge.format, *executed),
         Answer::NotAQuery => {
             let mut response = bad_request(
                 &edge,
@@ -258,53 +273,6 @@ async fn run_one(
             response
         }
     }
-}
-
-/// How a cacheable answer may be kept downstream, and whether `If-None-Match` applies.
-struct CacheScope {
-    private: bool,
-    conditional: bool,
-}
-
-/// A cacheable answer: its stored body, or 304 when the client already holds it.
-fn cached_response(
-    format: Format,
-    answer: &CachedResponse,
-    x_cache: &'static str,
-    headers: &HeaderMap,
-    locale: &'static str,
-    scope: CacheScope,
-) -> Response {
-    let not_modified = scope.conditional
-        && headers
-            .get(header::IF_NONE_MATCH)
-            .and_then(|value| value.to_str().ok())
-            .is_some_and(|tags| {
-                tags.split(',')
-                    .map(str::trim)
-                    .any(|tag| tag == answer.etag || tag == "*" || tag.strip_prefix("W/") == Some(answer.etag.as_str()))
-            });
-    let mut response = if not_modified {
-        StatusCode::NOT_MODIFIED.into_response()
-    } else {
-        (StatusCode::OK, Body::from(answer.body.clone())).into_response()
-    };
-    let visibility = if scope.private { "private" } else { "public" };
-    let response_headers = response.headers_mut();
-    if !not_modified {
-        response_headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(format.content_type()));
-    }
-    response_headers.insert(header::CONTENT_LANGUAGE, HeaderValue::from_static(locale));
-    // The body is the same in both media types, but its Content-Type is not.
-    response_headers.insert(header::VARY, HeaderValue::from_static("Accept, Accept-Language"));
-    if let Ok(cache_control) = HeaderValue::from_str(&format!("{visibility}, max-age={}", answer.remaining_age())) {
-        response_headers.insert(header::CACHE_CONTROL, cache_control);
-    }
-    if let Ok(etag) = HeaderValue::from_str(&answer.etag) {
-        response_headers.insert(header::ETAG, etag);
-    }
-    response_headers.insert("x-cache", HeaderValue::from_static(x_cache));
-    response
 }
 
 /// One operation of a POST body: async-graphql's request fields, and GraphQL-over-HTTP's `documentId`.
@@ -374,7 +342,8 @@ fn parse_get(query_string: &str) -> Result<Submitted, String> {
 }
 
 pub async fn get_graphql(State(state): State<Arc<AppState>>, request: Request) -> Response {
-    let (parts, _body) = request.into_parts();
+    let (mut parts, _body) = request.into_parts();
+    let fingerprint = parts.extensions.remove::<Seen>().and_then(|seen| seen.fingerprint);
     let edge = match edge(&state, &parts).await {
         Ok(edge) => edge,
         Err(response) => return *response,
@@ -391,7 +360,7 @@ pub async fn get_graphql(State(state): State<Arc<AppState>>, request: Request) -
     };
     // The document is known only once prepared when the request names it by hash, so the engine refuses a
     // mutation then, before it runs, and so before it could be registered.
-    run_one(&state, edge, submitted, &parts.headers, true).await
+    run_one(&state, edge, submitted, &parts.headers, true, fingerprint).await
 }
 
 /// Any other method on `/graphql`: a JSON error like every other refusal there, with the methods it takes.
@@ -441,8 +410,13 @@ fn has_preflight_header(headers: &HeaderMap) -> bool {
 }
 
 pub async fn post_graphql(State(state): State<Arc<AppState>>, request: Request) -> Response {
-    let (parts, body) = request.into_parts();
+    let (mut parts, body) = request.into_parts();
     debug_assert_eq!(parts.method, Method::POST);
+    // The front door (`known`) may have read the body already, to know the request by it.
+    let (fingerprint, read_early) = match parts.extensions.remove::<Seen>() {
+        Some(seen) => (seen.fingerprint, seen.body),
+        None => (None, None),
+    };
     let edge = match edge(&state, &parts).await {
         Ok(edge) => edge,
         Err(response) => return *response,
@@ -464,12 +438,17 @@ pub async fn post_graphql(State(state): State<Arc<AppState>>, request: Request) 
             Message::new("error-unsupported-media-type"),
         );
     }
-    let deadline = parts
-        .extensions
-        .get::<RequestDeadline>()
-        .map(|RequestDeadline(deadline)| *deadline);
-    let read = body::read(body, &parts.headers, state.body_limit_bytes, deadline, &state.deadlines);
-    let bytes: Bytes = match read.await {
+    let read = match read_early {
+        Some(read) => read,
+        None => {
+            let deadline = parts
+                .extensions
+                .get::<RequestDeadline>()
+                .map(|RequestDeadline(deadline)| *deadline);
+            body::read(body, &parts.headers, state.body_limit_bytes, deadline, &state.deadlines).await
+        }
+    };
+    let bytes: Bytes = match read {
         body::Read::Complete(bytes) => bytes,
         body::Read::TooLarge => {
             let mut response = bad_request(
@@ -503,7 +482,7 @@ pub async fn post_graphql(State(state): State<Arc<AppState>>, request: Request) 
         }
     } else {
         match serde_json::from_slice::<PostedOperation>(&bytes) {
-            Ok(operation) => run_one(&state, edge, operation.into(), &parts.headers, false).await,
+            Ok(operation) => run_one(&state, edge, operation.into(), &parts.headers, false, fingerprint).await,
             Err(error) => refuse_body(&edge, state.max_batch, &error),
         }
     }

@@ -174,7 +174,7 @@ where
 }
 
 /// The answer to a request that ran out of time: a JSON error with its code, like every other refusal.
-fn timed_out(accept_language: Option<HeaderValue>) -> Response {
+pub(super) fn timed_out(accept_language: Option<HeaderValue>) -> Response {
     let locale = accept_language
         .as_ref()
         .and_then(|value| value.to_str().ok())

@@ -1,11 +1,13 @@
 //! The HTTP edge, and the only module that knows axum: routes, middleware, and the GraphQL transports.
 
 mod body;
+mod cached;
 mod client_address;
 mod compression;
 mod cors;
 mod edge;
 mod graphql;
+pub mod known;
 mod middleware;
 mod pages;
 mod server;
@@ -54,6 +56,8 @@ pub struct AppState {
     /// Whose `X-Forwarded-For` hops to skip; `None` ignores the header.
     pub trusted_proxies: Option<TrustedProxies>,
     pub sdl: String,
+    /// Exact anonymous requests answered from the response cache before; `None` when that cache is off.
+    pub known: Option<known::KnownRequests>,
 }
 
 pub struct HttpOptions {
@@ -100,11 +104,15 @@ pub fn service(
     if options.metrics_on_api {
         router = router.route(METRICS, get(pages::metrics));
     }
-    let router = router.fallback(pages::not_found).with_state(state);
+    let router = router.fallback(pages::not_found).with_state(state.clone());
     ServiceBuilder::new()
         .layer(middleware::RequestContextLayer)
         .layer(cors::layer(&options.cors_origins))
         .layer(compression::layer())
+        .layer(known::FrontDoorLayer {
+            state,
+            request_timeout: options.request_timeout,
+        })
         .layer(middleware::RequestTimeoutLayer {
             deadlines: options.deadlines.clone(),
             limit: options.request_timeout,

@@ -241,12 +241,12 @@ impl Engine {
         let public_key = parts.key(None);
         let private_key = context.caller.map(|caller| parts.key(Some(caller.user_id)));
         let leader = match self.caches.responses.lookup(public_key, private_key).await {
-            Ok(Lookup::Hit(answer)) => return Answer::Cached(answer),
+            Ok(Lookup::Hit(answer)) => return Answer::Cached(answer, public_key),
             Ok(Lookup::Follow(mut waiting)) => {
                 if let Ok(done) = waiting.wait_for(Option::is_some).await
                     && let Some(Some(answer)) = done.clone()
                 {
-                    return Answer::Cached(answer);
+                    return Answer::Cached(answer, public_key);
                 }
                 None
             }
@@ -282,7 +282,13 @@ impl Engine {
             Some(leader) => leader.finish(answer, private_key),
             None => answer.map(Arc::new),
         };
-        Answer::Ran(Box::new(executed), answer)
+        Answer::Ran(Box::new(executed), answer.map(|answer| (answer, public_key)))
+    }
+
+    /// The public answer stored under `key`, for an exact request answered before (`http::known`); `None` when
+    /// it is gone or the write epoch cannot be read, and the request takes the whole way, which counts the miss.
+    pub async fn answer_known(&self, key: &Key) -> Option<Arc<CachedResponse>> {
+        self.caches.responses.hit(key).await.ok().flatten()
     }
 
     /// Prepares and runs without the response cache, refusing a mutation or subscription when `queries_only`.
@@ -532,8 +538,10 @@ fn render_errors(errors: &mut Vec<ServerError>, context: &RequestContext) {
 /// How `answer` answered: from the cache, or by running the operation (with the answer as stored, or as it would
 /// be, when it is cacheable).
 pub enum Answer {
-    Cached(Arc<CachedResponse>),
-    Ran(Box<Executed>, Option<Arc<CachedResponse>>),
+    /// From the response cache, with the key an anonymous request finds it under.
+    Cached(Arc<CachedResponse>, Key),
+    /// Computed; the answer the response cache was offered, if it was cacheable, with its public key.
+    Ran(Box<Executed>, Option<(Arc<CachedResponse>, Key)>),
     /// A mutation or subscription where only queries may run (GET).
     NotAQuery,
 }

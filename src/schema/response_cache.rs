@@ -312,6 +312,18 @@ impl ResponseCache {
         Ok(self.lookup_known(self.ticket(), key, private_key))
     }
 
+    /// The answer under `key` if it is held and fresh, after the barrier in strict mode; only a hit is counted,
+    /// since a miss goes on to `lookup`, which counts it.
+    pub async fn hit(&self, key: &Key) -> Result<Option<Arc<CachedResponse>>, DbErr> {
+        if self.mode == FreshnessMode::Strict {
+            self.pass_barrier().await?;
+        }
+        Ok(self
+            .entries
+            .get_present(key)
+            .filter(|answer| answer.expires > Instant::now()))
+    }
+
     /// Makes sure every write committed before this call is applied: one epoch read per wave of requests.
     async fn pass_barrier(&self) -> Result<(), DbErr> {
         let number = self.barrier.arrivals.fetch_add(1, Ordering::SeqCst) + 1;
@@ -339,6 +351,11 @@ impl ResponseCache {
     /// epoch: they arrive in commit order, which is epoch order.
     fn apply(&self, epoch: i64, tags: Tags, in_order: bool) {
         let mut applied = self.lock_applied();
+        // A notification the barrier overtook: its write is applied, and the answers stored since were checked
+        // against it. Applying it again would drop them for nothing (a fresh answer lost to a late notification).
+        if in_order && epoch <= applied.epoch {
+            return;
+        }
         self.entries.retain(|_, answer| !answer.tags.intersects(tags));
         applied.recent.push_back((epoch, tags));
         if applied.recent.len() > RECENT_WRITES

@@ -554,3 +554,147 @@ async fn a_logged_in_callers_answer_is_private_downstream_even_when_cacheable() 
     let anonymous = post(&app, None, "{ locales { code } }", json!({})).await;
     assert!(cache_control(&anonymous).starts_with("public, max-age="));
 }
+
+// The front door (`http::known`): a request sent again byte for byte is answered from the cache by its bytes.
+
+async fn post_with(app: &TestApp, path: &str, headers: &[(&str, &str)], body: &str) -> reqwest::Response {
+    let mut request = app
+        .client
+        .post(app.url(path))
+        .header("content-type", "application/json")
+        .body(body.to_string());
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    request.send().await.expect("sent")
+}
+
+fn header_of(response: &reqwest::Response, name: &str) -> String {
+    response
+        .headers()
+        .get(name)
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// What a client sees of a cached answer, but for the seconds left of its max age.
+async fn seen(response: reqwest::Response) -> (Vec<String>, Value) {
+    let headers = ["content-type", "content-language", "vary", "etag", "x-cache"]
+        .iter()
+        .map(|name| header_of(&response, name))
+        .chain([cache_control(&response)
+            .split(',')
+            .next()
+            .unwrap_or_default()
+            .to_string()])
+        .collect();
+    (headers, response.json().await.expect("json"))
+}
+
+#[tokio::test]
+async fn a_request_sent_again_byte_for_byte_gets_what_the_whole_way_gives() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin_token().await;
+    admin_creates_product(&app, &admin, "Lamp").await;
+    let body = json!({ "query": PRODUCTS }).to_string();
+    let first = post_with(&app, "/graphql", &[], &body).await;
+    assert_eq!(x_cache(&first).as_deref(), Some("MISS"));
+    let at_the_door = seen(post_with(&app, "/graphql", &[], &body).await).await;
+    // `If-None-Match` on a POST changes nothing in the answer, but keeps the request off the front door.
+    let whole_way = seen(post_with(&app, "/graphql", &[("if-none-match", "\"other\"")], &body).await).await;
+    assert_eq!(at_the_door, whole_way);
+    assert_eq!(at_the_door.0[4], "HIT");
+    assert_eq!(at_the_door.0[5], "public");
+    assert_eq!(at_the_door.1["data"]["products"]["nodes"][0]["name"], "Lamp");
+    // The same bytes over GET are another request, answered from the same stored answer.
+    let get = |app: &TestApp| app.client.get(app.url("/graphql")).query(&[("query", PRODUCTS)]).send();
+    get(&app).await.expect("sent");
+    let again = get(&app).await.expect("sent");
+    assert_eq!(x_cache(&again).as_deref(), Some("HIT"));
+    assert_eq!(seen(again).await.1, at_the_door.1);
+}
+
+#[tokio::test]
+async fn requests_that_differ_in_language_format_target_or_caller_never_share_an_answer_at_the_front_door() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin_token().await;
+    admin_creates_product(&app, &admin, "Lamp").await;
+    let body = json!({ "query": PRODUCTS }).to_string();
+    for _ in 0..2 {
+        let french = post_with(&app, "/graphql", &[("accept-language", "fr")], &body).await;
+        assert_eq!(header_of(&french, "content-language"), "fr");
+    }
+    let spanish = post_with(&app, "/graphql", &[("accept-language", "es")], &body).await;
+    assert_eq!(header_of(&spanish, "content-language"), "es");
+    assert_eq!(
+        x_cache(&spanish).as_deref(),
+        Some("MISS"),
+        "another locale is another answer"
+    );
+    let by_target = post_with(&app, "/graphql?locale=es", &[("accept-language", "fr")], &body).await;
+    assert_eq!(header_of(&by_target, "content-language"), "es");
+    for _ in 0..2 {
+        let json = post_with(&app, "/graphql", &[("accept", "application/json")], &body).await;
+        assert_eq!(header_of(&json, "content-type"), "application/json; charset=utf-8");
+    }
+    let newer = post_with(
+        &app,
+        "/graphql",
+        &[("accept", "application/graphql-response+json")],
+        &body,
+    )
+    .await;
+    assert_eq!(
+        header_of(&newer, "content-type"),
+        "application/graphql-response+json; charset=utf-8"
+    );
+    let user = app.register("reader@example.com").await["accessToken"]
+        .as_str()
+        .expect("token")
+        .to_string();
+    let bearer = format!("Bearer {user}");
+    let logged_in = post_with(&app, "/graphql", &[("authorization", &bearer)], &body).await;
+    assert!(
+        cache_control(&logged_in).starts_with("private, max-age="),
+        "a caller's answer is theirs downstream, whatever an anonymous request left at the door: {}",
+        cache_control(&logged_in)
+    );
+    let broken_token = post_with(&app, "/graphql", &[("authorization", "Bearer nonsense")], &body).await;
+    assert_eq!(broken_token.status(), StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn hostile_bodies_at_the_front_door_get_the_usual_translated_errors_and_leave_the_hot_answer_alone() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin_token().await;
+    admin_creates_product(&app, &admin, "Lamp").await;
+    let hot = json!({ "query": PRODUCTS }).to_string();
+    post_with(&app, "/graphql", &[], &hot).await;
+    for _ in 0..2 {
+        let malformed = post_with(&app, "/graphql", &[("accept-language", "fr")], "{\"query\": ").await;
+        assert_eq!(malformed.status(), StatusCode::BAD_REQUEST);
+        let body: Value = malformed.json().await.expect("json");
+        assert_eq!(body["errors"][0]["extensions"]["code"], "BAD_REQUEST");
+        assert_eq!(body["errors"][0]["extensions"]["messageId"], "error-invalid-json");
+        assert!(
+            body["errors"][0]["message"].as_str().expect("message").contains("JSON"),
+            "{body}"
+        );
+    }
+    // Whitespace after the JSON is another request with the same operation: the stored answer serves it.
+    let padded = post_with(&app, "/graphql", &[], &format!("{hot}  ")).await;
+    assert_eq!(x_cache(&padded).as_deref(), Some("HIT"));
+    // A body over the front door's 16 KiB bound takes the whole way, with the same answer.
+    let long = post_with(&app, "/graphql", &[], &format!("{hot}{}", " ".repeat(20 * 1024))).await;
+    assert_eq!(x_cache(&long).as_deref(), Some("HIT"));
+    // A flood of one-off targets, each remembered at the door, is answered right and pushes nothing hot out.
+    for n in 0..100 {
+        let one_off = post_with(&app, &format!("/graphql?n={n}"), &[], &hot).await;
+        assert_eq!(one_off.status(), StatusCode::OK);
+        assert_eq!(x_cache(&one_off).as_deref(), Some("HIT"));
+    }
+    let hot_again = post_with(&app, "/graphql", &[], &hot).await;
+    assert_eq!(x_cache(&hot_again).as_deref(), Some("HIT"));
+    app.assert_still_serving().await;
+}

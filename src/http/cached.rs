@@ -1,0 +1,67 @@
+//! A stored answer as an HTTP response: its body, or 304 when the client already holds it, with the caching
+//! headers (`Cache-Control`, `ETag`, `Vary`, `x-cache`).
+
+use axum::{
+    body::Body,
+    http::{HeaderMap, HeaderValue, StatusCode, header},
+    response::{IntoResponse, Response},
+};
+
+use crate::schema::response_cache::CachedResponse;
+
+/// How a cacheable answer may be kept downstream, and whether `If-None-Match` applies.
+pub struct CacheScope {
+    pub private: bool,
+    pub conditional: bool,
+}
+
+/// `x-cache`: whether the answer came from the response cache.
+#[derive(Clone, Copy, Debug)]
+pub enum Source {
+    Hit,
+    Miss,
+}
+
+pub fn response(
+    content_type: &'static str,
+    answer: &CachedResponse,
+    source: Source,
+    headers: &HeaderMap,
+    locale: &'static str,
+    scope: CacheScope,
+) -> Response {
+    let not_modified = scope.conditional
+        && headers
+            .get(header::IF_NONE_MATCH)
+            .and_then(|value| value.to_str().ok())
+            .is_some_and(|tags| {
+                tags.split(',')
+                    .map(str::trim)
+                    .any(|tag| tag == answer.etag || tag == "*" || tag.strip_prefix("W/") == Some(answer.etag.as_str()))
+            });
+    let mut response = if not_modified {
+        StatusCode::NOT_MODIFIED.into_response()
+    } else {
+        (StatusCode::OK, Body::from(answer.body.clone())).into_response()
+    };
+    let visibility = if scope.private { "private" } else { "public" };
+    let response_headers = response.headers_mut();
+    if !not_modified {
+        response_headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    }
+    response_headers.insert(header::CONTENT_LANGUAGE, HeaderValue::from_static(locale));
+    // The body is the same in both media types, but its Content-Type is not.
+    response_headers.insert(header::VARY, HeaderValue::from_static("Accept, Accept-Language"));
+    if let Ok(cache_control) = HeaderValue::from_str(&format!("{visibility}, max-age={}", answer.remaining_age())) {
+        response_headers.insert(header::CACHE_CONTROL, cache_control);
+    }
+    if let Ok(etag) = HeaderValue::from_str(&answer.etag) {
+        response_headers.insert(header::ETAG, etag);
+    }
+    let x_cache = match source {
+        Source::Hit => "HIT",
+        Source::Miss => "MISS",
+    };
+    response_headers.insert("x-cache", HeaderValue::from_static(x_cache));
+    response
+}
