@@ -73,6 +73,10 @@ enum Figure {
         seconds: u64,
         #[arg(long, default_value_t = 2)]
         concurrency: usize,
+        /// Enqueue on a second instance, which runs no worker: no job is handed over, each is claimed after its
+        /// notification, as when a process without a worker (or with busy slots) enqueues.
+        #[arg(long)]
+        elsewhere: bool,
     },
     /// As `latency`, with the app's own PUSH_NOTIFICATION handler (progress 0, 50, completed) on one instance and a
     /// `jobUpdated` stream per job on the other.
@@ -495,12 +499,32 @@ async fn wait_until_completed(db: &DatabaseConnection, count: usize) -> anyhow::
     Ok(())
 }
 
-async fn latency(settings: &Settings, cli: &Cli, rate: u32, seconds: u64, concurrency: usize) -> anyhow::Result<()> {
+async fn latency(
+    settings: &Settings,
+    cli: &Cli,
+    rate: u32,
+    seconds: u64,
+    concurrency: usize,
+    elsewhere: bool,
+) -> anyhow::Result<()> {
     let shutdown = CancellationToken::new();
     let app = instance(settings, cli.pool, &shutdown).await?;
+    let enqueuing = if elsewhere {
+        instance(settings, cli.pool, &shutdown).await?.services.jobs.clone()
+    } else {
+        app.services.jobs.clone()
+    };
     let warm_up = rate as usize;
     let count = warm_up + rate as usize * seconds as usize;
-    println!("latency: {rate} jobs/s for {seconds} s after {warm_up} warm-up jobs, worker concurrency {concurrency}");
+    let place = if elsewhere {
+        "another instance"
+    } else {
+        "the worker's instance"
+    };
+    println!(
+        "latency: {rate} jobs/s for {seconds} s after {warm_up} warm-up jobs, worker concurrency {concurrency}, \
+         enqueued on {place}"
+    );
     for run in 1..=cli.runs {
         reset(&app.db).await?;
         if app.db.get_database_backend() == DatabaseBackend::Postgres {
@@ -519,7 +543,11 @@ async fn latency(settings: &Settings, cli: &Cli, rate: u32, seconds: u64, concur
         );
         let running = tokio::spawn(worker.run(stop.clone()));
         let meter = Meter::start(&app.db).await?;
-        steady(&app.services.jobs, rate, count, &mut timeline).await?;
+        // Enqueued from a task of the runtime, as a request handler enqueues, not from `main`'s own thread: a job
+        // handed to this process's worker wakes it through the runtime's queue instead of a parked thread.
+        let jobs = enqueuing.clone();
+        let timeline =
+            tokio::spawn(async move { steady(&jobs, rate, count, &mut timeline).await.map(|()| timeline) }).await??;
         wait_until_completed(&app.db, count).await?;
         let cost = meter.per_job(&app.db, count).await?;
         stop.cancel();
@@ -646,7 +674,8 @@ async fn main() -> anyhow::Result<()> {
             rate,
             seconds,
             concurrency,
-        } => latency(&settings, &cli, rate, seconds, concurrency).await,
+            elsewhere,
+        } => latency(&settings, &cli, rate, seconds, concurrency, elsewhere).await,
         Figure::Events {
             rate,
             seconds,

@@ -4,6 +4,7 @@
 mod events;
 pub mod feed;
 pub mod handlers;
+mod handoff;
 pub mod loaders;
 pub mod model;
 mod repo;

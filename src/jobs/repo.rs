@@ -51,29 +51,44 @@ fn jobs_of(models: Vec<jobs::Model>) -> Vec<Job> {
 
 /// Inserts every job in one statement.
 pub async fn insert(db: &impl ConnectionTrait, new: Vec<NewJob>, now: DateTime<Utc>) -> Result<Vec<Job>, DbErr> {
-    let rows = new.into_iter().map(|new| jobs::ActiveModel {
-        kind: Set(new.kind.as_str().to_string()),
-        state: Set(JobState::Queued.as_str().to_string()),
-        payload: Set(new.payload.to_string()),
-        result: Set(None),
-        progress: Set(0),
-        attempts: Set(0),
-        max_attempts: Set(new.max_attempts),
-        priority: Set(new.priority.get()),
-        run_at: Set(new.run_at),
-        lease_token: Set(None),
-        lease_expires_at: Set(None),
-        heartbeat_at: Set(None),
-        cancel_requested: Set(false),
-        error_id: Set(None),
-        error_args: Set(None),
-        owner_id: Set(new.owner_id),
-        version: Set(1),
-        created_at: Set(now),
-        updated_at: Set(now),
-        started_at: Set(None),
-        finished_at: Set(None),
-        ..Default::default()
+    insert_claiming(db, new.into_iter().map(|job| (job, None)), now).await
+}
+
+/// Inserts jobs, those with a lease written already claimed under it: `ACTIVE`, attempt 1, started now
+/// (`handoff`).
+pub async fn insert_claiming(
+    db: &impl ConnectionTrait,
+    new: impl IntoIterator<Item = (NewJob, Option<&Lease>)>,
+    now: DateTime<Utc>,
+) -> Result<Vec<Job>, DbErr> {
+    let rows = new.into_iter().map(|(new, lease)| {
+        let claimed = lease.is_some();
+        jobs::ActiveModel {
+            kind: Set(new.kind.as_str().to_string()),
+            state: Set(if claimed { JobState::Active } else { JobState::Queued }
+                .as_str()
+                .to_string()),
+            payload: Set(new.payload.to_string()),
+            result: Set(None),
+            progress: Set(0),
+            attempts: Set(i32::from(claimed)),
+            max_attempts: Set(new.max_attempts),
+            priority: Set(new.priority.get()),
+            run_at: Set(new.run_at),
+            lease_token: Set(lease.map(|lease| lease.token.clone())),
+            lease_expires_at: Set(lease.map(|lease| lease.expires_at)),
+            heartbeat_at: Set(claimed.then_some(now)),
+            cancel_requested: Set(false),
+            error_id: Set(None),
+            error_args: Set(None),
+            owner_id: Set(new.owner_id),
+            version: Set(1),
+            created_at: Set(now),
+            updated_at: Set(now),
+            started_at: Set(claimed.then_some(now)),
+            finished_at: Set(None),
+            ..Default::default()
+        }
     });
     let mut inserted = jobs_of(jobs::Entity::insert_many(rows).exec_with_returning(db).await?);
     inserted.sort_by_key(|job| job.id);

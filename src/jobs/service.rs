@@ -7,6 +7,7 @@ use sea_orm::{DatabaseConnection, DatabaseTransaction, TransactionTrait};
 
 use super::{
     events,
+    handoff::LocalWorker,
     model::{Job, JobFilter, JobState, NewJob},
     repo,
 };
@@ -48,11 +49,23 @@ pub struct JobsService {
     bus: Bus,
     clock: Clock,
     retry: RetryPolicy,
+    local_worker: LocalWorker,
 }
 
 impl JobsService {
     pub fn new(db: DatabaseConnection, bus: Bus, clock: Clock, retry: RetryPolicy) -> Self {
-        Self { db, bus, clock, retry }
+        Self {
+            db,
+            bus,
+            clock,
+            retry,
+            local_worker: LocalWorker::default(),
+        }
+    }
+
+    /// The worker of this process that enqueued jobs may be handed to (`handoff`).
+    pub fn local_worker(&self) -> &LocalWorker {
+        &self.local_worker
     }
 
     pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
@@ -73,13 +86,41 @@ impl JobsService {
 
     /// Enqueues every job or none, in one statement.
     pub async fn enqueue(&self, jobs: Vec<NewJob>) -> AppResult<Vec<Job>> {
+        let now = self.now();
+        // The ready jobs in claim order: those a free slot of this process's worker takes are written claimed.
+        let mut ready: Vec<usize> = (0..jobs.len()).filter(|&index| jobs[index].run_at <= now).collect();
+        ready.sort_by_key(|&index| (jobs[index].priority.get(), jobs[index].run_at, index));
+        let reserved = self
+            .local_worker
+            .get()
+            .and_then(|handoff| handoff.reserve(ready.len(), now));
+        let mut leases = vec![None; jobs.len()];
+        if let Some(reserved) = &reserved {
+            for &index in ready.iter().take(reserved.slots()) {
+                leases[index] = Some(&reserved.lease);
+            }
+        }
         let enqueued = retry_transient(|| async {
-            repo::insert(&self.db, jobs.clone(), self.now())
+            repo::insert_claiming(&self.db, jobs.iter().cloned().zip(leases.iter().copied()), now)
                 .await
                 .map(Ok::<_, AppError>)
         })
         .await?;
         self.enqueued(&enqueued);
+        if let Some(reserved) = reserved {
+            let token = reserved.lease.token.clone();
+            let claimed = enqueued
+                .iter()
+                .filter(|job| job.state == JobState::Active)
+                .cloned()
+                .collect();
+            let refused: Vec<i32> = reserved.hand(claimed).iter().map(|job| job.id).collect();
+            if !refused.is_empty() {
+                // The worker stopped between the reservation and the commit: the jobs go back to the queue.
+                let released = repo::release(&self.db, &refused, &token, self.now()).await?;
+                self.changed(&released);
+            }
+        }
         Ok(enqueued)
     }
 

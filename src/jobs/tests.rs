@@ -9,14 +9,21 @@ use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
 use serde_json::json;
 
 use super::{
+    handoff::Handoff,
     model::{Job, JobFilter, JobKind, JobState, NewJob, Priority, StoredMessage},
     repo::{self, Completed, Lease},
+    service::{JobsService, RetryPolicy},
 };
-use crate::error::Message;
+use crate::{bus::Bus, clock, error::Message};
 
 /// One migrated database per engine: a SQLite file in `dir`, and a fresh PostgreSQL database beside
 /// `TEST_DATABASE_URL` when it is set.
 async fn databases(dir: &tempfile::TempDir) -> Vec<DatabaseConnection> {
+    databases_at(dir).await.into_iter().map(|(_, db)| db).collect()
+}
+
+/// As `databases`, with the URL of each.
+async fn databases_at(dir: &tempfile::TempDir) -> Vec<(String, DatabaseConnection)> {
     let mut urls = vec![format!("sqlite://{}", dir.path().join("jobs.db").display())];
     if let Ok(admin_url) = std::env::var("TEST_DATABASE_URL")
         && !admin_url.is_empty()
@@ -37,7 +44,7 @@ async fn databases(dir: &tempfile::TempDir) -> Vec<DatabaseConnection> {
     for url in urls {
         let (db, _) = crate::db::connect(&url, 5).await.expect("connect");
         crate::db::migrate_up(&db).await.expect("migrate");
-        databases.push(db);
+        databases.push((url, db));
     }
     databases
 }
@@ -344,5 +351,109 @@ async fn rescue_fails_a_job_whose_worker_died_on_its_last_attempt_and_requeues_t
             "a live lease is left alone"
         );
         assert!(repo::rescue(&db, &worker_lost(), now).await.expect("rescue").is_empty());
+    }
+}
+
+#[tokio::test]
+async fn enqueued_ready_jobs_take_the_free_slots_of_this_processs_worker_in_claim_order_and_the_rest_queue() {
+    let dir = tempfile::tempdir().expect("dir");
+    for (url, db) in databases_at(&dir).await {
+        let shutdown = tokio_util::sync::CancellationToken::new();
+        let bus = Bus::start(&db, &url, shutdown.clone()).await.expect("bus");
+        let now = Utc::now();
+        let retry = RetryPolicy {
+            max_attempts: 3,
+            backoff_base: std::time::Duration::from_secs(1),
+            backoff_max: std::time::Duration::from_secs(60),
+        };
+        let jobs = JobsService::new(db.clone(), bus, clock::fixed_clock(now), retry);
+        let slots = std::sync::Arc::new(tokio::sync::Semaphore::new(2));
+        let (handoff, mut handed) = Handoff::new(slots.clone(), std::time::Duration::from_secs(30));
+        jobs.local_worker().set(Some(std::sync::Arc::new(handoff)));
+        let later = now + Duration::minutes(5);
+        let enqueued = jobs
+            .enqueue(vec![
+                notification(5, now, 3),
+                notification(0, now, 3),
+                notification(-9, later, 3),
+                notification(1, now, 3),
+            ])
+            .await
+            .expect("enqueue");
+        let states: Vec<(JobState, i32)> = enqueued.iter().map(|job| (job.state, job.attempts)).collect();
+        assert_eq!(
+            states,
+            vec![
+                (JobState::Queued, 0),
+                (JobState::Active, 1),
+                (JobState::Queued, 0),
+                (JobState::Active, 1),
+            ],
+            "the two most urgent ready jobs are written claimed; the delayed one waits for its time"
+        );
+        let started = enqueued[1].started_at.expect("started");
+        assert!(
+            (started - now).abs() < Duration::milliseconds(1),
+            "started when enqueued"
+        );
+        let first = handed.try_recv().expect("handed over");
+        let second = handed.try_recv().expect("handed over");
+        assert_eq!(
+            HashSet::from([first.job.id, second.job.id]),
+            HashSet::from([enqueued[1].id, enqueued[3].id])
+        );
+        assert_eq!(slots.available_permits(), 0, "each handed job holds a slot");
+        // The lease fences the handed job as it fences a claimed one.
+        let token = first.token.to_string();
+        assert!(
+            repo::set_progress(&db, first.job.id, "someone-else", 50, now)
+                .await
+                .expect("write")
+                .is_none()
+        );
+        assert!(
+            repo::set_progress(&db, first.job.id, &token, 50, now)
+                .await
+                .expect("write")
+                .is_some()
+        );
+        let busy = jobs.enqueue(vec![notification(0, now, 3)]).await.expect("enqueue");
+        assert_eq!(
+            busy[0].state,
+            JobState::Queued,
+            "no free slot: the job waits to be claimed"
+        );
+        drop(second);
+        let freed = jobs.enqueue(vec![notification(0, now, 3)]).await.expect("enqueue");
+        assert_eq!(freed[0].state, JobState::Active, "a freed slot takes the next one");
+        assert_eq!(handed.try_recv().expect("handed over").job.id, freed[0].id);
+        // A worker that stopped takes nothing more.
+        handed.close();
+        let closed = jobs.enqueue(vec![notification(0, now, 3)]).await.expect("enqueue");
+        assert_eq!(closed[0].state, JobState::Queued);
+        shutdown.cancel();
+    }
+}
+
+#[tokio::test]
+async fn a_job_written_for_a_worker_that_stopped_meanwhile_is_refused_and_can_be_given_back() {
+    let dir = tempfile::tempdir().expect("dir");
+    for db in databases(&dir).await {
+        let now = Utc::now();
+        let slots = std::sync::Arc::new(tokio::sync::Semaphore::new(1));
+        let (handoff, mut handed) = Handoff::new(slots.clone(), std::time::Duration::from_secs(30));
+        let reserved = handoff.reserve(1, now).expect("a free slot");
+        let lease = reserved.lease.clone();
+        let written = repo::insert_claiming(&db, [(notification(0, now, 3), Some(&lease))], now)
+            .await
+            .expect("insert");
+        handed.close();
+        let refused = reserved.hand(written);
+        assert_eq!(refused.len(), 1);
+        assert_eq!(slots.available_permits(), 1, "the refused job's slot is free again");
+        let released = repo::release(&db, &[refused[0].id], &lease.token, now)
+            .await
+            .expect("release");
+        assert_eq!((released[0].state, released[0].attempts), (JobState::Queued, 0));
     }
 }

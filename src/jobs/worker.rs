@@ -10,7 +10,7 @@ use std::{
 
 use tokio::{
     sync::{
-        Semaphore,
+        OwnedSemaphorePermit, Semaphore,
         broadcast::error::{RecvError, TryRecvError},
         mpsc, oneshot,
     },
@@ -21,6 +21,7 @@ use tokio_util::sync::CancellationToken;
 use super::{
     events,
     handlers::{Done, Failure, Handlers, JobRun},
+    handoff::{Handed, Handoff},
     model::{Job, StoredMessage},
     repo::{self, Completed, Lease},
     service::JobsService,
@@ -78,16 +79,29 @@ impl Worker {
         } = self;
         let mut news = jobs.bus().subscribe();
         let slots = Arc::new(Semaphore::new(settings.concurrency.max(1)));
+        let (handoff, mut handed) = Handoff::new(slots.clone(), settings.lease);
+        let handoff = Arc::new(handoff);
+        jobs.local_worker().set(Some(handoff.clone()));
         let held: HeldLeases = Arc::default();
         let stop_helpers = CancellationToken::new();
-        let completions = spawn_completer(jobs.clone());
+        let runner = Runner {
+            jobs: jobs.clone(),
+            handlers,
+            completions: spawn_completer(jobs.clone()),
+            held: held.clone(),
+            settings,
+        };
         let heartbeat = tokio::spawn(heartbeat(jobs.clone(), held.clone(), settings, stop_helpers.clone()));
         let upkeep = tokio::spawn(upkeep(jobs.clone(), settings, stop_helpers.clone()));
         let mut running = JoinSet::new();
-        loop {
+        'claiming: loop {
             let first = tokio::select! {
                 biased;
                 () = shutdown.cancelled() => break,
+                Some(handed) = handed.recv() => {
+                    runner.start_handed(&mut running, handed);
+                    continue;
+                }
                 permit = slots.clone().acquire_owned() => match permit {
                     Ok(permit) => permit,
                     Err(_) => break,
@@ -106,41 +120,45 @@ impl Worker {
                 token: token.to_string(),
                 expires_at: now + settings.lease,
             };
-            let claimed = match repo::claim(jobs.db(), asked as u64, &lease, now).await {
-                Ok(claimed) => claimed,
-                Err(error) => {
-                    tracing::warn!(%error, "cannot claim jobs; trying again shortly");
-                    drop(permits);
-                    if wait_for_work(&mut news, &shutdown, settings.poll_interval).await {
-                        break;
-                    }
-                    continue;
+            // A job handed over meanwhile starts at once, not after the claim's round trip. (Its own enqueue's
+            // notification may be what woke this claim.)
+            let claim = repo::claim(jobs.db(), asked as u64, &lease, now);
+            tokio::pin!(claim);
+            let claimed = loop {
+                tokio::select! {
+                    biased;
+                    Some(handed) = handed.recv() => runner.start_handed(&mut running, handed),
+                    claimed = &mut claim => break claimed,
                 }
             };
+            let claimed = claimed.unwrap_or_else(|error| {
+                tracing::warn!(%error, "cannot claim jobs; trying again shortly");
+                Vec::new()
+            });
             jobs.changed(&claimed);
             let got = claimed.len();
             for (job, permit) in claimed.into_iter().zip(permits.drain(..)) {
-                metrics::histogram!("job_pickup_latency_seconds", "kind" => job.kind.as_str())
-                    .record((now - job.run_at).to_std().unwrap_or_default().as_secs_f64());
-                lock(&held).insert(job.id, token.clone());
-                let attempt = Attempt {
-                    jobs: jobs.clone(),
-                    handlers: handlers.clone(),
-                    completions: completions.clone(),
-                    held: held.clone(),
-                    settings,
-                    token: token.clone(),
-                };
-                running.spawn(async move {
-                    attempt.run(job).await;
-                    drop(permit);
-                });
+                runner.start(&mut running, job, token.clone(), permit, now);
             }
             drop(permits);
             while running.try_join_next().is_some() {}
-            if got < asked && wait_for_work(&mut news, &shutdown, settings.poll_interval).await {
-                break;
+            if got < asked {
+                // The poll's deadline holds across handed jobs: delayed jobs coming due are found only by polling.
+                let deadline = tokio::time::Instant::now() + settings.poll_interval;
+                loop {
+                    match wait_for_work(&mut news, &mut handed, &shutdown, deadline).await {
+                        Woken::Shutdown => break 'claiming,
+                        Woken::Work => break,
+                        Woken::Handed(handed) => runner.start_handed(&mut running, *handed),
+                    }
+                }
             }
+        }
+        // No more jobs are handed over; those already on their way run like the others.
+        jobs.local_worker().clear_if(&handoff);
+        handed.close();
+        while let Ok(late) = handed.try_recv() {
+            runner.start_handed(&mut running, late);
         }
         let drained = tokio::time::timeout(settings.shutdown_grace, async {
             while running.join_next().await.is_some() {}
@@ -156,35 +174,80 @@ impl Worker {
     }
 }
 
+/// Starts attempts, of claimed jobs and of jobs handed over.
+struct Runner {
+    jobs: JobsService,
+    handlers: Arc<Handlers>,
+    completions: mpsc::Sender<CompletionRequest>,
+    held: HeldLeases,
+    settings: WorkerSettings,
+}
+
+impl Runner {
+    fn start(&self, running: &mut JoinSet<()>, job: Job, token: Arc<str>, permit: OwnedSemaphorePermit, now: Now) {
+        metrics::histogram!("job_pickup_latency_seconds", "kind" => job.kind.as_str())
+            .record((now - job.run_at).to_std().unwrap_or_default().as_secs_f64());
+        lock(&self.held).insert(job.id, token.clone());
+        let attempt = Attempt {
+            jobs: self.jobs.clone(),
+            handlers: self.handlers.clone(),
+            completions: self.completions.clone(),
+            held: self.held.clone(),
+            settings: self.settings,
+            token,
+        };
+        running.spawn(async move {
+            attempt.run(job).await;
+            drop(permit);
+        });
+    }
+
+    fn start_handed(&self, running: &mut JoinSet<()>, handed: Handed) {
+        let now = handed.job.started_at.unwrap_or_else(|| self.jobs.now());
+        self.start(running, handed.job, handed.token, handed.permit, now);
+    }
+}
+
+type Now = chrono::DateTime<chrono::Utc>;
+
 fn lock(held: &HeldLeases) -> std::sync::MutexGuard<'_, HashMap<i32, Arc<str>>> {
     held.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-/// Waits until there may be work: a notification of a ready job, a reconnect (notifications may be lost), or
-/// the poll interval. Returns true on shutdown.
+/// Why a waiting worker woke.
+enum Woken {
+    Shutdown,
+    /// There may be jobs to claim: a notification of a ready job, a reconnect (notifications may be lost), or the
+    /// poll's deadline.
+    Work,
+    Handed(Box<Handed>),
+}
+
 async fn wait_for_work(
     news: &mut tokio::sync::broadcast::Receiver<BusEvent>,
+    handed: &mut mpsc::UnboundedReceiver<Handed>,
     shutdown: &CancellationToken,
-    poll_interval: Duration,
-) -> bool {
-    let deadline = tokio::time::sleep(poll_interval);
+    deadline: tokio::time::Instant,
+) -> Woken {
+    let deadline = tokio::time::sleep_until(deadline);
     tokio::pin!(deadline);
     loop {
         tokio::select! {
             biased;
-            () = shutdown.cancelled() => return true,
-            () = &mut deadline => return false,
+            () = shutdown.cancelled() => return Woken::Shutdown,
+            Some(handed) = handed.recv() => return Woken::Handed(Box::new(handed)),
+            () = &mut deadline => return Woken::Work,
             received = news.recv() => match received {
                 Ok(BusEvent::Message { channel: Channel::Jobs, payload }) => {
                     if events::parse(&payload).is_some_and(|news| news.wakes_workers()) {
-                        return false;
+                        return Woken::Work;
                     }
                 }
                 Ok(BusEvent::Message { .. }) => {}
-                Ok(BusEvent::Reconnected) | Err(RecvError::Lagged(_)) => return false,
+                Ok(BusEvent::Reconnected) | Err(RecvError::Lagged(_)) => return Woken::Work,
                 Err(RecvError::Closed) => {
                     (&mut deadline).await;
-                    return false;
+                    return Woken::Work;
                 }
             },
         }

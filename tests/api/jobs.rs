@@ -88,7 +88,12 @@ async fn a_notification_job_completes_with_progress_100() {
         "This is the code 1234 to verify your account",
     )
     .await;
-    assert_eq!(queued["state"], "QUEUED");
+    // This server's idle worker usually takes the job in its INSERT (handed over: ACTIVE at once); when its slots
+    // were busy for a moment, the job waits to be claimed.
+    assert!(
+        matches!(queued["state"].as_str(), Some("QUEUED" | "ACTIVE")),
+        "{queued}"
+    );
     assert_eq!(queued["kind"], "PUSH_NOTIFICATION");
     assert_eq!(queued["payload"]["phoneNumber"], "4153518780");
     let done = wait_for_job(&app, &token, queued["id"].as_str().expect("present"), is_final).await;
