@@ -3,13 +3,15 @@
 
 use std::{collections::HashMap, time::Duration};
 
+use chrono::{DateTime, Utc};
+
 use sea_orm::{DatabaseConnection, DatabaseTransaction, TransactionTrait};
 
 use super::{
     events,
     handoff::LocalWorker,
     model::{Job, JobFilter, JobState, NewJob},
-    repo,
+    repo::{self, Lease},
 };
 use crate::{
     accounts::Caller,
@@ -68,7 +70,7 @@ impl JobsService {
         &self.local_worker
     }
 
-    pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
+    pub fn now(&self) -> DateTime<Utc> {
         (self.clock)()
     }
 
@@ -90,24 +92,23 @@ impl JobsService {
         // The ready jobs in claim order: those a free slot of this process's worker takes are written claimed.
         let mut ready: Vec<usize> = (0..jobs.len()).filter(|&index| jobs[index].run_at <= now).collect();
         ready.sort_by_key(|&index| (jobs[index].priority.get(), jobs[index].run_at, index));
-        let reserved = self
+        let Some(reserved) = self
             .local_worker
             .get()
-            .and_then(|handoff| handoff.reserve(ready.len(), now));
+            .and_then(|handoff| handoff.reserve(ready.len(), now))
+        else {
+            return self.write(jobs, now, &[]).await;
+        };
         let mut leases = vec![None; jobs.len()];
-        if let Some(reserved) = &reserved {
-            for &index in ready.iter().take(reserved.slots()) {
-                leases[index] = Some(&reserved.lease);
-            }
+        for &index in ready.iter().take(reserved.slots()) {
+            leases[index] = Some(reserved.lease.clone());
         }
-        let enqueued = retry_transient(|| async {
-            repo::insert_claiming(&self.db, jobs.iter().cloned().zip(leases.iter().copied()), now)
-                .await
-                .map(Ok::<_, AppError>)
-        })
-        .await?;
-        self.enqueued(&enqueued);
-        if let Some(reserved) = reserved {
+        // Jobs written claimed must reach the worker even if the caller goes away after the commit (a closed
+        // connection drops the request's future), or they would wait for their lease to expire: the write and the
+        // handing over run as a task of their own.
+        let service = self.clone();
+        tokio::spawn(async move {
+            let enqueued = service.write(jobs, now, &leases).await?;
             let token = reserved.lease.token.clone();
             let claimed = enqueued
                 .iter()
@@ -117,10 +118,27 @@ impl JobsService {
             let refused: Vec<i32> = reserved.hand(claimed).iter().map(|job| job.id).collect();
             if !refused.is_empty() {
                 // The worker stopped between the reservation and the commit: the jobs go back to the queue.
-                let released = repo::release(&self.db, &refused, &token, self.now()).await?;
-                self.changed(&released);
+                let released = repo::release(&service.db, &refused, &token, service.now()).await?;
+                service.changed(&released);
             }
-        }
+            Ok(enqueued)
+        })
+        .await
+        .map_err(|error| AppError::Internal(anyhow::anyhow!("enqueueing stopped: {error}")))?
+    }
+
+    /// Inserts `jobs`, those with a lease (by position) written claimed, retrying transient failures.
+    async fn write(&self, jobs: Vec<NewJob>, now: DateTime<Utc>, leases: &[Option<Lease>]) -> AppResult<Vec<Job>> {
+        let enqueued = retry_transient(|| async {
+            let rows = jobs
+                .iter()
+                .cloned()
+                .enumerate()
+                .map(|(index, job)| (job, leases.get(index).and_then(Option::as_ref)));
+            repo::insert_claiming(&self.db, rows, now).await.map(Ok::<_, AppError>)
+        })
+        .await?;
+        self.enqueued(&enqueued);
         Ok(enqueued)
     }
 
@@ -233,7 +251,7 @@ impl JobsService {
     }
 
     /// Jobs that `filter` keeps and that changed since `since`: what a subscriber reads after lost news.
-    pub async fn changed_since(&self, filter: JobFilter, since: chrono::DateTime<chrono::Utc>) -> AppResult<Vec<Job>> {
+    pub async fn changed_since(&self, filter: JobFilter, since: DateTime<Utc>) -> AppResult<Vec<Job>> {
         Ok(repo::changed_since(&self.db, filter, since).await?)
     }
 

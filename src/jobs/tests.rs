@@ -427,6 +427,16 @@ async fn enqueued_ready_jobs_take_the_free_slots_of_this_processs_worker_in_clai
         let freed = jobs.enqueue(vec![notification(0, now, 3)]).await.expect("enqueue");
         assert_eq!(freed[0].state, JobState::Active, "a freed slot takes the next one");
         assert_eq!(handed.try_recv().expect("handed over").job.id, freed[0].id);
+        // A caller that goes away once its enqueue began (a closed connection drops the request) still hands the job
+        // over: the write and the handing over are a task of their own.
+        let mut abandoned = Box::pin(jobs.enqueue(vec![notification(0, now, 3)]));
+        assert!(futures_util::FutureExt::now_or_never(&mut abandoned).is_none());
+        drop(abandoned);
+        let arrived = tokio::time::timeout(std::time::Duration::from_secs(10), handed.recv())
+            .await
+            .expect("handed over within the deadline")
+            .expect("the channel is open");
+        assert_eq!(stored(&db, arrived.job.id).await.state, JobState::Active);
         // A worker that stopped takes nothing more.
         handed.close();
         let closed = jobs.enqueue(vec![notification(0, now, 3)]).await.expect("enqueue");
