@@ -235,6 +235,7 @@ where
                 fingerprint,
                 body: read,
             });
+            parts.extensions.insert(middleware::RequestDeadline(deadline));
             inner.oneshot(Request::from_parts(parts, Body::empty())).await
         }))
     }

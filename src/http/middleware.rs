@@ -158,7 +158,11 @@ where
     }
 
     fn call(&mut self, mut request: Request) -> Self::Future {
-        let deadline = tokio::time::Instant::now() + self.limit;
+        // The front door (`known`) may have started the clock already, reading the body.
+        let mut deadline = tokio::time::Instant::now() + self.limit;
+        if let Some(RequestDeadline(earlier)) = request.extensions().get::<RequestDeadline>() {
+            deadline = deadline.min(*earlier);
+        }
         request.extensions_mut().insert(RequestDeadline(deadline));
         // Kept for the rare timeout, so that it too is answered in the client's language.
         let accept_language = request.headers().get(header::ACCEPT_LANGUAGE).cloned();

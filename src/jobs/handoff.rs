@@ -5,8 +5,9 @@
 //! (`bench/README.md`, "Job queue").
 //!
 //! What it changes in the queue's rules: a free slot means the worker is idle, so it would have claimed any ready
-//! job it knew of; a job enqueued elsewhere whose notification is still on its way may be overtaken by the local
-//! one. Everything else is a claim's: the lease is renewed by the heartbeat and fences every write, a process that
+//! job it knew of. It may not know of some: a job enqueued elsewhere whose notification is still on its way, and a
+//! delayed or backed-off job that came due since the worker's last poll. Those may be overtaken by the local one,
+//! whatever their priority. Everything else is a claim's: the lease is renewed by the heartbeat and fences every write, a process that
 //! dies leaves the job to be taken back when the lease expires, and at shutdown a job not yet started is given
 //! back without using up its attempt.
 
@@ -40,9 +41,9 @@ impl Handoff {
         (Self { slots, sender, lease }, receiver)
     }
 
-    /// Up to `wanted` free slots of the worker, with the lease the jobs taking them are written under; none once
-    /// the worker stopped taking jobs.
-    pub fn reserve(&self, wanted: usize, now: chrono::DateTime<chrono::Utc>) -> Option<Reserved> {
+    /// Up to `wanted` free slots of the worker, with the lease token the jobs taking them are written under; none
+    /// once the worker stopped taking jobs.
+    pub fn reserve(&self, wanted: usize) -> Option<Reserved> {
         if wanted == 0 || self.sender.is_closed() {
             return None;
         }
@@ -54,10 +55,7 @@ impl Handoff {
         }
         let token: Arc<str> = Arc::from(uuid::Uuid::new_v4().to_string());
         Some(Reserved {
-            lease: Lease {
-                token: token.to_string(),
-                expires_at: now + self.lease,
-            },
+            lease_for: self.lease,
             token,
             permits,
             sender: self.sender.clone(),
@@ -67,7 +65,7 @@ impl Handoff {
 
 /// Slots taken for jobs about to be written claimed. Dropped unused, they are free again.
 pub struct Reserved {
-    pub lease: Lease,
+    lease_for: Duration,
     token: Arc<str>,
     permits: Vec<OwnedSemaphorePermit>,
     sender: mpsc::UnboundedSender<Handed>,
@@ -76,6 +74,15 @@ pub struct Reserved {
 impl Reserved {
     pub fn slots(&self) -> usize {
         self.permits.len()
+    }
+
+    /// The lease to write the jobs under, running from `now`: taken when the row is written, not when the slots
+    /// were, so that retried writes do not start with a lease already spent.
+    pub fn lease(&self, now: chrono::DateTime<chrono::Utc>) -> Lease {
+        Lease {
+            token: self.token.to_string(),
+            expires_at: now + self.lease_for,
+        }
     }
 
     /// Hands the committed claimed jobs to the worker; returns those it no longer takes (it is stopping), for the

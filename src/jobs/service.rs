@@ -9,9 +9,9 @@ use sea_orm::{DatabaseConnection, DatabaseTransaction, TransactionTrait};
 
 use super::{
     events,
-    handoff::LocalWorker,
+    handoff::{LocalWorker, Reserved},
     model::{Job, JobFilter, JobState, NewJob},
-    repo::{self, Lease},
+    repo,
 };
 use crate::{
     accounts::Caller,
@@ -92,34 +92,33 @@ impl JobsService {
         // The ready jobs in claim order: those a free slot of this process's worker takes are written claimed.
         let mut ready: Vec<usize> = (0..jobs.len()).filter(|&index| jobs[index].run_at <= now).collect();
         ready.sort_by_key(|&index| (jobs[index].priority.get(), jobs[index].run_at, index));
-        let Some(reserved) = self
-            .local_worker
-            .get()
-            .and_then(|handoff| handoff.reserve(ready.len(), now))
-        else {
-            return self.write(jobs, now, &[]).await;
+        let Some(reserved) = self.local_worker.get().and_then(|handoff| handoff.reserve(ready.len())) else {
+            return self.write(jobs, now, &[], None).await;
         };
-        let mut leases = vec![None; jobs.len()];
+        let mut claimed = vec![false; jobs.len()];
         for &index in ready.iter().take(reserved.slots()) {
-            leases[index] = Some(reserved.lease.clone());
+            claimed[index] = true;
         }
         // Jobs written claimed must reach the worker even if the caller goes away after the commit (a closed
         // connection drops the request's future), or they would wait for their lease to expire: the write and the
         // handing over run as a task of their own.
         let service = self.clone();
         tokio::spawn(async move {
-            let enqueued = service.write(jobs, now, &leases).await?;
-            let token = reserved.lease.token.clone();
-            let claimed = enqueued
+            let enqueued = service.write(jobs, now, &claimed, Some(&reserved)).await?;
+            let handed = enqueued
                 .iter()
                 .filter(|job| job.state == JobState::Active)
                 .cloned()
                 .collect();
-            let refused: Vec<i32> = reserved.hand(claimed).iter().map(|job| job.id).collect();
+            let token = reserved.lease(now).token;
+            let refused: Vec<i32> = reserved.hand(handed).iter().map(|job| job.id).collect();
             if !refused.is_empty() {
-                // The worker stopped between the reservation and the commit: the jobs go back to the queue.
-                let released = repo::release(&service.db, &refused, &token, service.now()).await?;
-                service.changed(&released);
+                // The worker stopped between the reservation and the commit: the jobs go back to the queue. They are
+                // committed, so a failure here is not the caller's: their lease expires and they are taken back.
+                match repo::release(&service.db, &refused, &token, service.now()).await {
+                    Ok(released) => service.changed(&released),
+                    Err(error) => tracing::warn!(%error, "cannot give back jobs its stopping worker did not take"),
+                }
             }
             Ok(enqueued)
         })
@@ -127,14 +126,21 @@ impl JobsService {
         .map_err(|error| AppError::Internal(anyhow::anyhow!("enqueueing stopped: {error}")))?
     }
 
-    /// Inserts `jobs`, those with a lease (by position) written claimed, retrying transient failures.
-    async fn write(&self, jobs: Vec<NewJob>, now: DateTime<Utc>, leases: &[Option<Lease>]) -> AppResult<Vec<Job>> {
+    /// Inserts `jobs`, retrying transient failures; those marked in `claimed` are written claimed for `reserved`'s
+    /// worker, under a lease that runs from each try.
+    async fn write(
+        &self,
+        jobs: Vec<NewJob>,
+        now: DateTime<Utc>,
+        claimed: &[bool],
+        reserved: Option<&Reserved>,
+    ) -> AppResult<Vec<Job>> {
         let enqueued = retry_transient(|| async {
-            let rows = jobs
-                .iter()
-                .cloned()
-                .enumerate()
-                .map(|(index, job)| (job, leases.get(index).and_then(Option::as_ref)));
+            let lease = reserved.map(|reserved| reserved.lease(self.now()));
+            let rows = jobs.iter().cloned().enumerate().map(|(index, job)| {
+                let claim = claimed.get(index).copied().unwrap_or(false);
+                (job, lease.as_ref().filter(|_| claim))
+            });
             repo::insert_claiming(&self.db, rows, now).await.map(Ok::<_, AppError>)
         })
         .await?;

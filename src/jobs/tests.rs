@@ -452,8 +452,8 @@ async fn a_job_written_for_a_worker_that_stopped_meanwhile_is_refused_and_can_be
         let now = Utc::now();
         let slots = std::sync::Arc::new(tokio::sync::Semaphore::new(1));
         let (handoff, mut handed) = Handoff::new(slots.clone(), std::time::Duration::from_secs(30));
-        let reserved = handoff.reserve(1, now).expect("a free slot");
-        let lease = reserved.lease.clone();
+        let reserved = handoff.reserve(1).expect("a free slot");
+        let lease = reserved.lease(now);
         let written = repo::insert_claiming(&db, [(notification(0, now, 3), Some(&lease))], now)
             .await
             .expect("insert");
