@@ -19,6 +19,7 @@ for concurrency in 100 500 2000; do
   "$bench" drain --runs "$runs" --concurrency "$concurrency"
 done
 "$bench" latency --runs "$runs"
+"$bench" latency --runs "$runs" --elsewhere   # no handoff: enqueued where no worker runs
 "$bench" events --runs "$runs"
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 
