@@ -10,6 +10,7 @@ mod m20261202_000001_create_jobs;
 mod m20261202_000002_create_cache_tags;
 mod m20261202_120000_create_persisted_queries;
 mod m20261203_000001_job_notify_in_one_query;
+mod m20261204_000001_enqueue_news_counts_queued;
 
 pub struct Migrator;
 
@@ -25,6 +26,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000002_create_cache_tags::Migration),
             Box::new(m20261202_120000_create_persisted_queries::Migration),
             Box::new(m20261203_000001_job_notify_in_one_query::Migration),
+            Box::new(m20261204_000001_enqueue_news_counts_queued::Migration),
         ]
     }
 }

@@ -1,7 +1,8 @@
 //! The news the jobs table sends on the bus, in one wire format for both engines.
 //!
 //! On PostgreSQL, triggers on `jobs` write it (migration `m20261202_000001_create_jobs`), inside the writing
-//! transaction: `{"enqueued":[first,last]}` once per inserting statement (ids only), and
+//! transaction: `{"enqueued":[first,last,queued]}` once per inserting statement (ids, and how many were written
+//! queued rather than claimed), and
 //! `{"changed":[row, …]}` for every update that changed a version, rows without their payload (which never
 //! changes) and without lease columns, split so that each notification stays far below PostgreSQL's 8,000 bytes.
 //! On SQLite the service writes the same after committing.
@@ -14,10 +15,12 @@ use super::model::{Job, JobKind, JobState, StoredMessage};
 /// What one notification says.
 #[derive(Debug)]
 pub enum JobNews {
-    /// Jobs with ids in `first..=last` were enqueued (some ids in between may be other transactions' jobs).
+    /// Jobs with ids in `first..=last` were enqueued (some ids in between may be other transactions' jobs);
+    /// `queued` unless every one was written claimed, handed to its enqueuer's worker (`handoff`).
     Enqueued {
         first: i32,
         last: i32,
+        queued: bool,
     },
     Changed(Vec<Job>),
 }
@@ -26,7 +29,7 @@ impl JobNews {
     /// Whether a worker may find something to claim after this news.
     pub fn wakes_workers(&self) -> bool {
         match self {
-            Self::Enqueued { .. } => true,
+            Self::Enqueued { queued, .. } => *queued,
             Self::Changed(jobs) => jobs.iter().any(|job| job.state == JobState::Queued),
         }
     }
@@ -58,13 +61,28 @@ struct Row {
 #[derive(Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 enum Wire {
-    Enqueued([i32; 2]),
+    /// `[first, last, queued]`: the id range and how many of its jobs were written queued. (Before the handoff the
+    /// trigger wrote `[first, last]`, every job queued; that form is still read, for a server of the older version
+    /// writing to the same database during a rolling deploy.)
+    Enqueued(Vec<i32>),
     Changed(Vec<Row>),
 }
 
 pub fn parse(payload: &str) -> Option<JobNews> {
     match serde_json::from_str::<Wire>(payload).ok()? {
-        Wire::Enqueued([first, last]) => Some(JobNews::Enqueued { first, last }),
+        Wire::Enqueued(numbers) => match numbers[..] {
+            [first, last] => Some(JobNews::Enqueued {
+                first,
+                last,
+                queued: true,
+            }),
+            [first, last, queued] => Some(JobNews::Enqueued {
+                first,
+                last,
+                queued: queued > 0,
+            }),
+            _ => None,
+        },
         Wire::Changed(rows) => Some(JobNews::Changed(rows.into_iter().filter_map(job).collect())),
     }
 }
@@ -102,7 +120,13 @@ fn job(row: Row) -> Option<Job> {
 pub fn enqueued(jobs: &[Job]) -> Option<String> {
     let first = jobs.iter().map(|job| job.id).min()?;
     let last = jobs.iter().map(|job| job.id).max()?;
-    serde_json::to_string(&Wire::Enqueued([first, last])).ok()
+    let queued = jobs.iter().filter(|job| job.state == JobState::Queued).count();
+    serde_json::to_string(&Wire::Enqueued(vec![
+        first,
+        last,
+        i32::try_from(queued).unwrap_or(i32::MAX),
+    ]))
+    .ok()
 }
 
 /// The changed rows as one or more payloads, as the PostgreSQL trigger splits them.
@@ -165,10 +189,17 @@ mod tests {
 
     #[test]
     fn news_survives_its_own_wire_format() {
-        let Some(JobNews::Enqueued { first, last }) = parse(r#"{"enqueued":[3,9]}"#) else {
+        let Some(JobNews::Enqueued { first, last, queued }) = parse(r#"{"enqueued":[3,9]}"#) else {
             panic!("not an enqueue")
         };
-        assert_eq!((first, last), (3, 9));
+        assert_eq!((first, last, queued), (3, 9, true), "the older form: every job queued");
+        let news = parse(r#"{"enqueued":[3,9,0]}"#).expect("an enqueue");
+        assert!(
+            !news.wakes_workers(),
+            "jobs all handed over give the workers nothing to claim"
+        );
+        assert!(parse(r#"{"enqueued":[3,9,2]}"#).expect("an enqueue").wakes_workers());
+        assert!(parse(r#"{"enqueued":[3,9,2,4]}"#).is_none());
         assert!(parse("not json").is_none());
         assert!(parse(r#"{"enqueued":[1]}"#).is_none());
     }

@@ -149,7 +149,7 @@ pub fn watch(jobs: JobsService, caller: Caller, kind: Option<JobKind>) -> impl S
             let heard_at = state.jobs.now();
             let candidates = match hear(&mut state.news).await {
                 Heard::News(JobNews::Changed(changed)) => Ok(changed),
-                Heard::News(JobNews::Enqueued { first, last }) => {
+                Heard::News(JobNews::Enqueued { first, last, .. }) => {
                     state.jobs.enqueued_between(state.filter(), first, last).await
                 }
                 Heard::Missed => state.jobs.changed_since(state.filter(), state.caught_up_at).await,

@@ -467,3 +467,44 @@ async fn a_job_written_for_a_worker_that_stopped_meanwhile_is_refused_and_can_be
         assert_eq!((released[0].state, released[0].attempts), (JobState::Queued, 0));
     }
 }
+
+#[tokio::test]
+async fn the_enqueue_news_wakes_workers_only_when_a_job_was_written_queued() {
+    let dir = tempfile::tempdir().expect("dir");
+    for (url, db) in databases_at(&dir).await {
+        let shutdown = tokio_util::sync::CancellationToken::new();
+        let bus = Bus::start(&db, &url, shutdown.clone()).await.expect("bus");
+        let mut news = bus.subscribe();
+        let now = Utc::now();
+        let retry = RetryPolicy {
+            max_attempts: 3,
+            backoff_base: std::time::Duration::from_secs(1),
+            backoff_max: std::time::Duration::from_secs(60),
+        };
+        let jobs = JobsService::new(db.clone(), bus, clock::fixed_clock(now), retry);
+        let slots = std::sync::Arc::new(tokio::sync::Semaphore::new(1));
+        let (handoff, _handed) = Handoff::new(slots, std::time::Duration::from_secs(30));
+        jobs.local_worker().set(Some(std::sync::Arc::new(handoff)));
+        // The first job takes the one free slot (written claimed); the second finds none (written queued).
+        for expected in [false, true] {
+            let enqueued = jobs.enqueue(vec![notification(0, now, 3)]).await.expect("enqueue");
+            let heard = loop {
+                let event = tokio::time::timeout(std::time::Duration::from_secs(10), news.recv())
+                    .await
+                    .expect("news within the deadline")
+                    .expect("the bus is open");
+                if let crate::bus::BusEvent::Message { payload, .. } = event
+                    && let Some(news @ super::events::JobNews::Enqueued { .. }) = super::events::parse(&payload)
+                {
+                    break news;
+                }
+            };
+            let super::events::JobNews::Enqueued { first, queued, .. } = heard else {
+                unreachable!("matched above")
+            };
+            assert_eq!(first, enqueued[0].id);
+            assert_eq!(queued, expected, "{:?}", enqueued[0].state);
+        }
+        shutdown.cancel();
+    }
+}
