@@ -167,6 +167,19 @@ pub fn is_transient(error: &sea_orm::DbErr) -> bool {
     }
 }
 
+/// The rows of `E` whose `id` column is one of `ids`, in one statement (the rows a DataLoader batch asks for).
+pub async fn find_by_ids<E>(
+    db: &impl ConnectionTrait,
+    id: E::Column,
+    ids: &[i32],
+) -> Result<Vec<E::Model>, sea_orm::DbErr>
+where
+    E: sea_orm::EntityTrait,
+{
+    use sea_orm::{ColumnTrait, QueryFilter};
+    E::find().filter(id.is_in(ids.iter().copied())).all(db).await
+}
+
 /// How many child rows each parent in `parents` has, in one `GROUP BY` statement; parents with none are absent.
 pub async fn count_per_parent<E>(
     db: &impl ConnectionTrait,

@@ -62,13 +62,13 @@ pub async fn seat_reservations_per_event(
 }
 
 pub async fn find_seat_reservations(db: &impl ConnectionTrait, ids: &[i32]) -> Result<Vec<SeatReservation>, DbErr> {
-    Ok(seat_reservations::Entity::find()
-        .filter(seat_reservations::Column::Id.is_in(ids.iter().copied()))
-        .all(db)
-        .await?
-        .into_iter()
-        .map(seat_reservation)
-        .collect())
+    Ok(
+        crate::db::find_by_ids::<seat_reservations::Entity>(db, seat_reservations::Column::Id, ids)
+            .await?
+            .into_iter()
+            .map(seat_reservation)
+            .collect(),
+    )
 }
 
 pub async fn insert_event(db: &impl ConnectionTrait, new: NewEvent, now: DateTime<Utc>) -> Result<Event, DbErr> {
@@ -96,9 +96,7 @@ pub async fn find_event_by_name(db: &impl ConnectionTrait, name: &str) -> Result
 }
 
 pub async fn find_events(db: &impl ConnectionTrait, ids: &[i32]) -> Result<Vec<Event>, DbErr> {
-    Ok(events::Entity::find()
-        .filter(events::Column::Id.is_in(ids.iter().copied()))
-        .all(db)
+    Ok(crate::db::find_by_ids::<events::Entity>(db, events::Column::Id, ids)
         .await?
         .into_iter()
         .map(event)

@@ -97,10 +97,7 @@ pub async fn insert_claiming(
 
 pub async fn find(db: &impl ConnectionTrait, ids: &[i32]) -> Result<Vec<Job>, DbErr> {
     Ok(jobs_of(
-        jobs::Entity::find()
-            .filter(jobs::Column::Id.is_in(ids.iter().copied()))
-            .all(db)
-            .await?,
+        crate::db::find_by_ids::<jobs::Entity>(db, jobs::Column::Id, ids).await?,
     ))
 }
 

@@ -354,22 +354,50 @@ async fn rescue_fails_a_job_whose_worker_died_on_its_last_attempt_and_requeues_t
     }
 }
 
+/// A jobs service at a fixed `now` whose process runs a worker with `slots` free slots, as far as the handoff
+/// sees it: the test holds the worker's end, with the bus's news and the token that stops the bus.
+struct WithWorker {
+    jobs: JobsService,
+    slots: std::sync::Arc<tokio::sync::Semaphore>,
+    handed: tokio::sync::mpsc::UnboundedReceiver<super::handoff::Handed>,
+    news: tokio::sync::broadcast::Receiver<crate::bus::BusEvent>,
+    stop_bus: tokio_util::sync::CancellationToken,
+}
+
+async fn with_worker(url: &str, db: &DatabaseConnection, now: DateTime<Utc>, slots: usize) -> WithWorker {
+    let stop_bus = tokio_util::sync::CancellationToken::new();
+    let bus = Bus::start(db, url, stop_bus.clone()).await.expect("bus");
+    let news = bus.subscribe();
+    let retry = RetryPolicy {
+        max_attempts: 3,
+        backoff_base: std::time::Duration::from_secs(1),
+        backoff_max: std::time::Duration::from_secs(60),
+    };
+    let jobs = JobsService::new(db.clone(), bus, clock::fixed_clock(now), retry);
+    let slots = std::sync::Arc::new(tokio::sync::Semaphore::new(slots));
+    let (handoff, handed) = Handoff::new(slots.clone(), std::time::Duration::from_secs(30));
+    jobs.local_worker().set(Some(std::sync::Arc::new(handoff)));
+    WithWorker {
+        jobs,
+        slots,
+        handed,
+        news,
+        stop_bus,
+    }
+}
+
 #[tokio::test]
 async fn enqueued_ready_jobs_take_the_free_slots_of_this_processs_worker_in_claim_order_and_the_rest_queue() {
     let dir = tempfile::tempdir().expect("dir");
     for (url, db) in databases_at(&dir).await {
-        let shutdown = tokio_util::sync::CancellationToken::new();
-        let bus = Bus::start(&db, &url, shutdown.clone()).await.expect("bus");
         let now = Utc::now();
-        let retry = RetryPolicy {
-            max_attempts: 3,
-            backoff_base: std::time::Duration::from_secs(1),
-            backoff_max: std::time::Duration::from_secs(60),
-        };
-        let jobs = JobsService::new(db.clone(), bus, clock::fixed_clock(now), retry);
-        let slots = std::sync::Arc::new(tokio::sync::Semaphore::new(2));
-        let (handoff, mut handed) = Handoff::new(slots.clone(), std::time::Duration::from_secs(30));
-        jobs.local_worker().set(Some(std::sync::Arc::new(handoff)));
+        let WithWorker {
+            jobs,
+            slots,
+            mut handed,
+            stop_bus,
+            ..
+        } = with_worker(&url, &db, now, 2).await;
         let later = now + Duration::minutes(5);
         let enqueued = jobs
             .enqueue(vec![
@@ -441,7 +469,7 @@ async fn enqueued_ready_jobs_take_the_free_slots_of_this_processs_worker_in_clai
         handed.close();
         let closed = jobs.enqueue(vec![notification(0, now, 3)]).await.expect("enqueue");
         assert_eq!(closed[0].state, JobState::Queued);
-        shutdown.cancel();
+        stop_bus.cancel();
     }
 }
 
@@ -472,19 +500,14 @@ async fn a_job_written_for_a_worker_that_stopped_meanwhile_is_refused_and_can_be
 async fn the_enqueue_news_wakes_workers_only_when_a_job_was_written_queued() {
     let dir = tempfile::tempdir().expect("dir");
     for (url, db) in databases_at(&dir).await {
-        let shutdown = tokio_util::sync::CancellationToken::new();
-        let bus = Bus::start(&db, &url, shutdown.clone()).await.expect("bus");
-        let mut news = bus.subscribe();
         let now = Utc::now();
-        let retry = RetryPolicy {
-            max_attempts: 3,
-            backoff_base: std::time::Duration::from_secs(1),
-            backoff_max: std::time::Duration::from_secs(60),
-        };
-        let jobs = JobsService::new(db.clone(), bus, clock::fixed_clock(now), retry);
-        let slots = std::sync::Arc::new(tokio::sync::Semaphore::new(1));
-        let (handoff, _handed) = Handoff::new(slots, std::time::Duration::from_secs(30));
-        jobs.local_worker().set(Some(std::sync::Arc::new(handoff)));
+        let WithWorker {
+            jobs,
+            mut news,
+            stop_bus,
+            handed: _handed,
+            ..
+        } = with_worker(&url, &db, now, 1).await;
         // The first job takes the one free slot (written claimed); the second finds none (written queued).
         for expected in [false, true] {
             let enqueued = jobs.enqueue(vec![notification(0, now, 3)]).await.expect("enqueue");
@@ -505,6 +528,6 @@ async fn the_enqueue_news_wakes_workers_only_when_a_job_was_written_queued() {
             assert_eq!(first, enqueued[0].id);
             assert_eq!(queued, expected, "{:?}", enqueued[0].state);
         }
-        shutdown.cancel();
+        stop_bus.cancel();
     }
 }
