@@ -135,17 +135,26 @@ impl<K: Hash + Eq + Clone, V: Clone> Cache<K, V> {
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
-        self.lock().get(key)
+        self.lock().get(key, |_| true)
     }
 
-    /// The value for `key` if present, counted as a hit and a use; an absent key is not counted (the caller looks it
-    /// up again through a path that counts the miss).
-    pub fn get_present<Q>(&self, key: &Q) -> Option<V>
+    /// As `get`, for values that go bad: one `valid` refuses is removed and counted as a miss, not a hit.
+    pub fn get_valid<Q>(&self, key: &Q, valid: impl FnOnce(&V) -> bool) -> Option<V>
     where
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
-        self.lock().get_present(key)
+        self.lock().get(key, valid)
+    }
+
+    /// The value for `key` if present and `valid` accepts it, counted as a hit and a use; otherwise nothing is
+    /// counted (the caller looks it up again through a path that counts the miss), and a refused value is removed.
+    pub fn get_present_valid<Q>(&self, key: &Q, valid: impl FnOnce(&V) -> bool) -> Option<V>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        self.lock().get_present(key, valid)
     }
 
     /// The value for `key`, neither counted nor used.

@@ -135,34 +135,40 @@ impl<K: Hash + Eq, V> Store<K, V> {
     /// A copy of the value, counted as a hit (and a use) or a miss. Copied before the entry moves, while the
     /// lookup's access to it is at hand.
     #[inline]
-    pub(super) fn get<Q>(&mut self, key: &Q) -> Option<V>
+    pub(super) fn get<Q>(&mut self, key: &Q, valid: impl FnOnce(&V) -> bool) -> Option<V>
     where
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
         V: Clone,
     {
-        self.lookup(key, true)
+        self.lookup(key, true, valid)
     }
 
     /// As `get`, but an absent key is neither counted nor recorded: the caller asks again elsewhere, and that
     /// lookup counts.
-    pub(super) fn get_present<Q>(&mut self, key: &Q) -> Option<V>
+    pub(super) fn get_present<Q>(&mut self, key: &Q, valid: impl FnOnce(&V) -> bool) -> Option<V>
     where
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
         V: Clone,
     {
-        self.lookup(key, false)
+        self.lookup(key, false, valid)
     }
 
-    fn lookup<Q>(&mut self, key: &Q, count_absent: bool) -> Option<V>
+    /// An entry `valid` refuses (an answer past its max age) is taken out and looked up as if absent: it was no
+    /// hit, whatever the table held.
+    fn lookup<Q>(&mut self, key: &Q, count_absent: bool, valid: impl FnOnce(&V) -> bool) -> Option<V>
     where
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
         V: Clone,
     {
         let hash = self.hasher.hash_one(key);
-        let Some(index) = self.find(hash, key) else {
+        let found = self.find(hash, key);
+        let usable = found.filter(|&index| valid(&entry(&self.entries, index).value));
+        let Some(index) = usable else {
+            // Dropped once the counters are right too: dropping a value runs code we do not control.
+            let _invalid = found.map(|index| self.take(index));
             if count_absent {
                 self.record(hash);
                 self.misses += 1;

@@ -429,6 +429,30 @@ fn the_counters_follow_the_curriculum_lru_example() {
     assert_eq!(cache.get("D"), None);
 }
 
+#[test]
+fn a_value_gone_bad_is_removed_and_counted_as_a_miss_never_a_hit() {
+    let cache = Cache::new(Policy::Lru, entries(4));
+    cache.put("fresh", 10);
+    cache.put("expired", 0);
+    let still_good = |value: &i32| *value > 0;
+    assert_eq!(cache.get_valid("fresh", still_good), Some(10));
+    assert_eq!(cache.get_valid("expired", still_good), None);
+    assert_eq!(cache.peek("expired"), None, "the bad value is taken out");
+    let stats = cache.stats();
+    assert_eq!((stats.hits, stats.misses, stats.size, stats.evictions), (1, 1, 1, 0));
+
+    cache.put("expired", 0);
+    assert_eq!(cache.get_present_valid("expired", still_good), None);
+    assert_eq!(cache.get_present_valid("absent", still_good), None);
+    assert_eq!(cache.get_present_valid("fresh", still_good), Some(10));
+    let stats = cache.stats();
+    assert_eq!(
+        (stats.hits, stats.misses, stats.size),
+        (2, 1, 1),
+        "only the present, valid value counts; the caller counts the misses on its own lookup"
+    );
+}
+
 /// Weighs a test value: its length in bytes.
 fn length(_: &&str, value: &&str) -> usize {
     value.len()

@@ -318,10 +318,8 @@ impl ResponseCache {
         if self.mode == FreshnessMode::Strict {
             self.pass_barrier().await?;
         }
-        Ok(self
-            .entries
-            .get_present(key)
-            .filter(|answer| answer.expires > Instant::now()))
+        let now = Instant::now();
+        Ok(self.entries.get_present_valid(key, |answer| answer.expires > now))
     }
 
     /// Makes sure every write committed before this call is applied: one epoch read per wave of requests.
@@ -376,12 +374,10 @@ impl ResponseCache {
     }
 
     fn lookup_known(self: &Arc<Self>, ticket: Ticket, key: Key, private_key: Option<Key>) -> Lookup {
+        let now = Instant::now();
         for key in std::iter::once(key).chain(private_key) {
-            if let Some(answer) = self.entries.get(&key) {
-                if answer.expires > Instant::now() {
-                    return Lookup::Hit(answer);
-                }
-                self.entries.remove(&key);
+            if let Some(answer) = self.entries.get_valid(&key, |answer| answer.expires > now) {
+                return Lookup::Hit(answer);
             }
         }
         let mut flights = self.lock_flights();
