@@ -11,16 +11,14 @@ use tokio_util::sync::CancellationToken;
 use crate::{
     accounts::{AccountsService, AttemptLimits, Tokens},
     bus::Bus,
-    cache::Capacity,
     catalog::CatalogService,
     clock::{self, Clock},
     config::Settings,
     db,
     deadlines::Deadlines,
     events::{EventsService, SeatJobs, SeatsService},
-    freshness::FreshnessMode,
     graphql::limits::DocumentBudget,
-    http::{self, AppState, HttpOptions, ServerLimits, WebSocketLimits, known::KnownRequests},
+    http::{self, AppState, HttpOptions, ServerLimits, WebSocketLimits},
     i18n::{self, Formatters},
     jobs::{Handlers, JobKind, JobsService, RetryPolicy, Worker, WorkerSettings},
     names::NamesService,
@@ -53,10 +51,6 @@ pub struct App {
 /// After the listener has stopped, how long the database pool may take to close: a request abandoned at the end
 /// of the shutdown grace may still hold a connection.
 const POOL_CLOSE_LIMIT: Duration = Duration::from_secs(1);
-
-/// The fingerprints of requests answered from the response cache: 8 MiB holds some 30,000 typical ones (a query
-/// of a few hundred bytes), far more than the answers a 64 MiB response cache holds.
-const KNOWN_REQUESTS_BYTES: std::num::NonZeroUsize = std::num::NonZeroUsize::new(8 * 1024 * 1024).unwrap();
 
 /// How long past the shutdown grace the signal thread lets the process run before it exits it: time for the
 /// listener to abandon what is left and for `main` to stop the runtime.
@@ -120,13 +114,6 @@ impl App {
             default_locale,
             trusted_proxies: settings.trust_forwarded_for.then(|| settings.trusted_proxies.clone()),
             sdl: schema::sdl(),
-            known: (settings.response_cache_mode != FreshnessMode::Off).then(|| {
-                KnownRequests::new(
-                    settings.cache_policy,
-                    Capacity::Bytes(KNOWN_REQUESTS_BYTES),
-                    settings.cache_admission,
-                )
-            }),
         });
         let options = HttpOptions {
             cors_origins: settings.cors_origins.clone(),
@@ -303,7 +290,12 @@ pub async fn build_services(
     );
     job_handlers.register(JobKind::SeatReservation, SeatJobs);
     Ok(Services {
-        names: NamesService::new(db.clone()),
+        names: NamesService::with_count_cache(
+            db.clone(),
+            settings.cache_policy,
+            settings.cache_admission,
+            settings.name_count_cache_capacity,
+        ),
         accounts: AccountsService::new(db.clone(), tokens, limits, settings.refresh_token_ttl),
         catalog: CatalogService::new(db.clone(), clock.clone()),
         events: EventsService::new(db, clock.clone()),

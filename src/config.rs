@@ -100,6 +100,8 @@ struct RawSettings {
     document_cache_capacity: String,
     #[serde(deserialize_with = "count_or_text")]
     persisted_query_capacity: String,
+    #[serde(deserialize_with = "count_or_text")]
+    name_count_cache_capacity: String,
     trusted_documents: Option<PathBuf>,
 }
 
@@ -194,6 +196,7 @@ impl Default for RawSettings {
             response_cache_mode: "strict".into(),
             document_cache_capacity: "1024".into(),
             persisted_query_capacity: "10000".into(),
+            name_count_cache_capacity: "1024".into(),
             trusted_documents: None,
         }
     }
@@ -327,6 +330,8 @@ pub struct Settings {
     /// Counted in documents, the cache also keeps their estimated memory under 32 MiB (see `graphql::documents`).
     pub document_cache_capacity: Capacity,
     pub persisted_query_capacity: Capacity,
+    /// Counts of baby names by filter (`babyNamesPage`'s totals).
+    pub name_count_cache_capacity: Capacity,
     /// A manifest of trusted documents (`schema::persisted::Manifest`): when set, only its documents run and
     /// clients cannot register persisted queries. Read by `App::build`, which stops on a bad file.
     pub trusted_documents: Option<PathBuf>,
@@ -573,6 +578,7 @@ impl Settings {
             .map_err(|reason: String| invalid("response_cache_mode", reason))?;
         let document_cache_capacity = capacity("document_cache_capacity", &raw.document_cache_capacity)?;
         let persisted_query_capacity = capacity("persisted_query_capacity", &raw.persisted_query_capacity)?;
+        let name_count_cache_capacity = capacity("name_count_cache_capacity", &raw.name_count_cache_capacity)?;
         Ok(Self {
             database_url: raw.database_url,
             listen,
@@ -633,6 +639,7 @@ impl Settings {
             response_cache_mode,
             document_cache_capacity,
             persisted_query_capacity,
+            name_count_cache_capacity,
             trusted_documents: raw.trusted_documents,
         })
     }
@@ -865,6 +872,7 @@ mod tests {
         assert_eq!(settings.response_cache_mode, FreshnessMode::Strict);
         assert_eq!(settings.document_cache_capacity, entries(1024));
         assert_eq!(settings.persisted_query_capacity, entries(10_000));
+        assert_eq!(settings.name_count_cache_capacity, entries(1024));
     }
 
     #[test]
@@ -875,6 +883,7 @@ mod tests {
             ("response_cache_capacity", "64MiB"),
             ("document_cache_capacity", "512"),
             ("persisted_query_capacity", "1GiB"),
+            ("name_count_cache_capacity", "256KiB"),
         ])
         .expect("valid");
         assert_eq!(settings.cache_policy, Policy::Lfu);
@@ -883,6 +892,7 @@ mod tests {
         assert_eq!(settings.response_cache_capacity, bytes(64 << 20));
         assert_eq!(settings.document_cache_capacity, "512".parse().expect("entries"));
         assert_eq!(settings.persisted_query_capacity, bytes(1 << 30));
+        assert_eq!(settings.name_count_cache_capacity, bytes(256 << 10));
         let number =
             Figment::from(Serialized::defaults(RawSettings::default())).merge(("document_cache_capacity", 2048));
         assert_eq!(
@@ -913,6 +923,8 @@ mod tests {
             ("document_cache_capacity", "-1"),
             ("persisted_query_capacity", "lots"),
             ("persisted_query_capacity", "99999999999GiB"),
+            ("name_count_cache_capacity", "0"),
+            ("name_count_cache_capacity", "1.5MiB"),
         ] {
             let error = load_with(&[(key, value)]).expect_err(value);
             assert_eq!(error.setting, format!("ALX_{}", key.to_ascii_uppercase()), "{value}");

@@ -18,7 +18,7 @@ use super::{
     AppState, body,
     cached::{self, CacheScope, Source},
     edge::{self, LocaleHints},
-    known::{Fingerprint, Known, Seen},
+    known::Seen,
     middleware::RequestDeadline,
 };
 use crate::{
@@ -28,6 +28,7 @@ use crate::{
     schema::{
         Executed, Submitted,
         engine::Answer,
+        known_requests::{Fingerprint, Known},
         response_cache::{CachedResponse, Key},
     },
 };
@@ -244,8 +245,8 @@ async fn run_one(
     let conditional = queries_only;
     let cached = |answer: &CachedResponse, key: Key, x_cache, locale| {
         let private = answer.private || caller_known;
-        if !private && let (Some(known), Some(fingerprint)) = (&state.known, fingerprint) {
-            known.remember(
+        if !private && let Some(fingerprint) = fingerprint {
+            state.engine.remember_request(
                 fingerprint,
                 Known {
                     key,

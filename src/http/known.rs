@@ -35,58 +35,10 @@ use super::{
     cached::{self, CacheScope, Source},
     middleware,
 };
-use crate::{
-    cache::{Admission, Cache, CacheStats, Capacity, Policy},
-    schema::response_cache::Key,
-};
+use crate::schema::known_requests::Fingerprint;
 
 /// Longer bodies are not fingerprinted: a cached query's request is small, and a fingerprint is kept whole.
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
-
-/// What a fingerprint leads to: the answer's key and how the first request's answer was labelled.
-#[derive(Clone, Copy, Debug)]
-pub struct Known {
-    pub key: Key,
-    pub content_type: &'static str,
-    pub locale: &'static str,
-}
-
-/// A request's fingerprint, when it may be answered by one (see the module's comment).
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct Fingerprint(Bytes);
-
-/// Fingerprints of requests whose answers the response cache held, bounded in bytes.
-pub struct KnownRequests {
-    requests: Cache<Fingerprint, Known>,
-}
-
-impl KnownRequests {
-    pub fn new(policy: Policy, capacity: Capacity, admission: Admission) -> Self {
-        Self {
-            requests: Cache::with_weigher(policy, capacity, |fingerprint: &Fingerprint, _: &Known| {
-                fingerprint.0.len() + size_of::<Known>() + 64
-            })
-            .with_admission(admission),
-        }
-    }
-
-    pub fn get(&self, fingerprint: &Fingerprint) -> Option<Known> {
-        self.requests.get(fingerprint)
-    }
-
-    pub fn remember(&self, fingerprint: Fingerprint, known: Known) {
-        self.requests.put(fingerprint, known);
-    }
-
-    /// A fingerprint whose answer is gone: the next request takes the whole way and may remember it again.
-    pub fn forget(&self, fingerprint: &Fingerprint) {
-        self.requests.remove(fingerprint);
-    }
-
-    pub fn stats(&self) -> CacheStats {
-        self.requests.stats()
-    }
-}
 
 /// What the front door learned of a request it did not answer, for the GraphQL handler: the fingerprint to
 /// remember the answer under, and the body it read (`None` on GET).
@@ -143,7 +95,7 @@ fn fingerprint(parts: &Parts, body: &[u8]) -> Fingerprint {
         bytes.extend_from_slice(&u32::try_from(piece.len()).unwrap_or(u32::MAX).to_le_bytes());
         bytes.extend_from_slice(piece);
     }
-    Fingerprint(Bytes::from(bytes))
+    Fingerprint::new(Bytes::from(bytes))
 }
 
 /// The front door, inside the request context, CORS and compression layers and outside the request timeout and
@@ -188,7 +140,7 @@ where
 
     fn call(&mut self, request: Request) -> Self::Future {
         let (parts, body) = request.into_parts();
-        if self.state.known.is_none() || !may_fingerprint(&parts) {
+        if !self.state.engine.knows_requests() || !may_fingerprint(&parts) {
             return Either::Left(self.inner.call(Request::from_parts(parts, body)));
         }
         // The request timeout is inside: this path keeps its own deadline, for the body and the barrier.
@@ -244,12 +196,7 @@ where
 /// The answer to a request sent before byte for byte, straight from the response cache; `None` when it is not
 /// known or its answer is gone, and the request takes the whole way.
 async fn answer_known(state: &AppState, headers: &HeaderMap, fingerprint: &Fingerprint) -> Option<Response> {
-    let requests = state.known.as_ref()?;
-    let known = requests.get(fingerprint)?;
-    let Some(answer) = state.engine.answer_known(&known.key).await else {
-        requests.forget(fingerprint);
-        return None;
-    };
+    let (known, answer) = state.engine.answer_known(fingerprint).await?;
     let scope = CacheScope {
         private: false,
         conditional: false,
@@ -266,8 +213,6 @@ async fn answer_known(state: &AppState, headers: &HeaderMap, fingerprint: &Finge
 
 #[cfg(test)]
 mod tests {
-    use std::num::NonZeroUsize;
-
     use axum::http::Request;
 
     use super::*;
@@ -353,34 +298,5 @@ mod tests {
         for (index, fingerprint) in different.iter().enumerate() {
             assert_ne!(&reference, fingerprint, "variant {index}");
         }
-    }
-
-    #[test]
-    fn the_fingerprints_kept_stay_within_their_bytes() {
-        let requests = KnownRequests::new(
-            Policy::Lru,
-            Capacity::Bytes(NonZeroUsize::new(4096).expect("non-zero")),
-            Admission::Always,
-        );
-        let known = Known {
-            key: [0; 32],
-            content_type: "application/json",
-            locale: "en",
-        };
-        for n in 0..1000 {
-            let body = format!("{{\"query\":\"{{ products {{ nodes {{ name }} }} }}\",\"n\":{n}}}");
-            requests.remember(
-                fingerprint(&parts(Method::POST, "/graphql", &[JSON]), body.as_bytes()),
-                known,
-            );
-        }
-        let stats = requests.stats();
-        assert!(stats.weight <= 4096, "{stats:?}");
-        assert!(stats.evictions > 900, "{stats:?}");
-        let last = fingerprint(
-            &parts(Method::POST, "/graphql", &[JSON]),
-            b"{\"query\":\"{ products { nodes { name } } }\",\"n\":999}",
-        );
-        assert!(requests.get(&last).is_some());
     }
 }

@@ -56,8 +56,6 @@ pub struct AppState {
     /// Whose `X-Forwarded-For` hops to skip; `None` ignores the header.
     pub trusted_proxies: Option<TrustedProxies>,
     pub sdl: String,
-    /// Exact anonymous requests answered from the response cache before; `None` when that cache is off.
-    pub known: Option<known::KnownRequests>,
 }
 
 pub struct HttpOptions {

@@ -116,6 +116,11 @@ pub struct NameFilter {
 }
 
 impl NameFilter {
+    /// The bytes its texts hold, for a cache that weighs its keys.
+    pub fn text_bytes(&self) -> usize {
+        self.first_name.as_ref().map_or(0, String::len) + self.first_name_prefix.as_ref().map_or(0, String::len)
+    }
+
     pub fn new(
         year_of_birth: Option<i32>,
         gender: Option<Gender>,

@@ -13,7 +13,7 @@ use super::{
     repo,
 };
 use crate::{
-    cache::{Cache, Capacity, Policy},
+    cache::{Admission, Cache, CacheStats, Capacity, Policy},
     error::{AppError, AppResult},
     freshness::{self, Tags},
     pagination::{KeysetPage, Page},
@@ -31,10 +31,10 @@ pub const IMPORT_BATCH_ROWS: usize = 4_000;
 /// Parsed batches waiting for the database: enough to keep both sides busy, few enough to bound memory.
 const BATCHES_IN_FLIGHT: usize = 4;
 
-/// Distinct filters whose counts are remembered; past that the least recently used go. A key is a `NameFilter`,
-/// whose two texts are capped at `FILTER_NAME_MAX_CHARS` (64) characters, a few hundred bytes at most even after
-/// case folding, so this count also bounds the cache's bytes: well under 1 MiB.
-const MAX_CACHED_COUNTS: usize = 1_024;
+/// Distinct filters whose counts are remembered by default (`ALX_NAME_COUNT_CACHE_CAPACITY`). A key is a
+/// `NameFilter`, whose two texts are capped at `FILTER_NAME_MAX_CHARS` (64) characters, a few hundred bytes at most
+/// even after case folding, so this count also bounds the cache's bytes: well under 1 MiB.
+pub const DEFAULT_CACHED_COUNTS: usize = 1_024;
 
 /// How an import ended.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -67,7 +67,7 @@ struct Batch {
     bytes_read: u64,
 }
 
-/// Counts by dataset version and filter (the cache toolkit's LRU).
+/// Counts by dataset version and filter, under the server's cache policy.
 ///
 /// `babyNamesPage` needs the total on every request, and counting a million rows costs more than reading the page.
 /// The version lives in the database and every import batch and every deletion raises it in the same transaction
@@ -76,6 +76,11 @@ struct Batch {
 /// age out. Checking costs one primary-key read per request.
 type CountCache = Cache<(i64, NameFilter), u64>;
 
+/// A count's estimated bytes, when its capacity is a size: the key, its texts and the table's share.
+fn count_bytes((_, filter): &(i64, NameFilter), _: &u64) -> usize {
+    size_of::<(i64, NameFilter, u64)>() + filter.text_bytes() + 32
+}
+
 #[derive(Clone)]
 pub struct NamesService {
     db: DatabaseConnection,
@@ -83,11 +88,16 @@ pub struct NamesService {
 }
 
 impl NamesService {
+    /// With the default count cache: LRU, `DEFAULT_CACHED_COUNTS` filters.
     pub fn new(db: DatabaseConnection) -> Self {
-        let capacity = Capacity::Entries(NonZeroUsize::new(MAX_CACHED_COUNTS).expect("a positive constant"));
+        let capacity = Capacity::Entries(NonZeroUsize::new(DEFAULT_CACHED_COUNTS).expect("a positive constant"));
+        Self::with_count_cache(db, Policy::Lru, Admission::Always, capacity)
+    }
+
+    pub fn with_count_cache(db: DatabaseConnection, policy: Policy, admission: Admission, capacity: Capacity) -> Self {
         Self {
             db,
-            counts: Arc::new(Cache::new(Policy::Lru, capacity)),
+            counts: Arc::new(Cache::with_weigher(policy, capacity, count_bytes).with_admission(admission)),
         }
     }
 
@@ -105,6 +115,11 @@ impl NamesService {
     /// How many filters' counts are remembered now: what a client can grow, watched by the tests.
     pub fn cached_counts(&self) -> usize {
         usize::try_from(self.counts.stats().size).unwrap_or(usize::MAX)
+    }
+
+    /// The count cache's counters, for `cacheStats` and `/metrics`.
+    pub fn count_cache_stats(&self) -> CacheStats {
+        self.counts.stats()
     }
 
     pub async fn count(&self, filter: &NameFilter) -> AppResult<u64> {

@@ -5,10 +5,11 @@ use std::sync::Arc;
 
 use async_graphql::{Context, Enum, Object, SimpleObject};
 
-use super::{persisted::PersistedDocuments, response_cache::ResponseCache};
+use super::{known_requests::KnownRequests, persisted::PersistedDocuments, response_cache::ResponseCache};
 use crate::{
     cache::{Admission, CacheStats, Capacity, Policy},
     graphql::{documents::DocumentCache, guards::AdminOnly},
+    names::NamesService,
 };
 
 /// The server's caches.
@@ -20,10 +21,21 @@ pub enum CacheName {
     PersistedQueries,
     /// Parsed and validated documents by query text.
     Documents,
+    /// Requests answered from the response cache before, by their bytes: the way a request sent again is answered
+    /// without being parsed.
+    KnownRequests,
+    /// Counts of baby names by filter, for `babyNamesPage`'s totals.
+    NameCounts,
 }
 
 impl CacheName {
-    pub const ALL: [Self; 3] = [Self::Responses, Self::PersistedQueries, Self::Documents];
+    pub const ALL: [Self; 5] = [
+        Self::Responses,
+        Self::PersistedQueries,
+        Self::Documents,
+        Self::KnownRequests,
+        Self::NameCounts,
+    ];
 
     /// The `cache` label of its metrics.
     fn label(self) -> &'static str {
@@ -31,6 +43,8 @@ impl CacheName {
             Self::Responses => "responses",
             Self::PersistedQueries => "persisted_queries",
             Self::Documents => "documents",
+            Self::KnownRequests => "known_requests",
+            Self::NameCounts => "name_counts",
         }
     }
 }
@@ -89,6 +103,9 @@ pub struct Caches {
     /// `ALX_CACHE_POLICY`, which every cache uses.
     pub policy: Policy,
     pub responses: Arc<ResponseCache>,
+    pub known: KnownRequests,
+    /// The names service, whose count cache is reported with the others.
+    pub names: NamesService,
 }
 
 impl Caches {
@@ -97,6 +114,8 @@ impl Caches {
             CacheName::Responses => self.responses.stats(),
             CacheName::PersistedQueries => self.persisted.stats(self.policy),
             CacheName::Documents => self.documents.stats(),
+            CacheName::KnownRequests => self.known.stats(),
+            CacheName::NameCounts => self.names.count_cache_stats(),
         }
     }
 

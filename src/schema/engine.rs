@@ -23,6 +23,7 @@ use tracing::Instrument;
 use super::{
     SchemaLimits, Schemas,
     cache_stats::{CacheName, Caches},
+    known_requests::{Fingerprint, KNOWN_REQUESTS_BYTES, Known, KnownRequests},
     persisted::{DocumentHash, PersistedDocuments, Resolved, Submitted},
     response_cache::{CachedResponse, Key, KeyParts, Lookup, ReadTags, ResponseCache},
 };
@@ -119,6 +120,12 @@ impl Engine {
             persisted,
             policy: settings.cache_policy,
             responses,
+            known: KnownRequests::new(
+                settings.cache_policy,
+                Capacity::Bytes(KNOWN_REQUESTS_BYTES),
+                settings.cache_admission,
+            ),
+            names: services.names.clone(),
         });
         Self {
             schemas: Schemas::build(services, &settings.schema, &caches),
@@ -285,10 +292,30 @@ impl Engine {
         Answer::Ran(Box::new(executed), answer.map(|answer| (answer, public_key)))
     }
 
-    /// The public answer stored under `key`, for an exact request answered before (`http::known`); `None` when
-    /// it is gone or the write epoch cannot be read, and the request takes the whole way, which counts the miss.
-    pub async fn answer_known(&self, key: &Key) -> Option<Arc<CachedResponse>> {
-        self.caches.responses.hit(key).await.ok().flatten()
+    /// Whether requests answered before may be answered by their fingerprint (`http::known`): not without the
+    /// response cache.
+    pub fn knows_requests(&self) -> bool {
+        !self.caches.responses.is_off()
+    }
+
+    /// The public answer to a request answered before, found by its fingerprint, and how it was labelled; `None`
+    /// when the request is not known, its answer is gone or the write epoch cannot be read, and the request takes
+    /// the whole way, which counts the response cache's miss.
+    pub async fn answer_known(&self, fingerprint: &Fingerprint) -> Option<(Known, Arc<CachedResponse>)> {
+        let known = self.caches.known.get(fingerprint)?;
+        match self.caches.responses.hit(&known.key).await {
+            Ok(Some(answer)) => Some((known, answer)),
+            Ok(None) => {
+                self.caches.known.forget(fingerprint);
+                None
+            }
+            Err(_) => None,
+        }
+    }
+
+    /// Remembers that the request with `fingerprint` is answered by the public answer under `known.key`.
+    pub fn remember_request(&self, fingerprint: Fingerprint, known: Known) {
+        self.caches.known.remember(fingerprint, known);
     }
 
     /// Prepares and runs without the response cache, refusing a mutation or subscription when `queries_only`.

@@ -3,6 +3,7 @@
 
 pub mod cache_stats;
 pub mod engine;
+pub mod known_requests;
 pub mod node;
 pub mod persisted;
 pub mod response_cache;

@@ -17,7 +17,7 @@ use sea_orm::{ConnectionTrait, Database, Statement};
 use serde_json::{Value, json};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream, connect_async, tungstenite::Message};
 
-use crate::helpers::{TestApp, assert_no_errors, error_code, fresh_database, read, test_settings};
+use crate::helpers::{TestApp, assert_no_errors, error_code, fresh_database, names_csv, read, test_settings};
 
 const LOCALES: &str = "query Locales { locales { code } }";
 
@@ -527,6 +527,7 @@ async fn cache_stats_report_the_configured_policy_and_capacities() {
     let app = TestApp::spawn_with(|settings| {
         settings.cache_policy = Policy::Lfu;
         settings.document_cache_capacity = "64MiB".parse().expect("a capacity");
+        settings.name_count_cache_capacity = "256KiB".parse().expect("a capacity");
     })
     .await;
     let admin = app.admin_token().await;
@@ -540,6 +541,55 @@ async fn cache_stats_report_the_configured_policy_and_capacities() {
     assert_eq!(
         cache_stats(&app, &admin, "PERSISTED_QUERIES").await["capacity"],
         "10000 entries"
+    );
+    let known_requests = cache_stats(&app, &admin, "KNOWN_REQUESTS").await;
+    assert_eq!(
+        (&known_requests["policy"], &known_requests["capacity"]),
+        (&json!("LFU"), &json!("8MiB"))
+    );
+    let name_counts = cache_stats(&app, &admin, "NAME_COUNTS").await;
+    assert_eq!(
+        (&name_counts["policy"], &name_counts["capacity"]),
+        (&json!("LFU"), &json!("256KiB"))
+    );
+}
+
+#[tokio::test]
+async fn a_request_sent_again_byte_for_byte_moves_the_known_requests_counters() {
+    let app = TestApp::spawn().await;
+    // Logging in is an anonymous request too, looked up (and missed) by its bytes; an admin's are not.
+    let admin = app.admin_token().await;
+    let before = cache_stats(&app, &admin, "KNOWN_REQUESTS").await;
+    // Anonymous and cacheable: the first is answered the whole way and remembered, the next two by their bytes.
+    for _ in 0..3 {
+        let (status, headers, _) = post(&app, json!({ "query": LOCALES })).await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(headers.contains_key("x-cache"));
+    }
+    let after = cache_stats(&app, &admin, "KNOWN_REQUESTS").await;
+    let moved = |counter: &str| after[counter].as_i64().expect("a count") - before[counter].as_i64().expect("a count");
+    assert_eq!(
+        (moved("size"), moved("hits"), moved("misses")),
+        (1, 2, 1),
+        "{before} then {after}"
+    );
+}
+
+#[tokio::test]
+async fn pages_of_one_filter_share_a_count_in_the_name_counts_cache() {
+    let app = TestApp::spawn().await;
+    app.import_names(&names_csv(40), false).await;
+    let admin = app.admin_token().await;
+    let page = "query Page($page: Int!) { babyNamesPage(page: $page, pageSize: 5, filter: { gender: FEMALE }) { totalPages } }";
+    for number in 1..=3 {
+        let (_, body) = app.gql(page, json!({ "page": number })).await;
+        assert_no_errors(&body);
+    }
+    let stats = cache_stats(&app, &admin, "NAME_COUNTS").await;
+    assert_eq!(
+        (&stats["size"], &stats["hits"], &stats["misses"]),
+        (&json!(1), &json!(2), &json!(1)),
+        "three pages, one count: {stats}"
     );
 }
 
@@ -601,7 +651,13 @@ async fn metrics_export_every_caches_counters() {
         .text()
         .await
         .expect("a body");
-    for cache in ["responses", "persisted_queries", "documents"] {
+    for cache in [
+        "responses",
+        "persisted_queries",
+        "documents",
+        "known_requests",
+        "name_counts",
+    ] {
         for metric in [
             "cache_entries",
             "cache_hits_total",

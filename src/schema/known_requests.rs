@@ -1,0 +1,99 @@
+//! Requests answered from the response cache before, by their fingerprint: what lets the HTTP front door
+//! (`http::known`) answer a request sent again byte for byte without parsing it. The fingerprint's bytes are the
+//! HTTP layer's to choose; this is only the bounded map from them to the answer's key, kept with the response cache
+//! so that `cacheStats` and `/metrics` report it with the others.
+
+use axum::body::Bytes;
+
+use super::response_cache::Key;
+use crate::cache::{Admission, Cache, CacheStats, Capacity, Policy};
+
+/// 8 MiB holds some 30,000 typical fingerprints (a query of a few hundred bytes), far more than the answers a
+/// 64 MiB response cache holds.
+pub const KNOWN_REQUESTS_BYTES: std::num::NonZeroUsize = std::num::NonZeroUsize::new(8 * 1024 * 1024).unwrap();
+
+/// A request's fingerprint: its bytes that the answer may depend on, as the HTTP layer lays them out.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Fingerprint(Bytes);
+
+impl Fingerprint {
+    pub fn new(bytes: Bytes) -> Self {
+        Self(bytes)
+    }
+}
+
+/// What a fingerprint leads to: the answer's key and how the first request's answer was labelled.
+#[derive(Clone, Copy, Debug)]
+pub struct Known {
+    pub key: Key,
+    pub content_type: &'static str,
+    pub locale: &'static str,
+}
+
+/// Fingerprints of requests whose answers the response cache held, bounded in bytes.
+pub struct KnownRequests {
+    requests: Cache<Fingerprint, Known>,
+}
+
+impl KnownRequests {
+    pub fn new(policy: Policy, capacity: Capacity, admission: Admission) -> Self {
+        Self {
+            requests: Cache::with_weigher(policy, capacity, |fingerprint: &Fingerprint, _: &Known| {
+                fingerprint.0.len() + size_of::<Known>() + 64
+            })
+            .with_admission(admission),
+        }
+    }
+
+    pub fn get(&self, fingerprint: &Fingerprint) -> Option<Known> {
+        self.requests.get(fingerprint)
+    }
+
+    pub fn remember(&self, fingerprint: Fingerprint, known: Known) {
+        self.requests.put(fingerprint, known);
+    }
+
+    /// A fingerprint whose answer is gone: the next request takes the whole way and may remember it again.
+    pub fn forget(&self, fingerprint: &Fingerprint) {
+        self.requests.remove(fingerprint);
+    }
+
+    pub fn stats(&self) -> CacheStats {
+        self.requests.stats()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::num::NonZeroUsize;
+
+    use super::*;
+
+    #[test]
+    fn the_fingerprints_kept_stay_within_their_bytes() {
+        let requests = KnownRequests::new(
+            Policy::Lru,
+            Capacity::Bytes(NonZeroUsize::new(4096).expect("non-zero")),
+            Admission::Always,
+        );
+        let known = Known {
+            key: [0; 32],
+            content_type: "application/json",
+            locale: "en",
+        };
+        let fingerprint = |n: i32| {
+            Fingerprint::new(Bytes::from(format!(
+                "POST /graphql {{\"query\":\"{{ products }}\",\"n\":{n}}}"
+            )))
+        };
+        for n in 0..1000 {
+            requests.remember(fingerprint(n), known);
+        }
+        let stats = requests.stats();
+        assert!(stats.weight <= 4096, "{stats:?}");
+        assert!(stats.evictions > 900, "{stats:?}");
+        assert!(requests.get(&fingerprint(999)).is_some());
+        requests.forget(&fingerprint(999));
+        assert!(requests.get(&fingerprint(999)).is_none());
+    }
+}
