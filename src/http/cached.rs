@@ -3,11 +3,13 @@
 
 use axum::{
     body::Body,
-    http::{HeaderMap, HeaderValue, StatusCode, header},
+    http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
 };
 
 use crate::schema::response_cache::CachedResponse;
+
+static X_CACHE: HeaderName = HeaderName::from_static("x-cache");
 
 /// How a cacheable answer may be kept downstream, and whether `If-None-Match` applies.
 pub struct CacheScope {
@@ -35,9 +37,10 @@ pub fn response(
             .get(header::IF_NONE_MATCH)
             .and_then(|value| value.to_str().ok())
             .is_some_and(|tags| {
-                tags.split(',')
-                    .map(str::trim)
-                    .any(|tag| tag == answer.etag || tag == "*" || tag.strip_prefix("W/") == Some(answer.etag.as_str()))
+                tags.split(',').map(str::trim).any(|tag| {
+                    let tag = tag.strip_prefix("W/").unwrap_or(tag);
+                    tag.as_bytes() == answer.etag || tag == "*"
+                })
             });
     let mut response = if not_modified {
         StatusCode::NOT_MODIFIED.into_response()
@@ -55,13 +58,13 @@ pub fn response(
     if let Ok(cache_control) = HeaderValue::from_str(&format!("{visibility}, max-age={}", answer.remaining_age())) {
         response_headers.insert(header::CACHE_CONTROL, cache_control);
     }
-    if let Ok(etag) = HeaderValue::from_str(&answer.etag) {
+    if let Ok(etag) = HeaderValue::from_maybe_shared(answer.etag.clone()) {
         response_headers.insert(header::ETAG, etag);
     }
     let x_cache = match source {
         Source::Hit => "HIT",
         Source::Miss => "MISS",
     };
-    response_headers.insert("x-cache", HeaderValue::from_static(x_cache));
+    response_headers.insert(X_CACHE.clone(), HeaderValue::from_static(x_cache));
     response
 }

@@ -85,7 +85,8 @@ impl KeyParts<'_> {
 /// A stored answer, as the client receives it.
 pub struct CachedResponse {
     pub body: bytes::Bytes,
-    pub etag: String,
+    /// Quoted, as the `ETag` header carries it; shared, so that each response's header is a reference to it.
+    pub etag: bytes::Bytes,
     pub max_age: u32,
     pub private: bool,
     tags: Tags,
@@ -95,7 +96,7 @@ pub struct CachedResponse {
 impl CachedResponse {
     pub fn new(body: bytes::Bytes, max_age: u32, private: bool, tags: Tags) -> Self {
         let digest = Sha256::digest(&body);
-        let etag = format!("\"{}\"", hex(&digest[..16]));
+        let etag = bytes::Bytes::from(format!("\"{}\"", hex(&digest[..16])));
         Self {
             body,
             etag,

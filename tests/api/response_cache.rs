@@ -79,6 +79,23 @@ async fn a_cacheable_query_misses_then_hits_with_etag_and_cache_control() {
         .expect("sent");
     assert_eq!(revalidated.status(), StatusCode::NOT_MODIFIED);
     assert_eq!(revalidated.headers()[header::ETAG].to_str().expect("etag"), etag);
+    // RFC 9110's forms: a list, a weak tag (compared weakly), and `*`; a tag that differs is no match.
+    for (if_none_match, status) in [
+        (format!("\"other\", {etag}"), StatusCode::NOT_MODIFIED),
+        (format!("W/{etag}"), StatusCode::NOT_MODIFIED),
+        ("*".to_string(), StatusCode::NOT_MODIFIED),
+        ("\"other\", W/\"another\"".to_string(), StatusCode::OK),
+    ] {
+        let answer = app
+            .client
+            .get(app.url("/graphql"))
+            .query(&[("query", PRODUCTS)])
+            .header(header::IF_NONE_MATCH, &if_none_match)
+            .send()
+            .await
+            .expect("sent");
+        assert_eq!(answer.status(), status, "If-None-Match: {if_none_match}");
+    }
     let get = app
         .client
         .get(app.url("/graphql"))
