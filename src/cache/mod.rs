@@ -1,6 +1,6 @@
 //! One bounded, thread-safe cache whose replacement policy — FIFO, LIFO, LRU, MRU or LFU — is chosen when it is
 //! built, bounded by a number of entries or by bytes, with counters. It knows no domain type: the server's caches
-//! (parsed documents, persisted queries, responses) are built on it.
+//! (parsed documents, persisted queries, responses, known requests, name counts) are built on it.
 //!
 //! The rules are the curriculum's (0x01-caching: `BaseCaching` with FIFO, LIFO, LRU, MRU and LFU subclasses that
 //! print `DISCARD: key`), and they hold exactly: putting a present key updates its value and discards nothing
@@ -36,7 +36,7 @@ use std::{
 pub use admission::{Admission, UnknownAdmission};
 pub use capacity::{Capacity, InvalidCapacity};
 pub use policy::{Policy, UnknownPolicy};
-use store::{Limits, Store};
+use store::{Limits, Looked, Store};
 
 /// A snapshot of a cache's counters.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -135,7 +135,7 @@ impl<K: Hash + Eq + Clone, V: Clone> Cache<K, V> {
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
-        self.lock().get(key, |_| true)
+        self.lock().get(key, |_| true).value
     }
 
     /// As `get`, for values that go bad: one `valid` refuses is removed and counted as a miss, not a hit.
@@ -144,7 +144,10 @@ impl<K: Hash + Eq + Clone, V: Clone> Cache<K, V> {
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
-        self.lock().get(key, valid)
+        let Looked { value, refused } = self.lock().get(key, valid);
+        // Out of the lock: the refused value's drop is code we do not control.
+        drop(refused);
+        value
     }
 
     /// The value for `key` if present and `valid` accepts it, counted as a hit and a use; otherwise nothing is
@@ -154,7 +157,10 @@ impl<K: Hash + Eq + Clone, V: Clone> Cache<K, V> {
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
-        self.lock().get_present(key, valid)
+        let Looked { value, refused } = self.lock().get_present(key, valid);
+        // Out of the lock: the refused value's drop is code we do not control.
+        drop(refused);
+        value
     }
 
     /// The value for `key`, neither counted nor used.

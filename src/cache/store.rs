@@ -44,6 +44,13 @@ fn entry_mut<K, V>(entries: &mut Entries<K, V>, index: u32) -> &mut Entry<K, V> 
     entries.get_mut(index).as_mut().expect("a linked slot holds an entry")
 }
 
+/// What a lookup found, and the entry it took out because `valid` refused it: the caller drops that once the
+/// lock is released, since dropping a value runs code we do not control (and may free a large answer).
+pub(super) struct Looked<K, V> {
+    pub(super) value: Option<V>,
+    pub(super) refused: Option<(K, V)>,
+}
+
 pub(super) struct Store<K, V> {
     table: HashTable<u32>,
     /// foldhash, which hashbrown's own maps use, seeded at random per cache. On the benchmark's trace ahash was as
@@ -135,7 +142,7 @@ impl<K: Hash + Eq, V> Store<K, V> {
     /// A copy of the value, counted as a hit (and a use) or a miss. Copied before the entry moves, while the
     /// lookup's access to it is at hand.
     #[inline]
-    pub(super) fn get<Q>(&mut self, key: &Q, valid: impl FnOnce(&V) -> bool) -> Option<V>
+    pub(super) fn get<Q>(&mut self, key: &Q, valid: impl FnOnce(&V) -> bool) -> Looked<K, V>
     where
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
@@ -146,7 +153,7 @@ impl<K: Hash + Eq, V> Store<K, V> {
 
     /// As `get`, but an absent key is neither counted nor recorded: the caller asks again elsewhere, and that
     /// lookup counts.
-    pub(super) fn get_present<Q>(&mut self, key: &Q, valid: impl FnOnce(&V) -> bool) -> Option<V>
+    pub(super) fn get_present<Q>(&mut self, key: &Q, valid: impl FnOnce(&V) -> bool) -> Looked<K, V>
     where
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
@@ -157,7 +164,7 @@ impl<K: Hash + Eq, V> Store<K, V> {
 
     /// An entry `valid` refuses (an answer past its max age) is taken out and looked up as if absent: it was no
     /// hit, whatever the table held.
-    fn lookup<Q>(&mut self, key: &Q, count_absent: bool, valid: impl FnOnce(&V) -> bool) -> Option<V>
+    fn lookup<Q>(&mut self, key: &Q, count_absent: bool, valid: impl FnOnce(&V) -> bool) -> Looked<K, V>
     where
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
@@ -167,19 +174,21 @@ impl<K: Hash + Eq, V> Store<K, V> {
         let found = self.find(hash, key);
         let usable = found.filter(|&index| valid(&entry(&self.entries, index).value));
         let Some(index) = usable else {
-            // Dropped once the counters are right too: dropping a value runs code we do not control.
-            let _invalid = found.map(|index| self.take(index));
+            let refused = found.map(|index| self.take(index));
             if count_absent {
                 self.record(hash);
                 self.misses += 1;
             }
-            return None;
+            return Looked { value: None, refused };
         };
         self.record(hash);
         self.hits += 1;
         let value = entry(&self.entries, index).value.clone();
         self.order.read(&mut self.entries, index);
-        Some(value)
+        Looked {
+            value: Some(value),
+            refused: None,
+        }
     }
 
     /// Lookups, not puts, are what is counted: a read-through cache puts after every miss, which would count each

@@ -34,14 +34,13 @@ pub fn response(
 ) -> Response {
     let not_modified = scope.conditional
         && headers
-            .get(header::IF_NONE_MATCH)
-            .and_then(|value| value.to_str().ok())
-            .is_some_and(|tags| {
-                tags.split(',').map(str::trim).any(|tag| {
-                    let tag = tag.strip_prefix("W/").unwrap_or(tag);
-                    tag.as_bytes() == answer.etag || tag == "*"
-                })
-            });
+            .get_all(header::IF_NONE_MATCH)
+            .iter()
+            .filter_map(|value| value.to_str().ok())
+            .flat_map(|tags| tags.split(','))
+            .map(str::trim)
+            // Weak comparison (RFC 9110 8.8.3.2): a weak tag matches the strong one it names.
+            .any(|tag| tag == "*" || tag.strip_prefix("W/").unwrap_or(tag).as_bytes() == answer.etag);
     let mut response = if not_modified {
         StatusCode::NOT_MODIFIED.into_response()
     } else {

@@ -1,6 +1,13 @@
 //! Baby-name use-cases, in plain async Rust: the three ways to page, deletion, and the CSV import.
 
-use std::{io::Read, num::NonZeroUsize, sync::Arc};
+use std::{
+    io::Read,
+    num::NonZeroUsize,
+    sync::{
+        Arc,
+        atomic::{AtomicI64, Ordering},
+    },
+};
 
 use sea_orm::{DatabaseConnection, TransactionTrait};
 
@@ -72,8 +79,9 @@ struct Batch {
 /// `babyNamesPage` needs the total on every request, and counting a million rows costs more than reading the page.
 /// The version lives in the database and every import batch and every deletion raises it in the same transaction
 /// as the change, so a count is found only while the data it counted is unchanged, even when the change came from
-/// another process (the import command, another server); counts of older versions are never asked for again and
-/// age out. Checking costs one primary-key read per request.
+/// another process (the import command, another server). Counts of older versions are never asked for again, and
+/// are dropped when a newer version is first seen: left to age out, they would outlast the new ones under LFU or
+/// frequency admission, which favour what was used most. Checking costs one primary-key read per request.
 type CountCache = Cache<(i64, NameFilter), u64>;
 
 /// A count's estimated bytes, when its capacity is a size: the key, its texts and the table's share.
@@ -85,6 +93,8 @@ fn count_bytes((_, filter): &(i64, NameFilter), _: &u64) -> usize {
 pub struct NamesService {
     db: DatabaseConnection,
     counts: Arc<CountCache>,
+    /// The newest dataset version a count was asked for.
+    newest_version: Arc<AtomicI64>,
 }
 
 impl NamesService {
@@ -98,11 +108,15 @@ impl NamesService {
         Self {
             db,
             counts: Arc::new(Cache::with_weigher(policy, capacity, count_bytes).with_admission(admission)),
+            newest_version: Arc::new(AtomicI64::new(i64::MIN)),
         }
     }
 
     /// How many rows match `filter` in the dataset at `version`.
     async fn count_at(&self, filter: &NameFilter, version: i64) -> AppResult<u64> {
+        if self.newest_version.fetch_max(version, Ordering::Relaxed) < version {
+            self.counts.retain(|(counted_at, _), _| *counted_at >= version);
+        }
         let key = (version, filter.clone());
         if let Some(count) = self.counts.get(&key) {
             return Ok(count);

@@ -302,9 +302,12 @@ impl Engine {
     /// when the request is not known, its answer is gone or the write epoch cannot be read, and the request takes
     /// the whole way, which counts the response cache's miss.
     pub async fn answer_known(&self, fingerprint: &Fingerprint) -> Option<(Known, Arc<CachedResponse>)> {
-        let known = self.caches.known.get(fingerprint)?;
+        let known = self.caches.known.find(fingerprint)?;
         match self.caches.responses.hit(&known.key).await {
-            Ok(Some(answer)) => Some((known, answer)),
+            Ok(Some(answer)) => {
+                self.caches.known.served(fingerprint);
+                Some((known, answer))
+            }
             Ok(None) => {
                 self.caches.known.forget(fingerprint);
                 None

@@ -3,7 +3,7 @@
 //! HTTP layer's to choose; this is only the bounded map from them to the answer's key, kept with the response cache
 //! so that `cacheStats` and `/metrics` report it with the others.
 
-use axum::body::Bytes;
+use bytes::Bytes;
 
 use super::response_cache::Key;
 use crate::cache::{Admission, Cache, CacheStats, Capacity, Policy};
@@ -45,17 +45,30 @@ impl KnownRequests {
         }
     }
 
-    pub fn get(&self, fingerprint: &Fingerprint) -> Option<Known> {
-        self.requests.get(fingerprint)
+    /// The request's answer key, if it is known; not yet counted as a hit, which is only a hit if its answer is
+    /// still held (`served`). An unknown fingerprint is counted as a miss.
+    pub fn find(&self, fingerprint: &Fingerprint) -> Option<Known> {
+        let known = self.requests.peek(fingerprint);
+        if known.is_none() {
+            self.requests.get(fingerprint);
+        }
+        known
+    }
+
+    /// A request `find` found was answered by its fingerprint: a hit, and a use.
+    pub fn served(&self, fingerprint: &Fingerprint) {
+        self.requests.get(fingerprint);
     }
 
     pub fn remember(&self, fingerprint: Fingerprint, known: Known) {
         self.requests.put(fingerprint, known);
     }
 
-    /// A fingerprint whose answer is gone: the next request takes the whole way and may remember it again.
+    /// A fingerprint `find` found whose answer is gone: the next request takes the whole way and may remember it
+    /// again. Counted as the miss it was.
     pub fn forget(&self, fingerprint: &Fingerprint) {
         self.requests.remove(fingerprint);
+        self.requests.get(fingerprint);
     }
 
     pub fn stats(&self) -> CacheStats {
@@ -92,8 +105,37 @@ mod tests {
         let stats = requests.stats();
         assert!(stats.weight <= 4096, "{stats:?}");
         assert!(stats.evictions > 900, "{stats:?}");
-        assert!(requests.get(&fingerprint(999)).is_some());
+        assert!(requests.find(&fingerprint(999)).is_some());
         requests.forget(&fingerprint(999));
-        assert!(requests.get(&fingerprint(999)).is_none());
+        assert!(requests.find(&fingerprint(999)).is_none());
+    }
+
+    #[test]
+    fn a_known_request_is_a_hit_only_once_it_is_served() {
+        let requests = KnownRequests::new(
+            Policy::Lru,
+            Capacity::Bytes(NonZeroUsize::new(4096).expect("non-zero")),
+            Admission::Always,
+        );
+        let known = Known {
+            key: [0; 32],
+            content_type: "application/json",
+            locale: "en",
+        };
+        let served = Fingerprint::new(Bytes::from_static(b"served"));
+        let gone = Fingerprint::new(Bytes::from_static(b"answer gone"));
+        assert!(requests.find(&served).is_none());
+        requests.remember(served.clone(), known);
+        requests.remember(gone.clone(), known);
+        assert!(requests.find(&served).is_some());
+        requests.served(&served);
+        assert!(requests.find(&gone).is_some());
+        requests.forget(&gone);
+        let stats = requests.stats();
+        assert_eq!(
+            (stats.hits, stats.misses, stats.size),
+            (1, 2, 1),
+            "one served; one unknown and one whose answer was gone"
+        );
     }
 }

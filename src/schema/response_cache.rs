@@ -473,3 +473,57 @@ impl Extension for TagRecorderExtension {
         next.run(ctx, info).await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::num::NonZeroUsize;
+
+    use super::*;
+
+    async fn strict_cache() -> Arc<ResponseCache> {
+        // One connection: every connection to `:memory:` opens a database of its own.
+        let (db, _) = crate::db::connect("sqlite::memory:", 1)
+            .await
+            .expect("an in-memory database");
+        crate::db::migrate_up(&db).await.expect("migrations");
+        let capacity = Capacity::Entries(NonZeroUsize::new(8).expect("non-zero"));
+        Arc::new(ResponseCache::new(db, Policy::Lru, capacity, FreshnessMode::Strict))
+    }
+
+    async fn store(cache: &Arc<ResponseCache>, key: Key, max_age: u32) {
+        let Lookup::Lead(leader) = cache.lookup(key, None).await.expect("the epoch is read") else {
+            panic!("an empty cache has nothing to hit or follow");
+        };
+        let answer = CachedResponse::new(bytes::Bytes::from_static(b"{}"), max_age, false, Tags::of(&["Product"]));
+        leader.finish(Some(answer), None);
+    }
+
+    #[tokio::test]
+    async fn an_answer_past_its_max_age_is_a_miss_and_is_dropped_never_a_hit() {
+        let cache = strict_cache().await;
+        let (fresh, expired) = ([1; 32], [2; 32]);
+        store(&cache, fresh, 60).await;
+        // Its max age is over as soon as it is stored.
+        store(&cache, expired, 0).await;
+        assert_eq!(cache.stats().size, 2);
+
+        assert!(cache.hit(&fresh).await.expect("read").is_some());
+        assert!(cache.hit(&expired).await.expect("read").is_none());
+        assert_eq!(cache.stats().size, 1, "the expired answer is taken out");
+        assert!(matches!(
+            cache.lookup(expired, None).await.expect("read"),
+            Lookup::Lead(_)
+        ));
+        store(&cache, expired, 0).await;
+        assert!(matches!(
+            cache.lookup(expired, None).await.expect("read"),
+            Lookup::Lead(_)
+        ));
+        assert!(matches!(cache.lookup(fresh, None).await.expect("read"), Lookup::Hit(_)));
+
+        let stats = cache.stats();
+        // Lookups: the three that stored (misses), the fresh hit twice; the expired one twice through `lookup`
+        // (misses); the front door's `hit` on it counts nothing, its caller looks it up again.
+        assert_eq!((stats.hits, stats.misses), (2, 5), "{stats:?}");
+    }
+}

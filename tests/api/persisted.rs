@@ -594,6 +594,36 @@ async fn pages_of_one_filter_share_a_count_in_the_name_counts_cache() {
 }
 
 #[tokio::test]
+async fn counts_of_an_older_dataset_are_dropped_when_it_changes_even_under_lfu() {
+    let app = TestApp::spawn_with(|settings| settings.cache_policy = Policy::Lfu).await;
+    app.import_names(&names_csv(40), false).await;
+    let page = "query Page($page: Int!, $gender: Gender) { babyNamesPage(page: $page, pageSize: 5, filter: { gender: $gender }) { totalCount } }";
+    let total = |gender: &'static str, number: i32| {
+        let app = &app;
+        async move {
+            let (_, body) = app.gql(page, json!({ "page": number, "gender": gender })).await;
+            assert_no_errors(&body);
+            body["data"]["babyNamesPage"]["totalCount"].as_i64().expect("a count")
+        }
+    };
+    // Both counts used often (new pages each time, so that the response cache does not answer instead).
+    for number in 1..=4 {
+        total("FEMALE", number).await;
+        total("MALE", number).await;
+    }
+    assert_eq!(app.app_services.names.cached_counts(), 2);
+    let before = total("FEMALE", 1).await;
+    app.import_names(&names_csv(60), false).await;
+    let after = total("FEMALE", 5).await;
+    assert!(after > before, "{before} then {after}");
+    assert_eq!(
+        app.app_services.names.cached_counts(),
+        1,
+        "the older version's counts are gone, however often they were used"
+    );
+}
+
+#[tokio::test]
 async fn a_document_cache_hit_moves_its_counters() {
     let app = TestApp::spawn().await;
     let admin = app.admin_token().await;

@@ -85,6 +85,7 @@ async fn a_cacheable_query_misses_then_hits_with_etag_and_cache_control() {
         (format!("W/{etag}"), StatusCode::NOT_MODIFIED),
         ("*".to_string(), StatusCode::NOT_MODIFIED),
         ("\"other\", W/\"another\"".to_string(), StatusCode::OK),
+        ("W/*".to_string(), StatusCode::OK),
     ] {
         let answer = app
             .client
@@ -96,6 +97,20 @@ async fn a_cacheable_query_misses_then_hits_with_etag_and_cache_control() {
             .expect("sent");
         assert_eq!(answer.status(), status, "If-None-Match: {if_none_match}");
     }
+    let on_a_second_line = app
+        .client
+        .get(app.url("/graphql"))
+        .query(&[("query", PRODUCTS)])
+        .header(header::IF_NONE_MATCH, "\"other\"")
+        .header(header::IF_NONE_MATCH, &etag)
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(
+        on_a_second_line.status(),
+        StatusCode::NOT_MODIFIED,
+        "a field sent twice is one list"
+    );
     let get = app
         .client
         .get(app.url("/graphql"))
