@@ -82,8 +82,7 @@ mod tests {
 
     use super::*;
 
-    #[test]
-    fn the_fingerprints_kept_stay_within_their_bytes() {
+    fn four_kib_of_requests() -> (KnownRequests, Known) {
         let requests = KnownRequests::new(
             Policy::Lru,
             Capacity::Bytes(NonZeroUsize::new(4096).expect("non-zero")),
@@ -94,6 +93,12 @@ mod tests {
             content_type: "application/json",
             locale: "en",
         };
+        (requests, known)
+    }
+
+    #[test]
+    fn the_fingerprints_kept_stay_within_their_bytes() {
+        let (requests, known) = four_kib_of_requests();
         let fingerprint = |n: i32| {
             Fingerprint::new(Bytes::from(format!(
                 "POST /graphql {{\"query\":\"{{ products }}\",\"n\":{n}}}"
@@ -112,16 +117,7 @@ mod tests {
 
     #[test]
     fn a_known_request_is_a_hit_only_once_it_is_served() {
-        let requests = KnownRequests::new(
-            Policy::Lru,
-            Capacity::Bytes(NonZeroUsize::new(4096).expect("non-zero")),
-            Admission::Always,
-        );
-        let known = Known {
-            key: [0; 32],
-            content_type: "application/json",
-            locale: "en",
-        };
+        let (requests, known) = four_kib_of_requests();
         let served = Fingerprint::new(Bytes::from_static(b"served"));
         let gone = Fingerprint::new(Bytes::from_static(b"answer gone"));
         assert!(requests.find(&served).is_none());
