@@ -17,8 +17,9 @@
 
 use std::{
     collections::{HashMap, VecDeque},
+    io::Write,
     sync::{
-        Arc, Mutex, MutexGuard,
+        Arc, Mutex, MutexGuard, OnceLock,
         atomic::{AtomicU64, Ordering},
     },
     time::{Duration, Instant},
@@ -91,6 +92,8 @@ pub struct CachedResponse {
     pub private: bool,
     tags: Tags,
     expires: Instant,
+    /// The body gzipped, made by the first hit that accepts it: compressed once, not on every response.
+    gzipped: OnceLock<Option<bytes::Bytes>>,
 }
 
 impl CachedResponse {
@@ -104,7 +107,19 @@ impl CachedResponse {
             private,
             tags,
             expires: Instant::now() + Duration::from_secs(u64::from(max_age)),
+            gzipped: OnceLock::new(),
         }
+    }
+
+    /// The body, gzipped (`None` if that failed, which writing to memory does not).
+    pub fn gzipped(&self) -> Option<&bytes::Bytes> {
+        self.gzipped
+            .get_or_init(|| {
+                let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+                encoder.write_all(&self.body).ok()?;
+                encoder.finish().ok().map(bytes::Bytes::from)
+            })
+            .as_ref()
     }
 
     /// Seconds of `max-age` left for an HTTP cache downstream.

@@ -730,3 +730,57 @@ async fn hostile_bodies_at_the_front_door_get_the_usual_translated_errors_and_le
     assert_eq!(x_cache(&hot_again).as_deref(), Some("HIT"));
     app.assert_still_serving().await;
 }
+
+fn gunzip(bytes: &[u8]) -> Vec<u8> {
+    use std::io::Read;
+    let mut plain = Vec::new();
+    flate2::read::GzDecoder::new(bytes)
+        .read_to_end(&mut plain)
+        .expect("a gzip stream");
+    plain
+}
+
+#[tokio::test]
+async fn a_cached_answer_goes_gzipped_to_clients_that_take_gzip_and_plain_to_the_others() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin_token().await;
+    admin_creates_product(&app, &admin, "Lamp").await;
+    let body = json!({ "query": PRODUCTS }).to_string();
+    let plain = post_with(&app, "/graphql", &[], &body).await;
+    assert_eq!(header_of(&plain, "content-encoding"), "");
+    let plain = plain.bytes().await.expect("a body");
+    // The whole way (a caller's request), then twice by its bytes (the front door, whose fingerprint leaves
+    // Accept-Encoding out: each response is encoded for its own request).
+    let mut seen = Vec::new();
+    for headers in [
+        &[
+            ("accept-encoding", "gzip"),
+            ("authorization", &format!("Bearer {admin}")),
+        ][..],
+        &[("accept-encoding", "gzip")],
+        &[("accept-encoding", "br;q=1, gzip;q=0.5")],
+    ] {
+        let answer = post_with(&app, "/graphql", headers, &body).await;
+        assert_eq!(answer.status(), StatusCode::OK);
+        assert_eq!(header_of(&answer, "content-encoding"), "gzip", "{headers:?}");
+        let vary = answer
+            .headers()
+            .get_all(header::VARY)
+            .iter()
+            .map(|value| value.to_str().expect("text").to_ascii_lowercase())
+            .collect::<Vec<_>>()
+            .join(", ");
+        assert!(
+            vary.contains("accept-encoding") && vary.contains("accept-language"),
+            "{vary}"
+        );
+        seen.push(header_of(&answer, "x-cache"));
+        assert_eq!(gunzip(&answer.bytes().await.expect("a body")), plain, "{headers:?}");
+    }
+    assert_eq!(seen, ["HIT", "HIT", "HIT"]);
+    for refused in ["gzip;q=0", "identity", "*;q=0"] {
+        let answer = post_with(&app, "/graphql", &[("accept-encoding", refused)], &body).await;
+        assert_eq!(header_of(&answer, "content-encoding"), "", "{refused}");
+        assert_eq!(answer.bytes().await.expect("a body"), plain, "{refused}");
+    }
+}
