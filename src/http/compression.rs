@@ -16,7 +16,10 @@ use futures_util::{
     future::{Either, Map},
 };
 use tower::{Layer, Service, ServiceExt, util::Oneshot};
-use tower_http::compression::{Compression, CompressionBody, CompressionLayer};
+use tower_http::{
+    CompressionLevel,
+    compression::{Compression, CompressionBody, CompressionLayer},
+};
 
 /// A request without `Accept-Encoding` accepts only the identity encoding, so tower-http's `Compression` would
 /// leave its answer as it is — after wrapping the body and testing the answer's type and size on every
@@ -62,8 +65,12 @@ where
 
     fn call(&mut self, request: Request) -> Self::Future {
         if request.headers().contains_key(header::ACCEPT_ENCODING) {
+            // The fastest level: a 3.2 kB answer costs 659 µs of CPU gzipped this way against 1,066 µs at the
+            // default level (437 µs sent plain), for 366 bytes instead of 341 (bench/README.md). Cached answers
+            // are gzipped once, by the response cache, and pass through untouched.
             Either::Left(
                 CompressionLayer::new()
+                    .quality(CompressionLevel::Fastest)
                     .layer(self.inner.clone())
                     .oneshot(request)
                     .map(box_body as fn(_) -> _),
