@@ -111,6 +111,14 @@ impl CachedResponse {
         }
     }
 
+    /// What the answer may come to hold, as its cache entry is weighed: the body, the gzipped copy a hit may add
+    /// later (never longer than the body, plus deflate's 5 bytes a 16 KiB block and gzip's 18 of framing), and
+    /// the rest. Counted up front, since the entry is not weighed again when the copy is made.
+    fn most_bytes(&self) -> usize {
+        let body = self.body.len();
+        body + body + body.div_ceil(16 * 1024) * 5 + 18 + 128
+    }
+
     /// The body, gzipped (`None` if that failed, which writing to memory does not).
     pub fn gzipped(&self) -> Option<&bytes::Bytes> {
         self.gzipped
@@ -243,7 +251,7 @@ impl ResponseCache {
             mode
         };
         Self {
-            entries: Cache::with_weigher(policy, capacity, |_, answer| answer.body.len() + 128),
+            entries: Cache::with_weigher(policy, capacity, |_, answer| answer.most_bytes()),
             db,
             mode,
             applied: Mutex::new(Applied {
@@ -511,6 +519,23 @@ mod tests {
         };
         let answer = CachedResponse::new(bytes::Bytes::from_static(b"{}"), max_age, false, Tags::of(&["Product"]));
         leader.finish(Some(answer), None);
+    }
+
+    #[test]
+    fn an_answer_is_weighed_with_room_for_its_gzipped_copy_even_when_it_does_not_compress() {
+        // Bytes from a linear congruential generator: nothing for deflate to find.
+        let mut state = 12_345_u64;
+        let noise: Vec<u8> = (0..100_000)
+            .map(|_| {
+                state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+                (state >> 56) as u8
+            })
+            .collect();
+        for body in [noise, b"{\"data\":{}}".repeat(1000), Vec::new()] {
+            let answer = CachedResponse::new(bytes::Bytes::from(body), 60, false, Tags::of(&["Product"]));
+            let held = answer.body.len() + answer.gzipped().expect("gzipped").len();
+            assert!(answer.most_bytes() >= held, "{} < {held}", answer.most_bytes());
+        }
     }
 
     #[tokio::test]
