@@ -167,17 +167,20 @@ pub fn is_transient(error: &sea_orm::DbErr) -> bool {
     }
 }
 
-/// The rows of `E` whose `id` column is one of `ids`, in one statement (the rows a DataLoader batch asks for).
-pub async fn find_by_ids<E>(
+/// The rows of `E` whose `id` column is one of `ids`, in one statement (the rows a DataLoader batch asks for), each
+/// turned into its domain type by `into`.
+pub async fn find_by_ids<E, T>(
     db: &impl ConnectionTrait,
     id: E::Column,
     ids: &[i32],
-) -> Result<Vec<E::Model>, sea_orm::DbErr>
+    into: impl FnMut(E::Model) -> T,
+) -> Result<Vec<T>, sea_orm::DbErr>
 where
     E: sea_orm::EntityTrait,
 {
     use sea_orm::{ColumnTrait, QueryFilter};
-    E::find().filter(id.is_in(ids.iter().copied())).all(db).await
+    let rows = E::find().filter(id.is_in(ids.iter().copied())).all(db).await?;
+    Ok(rows.into_iter().map(into).collect())
 }
 
 /// How many child rows each parent in `parents` has, in one `GROUP BY` statement; parents with none are absent.

@@ -144,10 +144,8 @@ impl<K: Hash + Eq + Clone, V: Clone> Cache<K, V> {
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
-        let Looked { value, refused } = self.lock().get(key, valid);
-        // Out of the lock: the refused value's drop is code we do not control.
-        drop(refused);
-        value
+        let looked = self.lock().get(key, valid);
+        unlocked(looked)
     }
 
     /// The value for `key` if present and `valid` accepts it, counted as a hit and a use; otherwise nothing is
@@ -157,10 +155,8 @@ impl<K: Hash + Eq + Clone, V: Clone> Cache<K, V> {
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
-        let Looked { value, refused } = self.lock().get_present(key, valid);
-        // Out of the lock: the refused value's drop is code we do not control.
-        drop(refused);
-        value
+        let looked = self.lock().get_present(key, valid);
+        unlocked(looked)
     }
 
     /// The value for `key`, neither counted nor used.
@@ -225,4 +221,11 @@ impl<K: Hash + Eq + Clone, V: Clone> Cache<K, V> {
     pub fn capacity(&self) -> Capacity {
         self.capacity
     }
+}
+
+/// A lookup's value, once the lock is released: only then is the entry it refused dropped, since that runs code we
+/// do not control (and may free a large answer).
+fn unlocked<K, V>(looked: Looked<K, V>) -> Option<V> {
+    drop(looked.refused);
+    looked.value
 }

@@ -66,13 +66,7 @@ pub async fn find_product_by_name(db: &impl ConnectionTrait, name: &str) -> Resu
 }
 
 pub async fn find_products(db: &impl ConnectionTrait, ids: &[i32]) -> Result<Vec<Product>, DbErr> {
-    Ok(
-        crate::db::find_by_ids::<products::Entity>(db, products::Column::Id, ids)
-            .await?
-            .into_iter()
-            .map(product)
-            .collect(),
-    )
+    crate::db::find_by_ids::<products::Entity, _>(db, products::Column::Id, ids, product).await
 }
 
 pub async fn list_products(db: &impl ConnectionTrait, page: &KeysetPage<i32>) -> Result<Page<Product>, DbErr> {
@@ -180,13 +174,7 @@ pub async fn insert_reservation(
 }
 
 pub async fn find_reservations(db: &impl ConnectionTrait, ids: &[i32]) -> Result<Vec<Reservation>, DbErr> {
-    Ok(
-        crate::db::find_by_ids::<reservations::Entity>(db, reservations::Column::Id, ids)
-            .await?
-            .into_iter()
-            .map(reservation)
-            .collect(),
-    )
+    crate::db::find_by_ids::<reservations::Entity, _>(db, reservations::Column::Id, ids, reservation).await
 }
 
 /// Deletes the reservation; false when another request deleted it first.

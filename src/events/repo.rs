@@ -62,13 +62,8 @@ pub async fn seat_reservations_per_event(
 }
 
 pub async fn find_seat_reservations(db: &impl ConnectionTrait, ids: &[i32]) -> Result<Vec<SeatReservation>, DbErr> {
-    Ok(
-        crate::db::find_by_ids::<seat_reservations::Entity>(db, seat_reservations::Column::Id, ids)
-            .await?
-            .into_iter()
-            .map(seat_reservation)
-            .collect(),
-    )
+    crate::db::find_by_ids::<seat_reservations::Entity, _>(db, seat_reservations::Column::Id, ids, seat_reservation)
+        .await
 }
 
 pub async fn insert_event(db: &impl ConnectionTrait, new: NewEvent, now: DateTime<Utc>) -> Result<Event, DbErr> {
@@ -96,11 +91,7 @@ pub async fn find_event_by_name(db: &impl ConnectionTrait, name: &str) -> Result
 }
 
 pub async fn find_events(db: &impl ConnectionTrait, ids: &[i32]) -> Result<Vec<Event>, DbErr> {
-    Ok(crate::db::find_by_ids::<events::Entity>(db, events::Column::Id, ids)
-        .await?
-        .into_iter()
-        .map(event)
-        .collect())
+    crate::db::find_by_ids::<events::Entity, _>(db, events::Column::Id, ids, event).await
 }
 
 pub async fn list_events(db: &impl ConnectionTrait, page: &KeysetPage<i32>) -> Result<Page<Event>, DbErr> {

@@ -96,9 +96,7 @@ pub async fn insert_claiming(
 }
 
 pub async fn find(db: &impl ConnectionTrait, ids: &[i32]) -> Result<Vec<Job>, DbErr> {
-    Ok(jobs_of(
-        crate::db::find_by_ids::<jobs::Entity>(db, jobs::Column::Id, ids).await?,
-    ))
+    crate::db::find_by_ids::<jobs::Entity, _>(db, jobs::Column::Id, ids, job).await
 }
 
 fn filtered(filter: JobFilter) -> sea_orm::Select<jobs::Entity> {

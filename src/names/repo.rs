@@ -164,13 +164,7 @@ pub async fn delete_name(db: &impl ConnectionTrait, id: i32) -> Result<bool, DbE
 }
 
 pub async fn find_names(db: &impl ConnectionTrait, ids: &[i32]) -> Result<Vec<BabyName>, DbErr> {
-    Ok(
-        crate::db::find_by_ids::<baby_names::Entity>(db, baby_names::Column::Id, ids)
-            .await?
-            .into_iter()
-            .map(to_domain)
-            .collect(),
-    )
+    crate::db::find_by_ids::<baby_names::Entity, _>(db, baby_names::Column::Id, ids, to_domain).await
 }
 
 pub async fn count_names(db: &impl ConnectionTrait, filter: &NameFilter) -> Result<u64, DbErr> {
