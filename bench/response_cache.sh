@@ -5,7 +5,7 @@
 # arrived before it was sent.
 # All get the same POST body; the cached server and the uncached one share one database, seeded with
 # bench/catalog_seed.rs (2,000 products). Needs wrk.
-# Usage: bench/response_cache.sh [seconds per run] [connections] [rounds]
+# Usage: [ACCEPT_ENCODING=gzip] bench/response_cache.sh [seconds per run] [connections] [rounds]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/alx-backend/target}"
@@ -23,6 +23,10 @@ source bench/wrk.sh
 query='{ products(first: 50) { nodes { name price currentStock } } }'
 body="{\"query\":\"$query\"}"
 wrk_script "$work/products.lua" "$body"
+# ACCEPT_ENCODING=gzip measures what browsers and Apollo Client get (they always send it); bare axum ignores it.
+if [ -n "${ACCEPT_ENCODING:-}" ]; then
+  echo "wrk.headers[\"Accept-Encoding\"] = \"$ACCEPT_ENCODING\"" >> "$work/products.lua"
+fi
 
 # Every measured request must be a success with the whole listing: a fast error would flatter the figure.
 expect_listing() { # url expected-x-cache
