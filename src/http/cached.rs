@@ -7,6 +7,7 @@ use axum::{
     response::{IntoResponse, Response},
 };
 
+use super::compression::{MIN_GZIP_BYTES, accepts_gzip};
 use crate::schema::response_cache::CachedResponse;
 
 static X_CACHE: HeaderName = HeaderName::from_static("x-cache");
@@ -42,7 +43,7 @@ pub fn response(
             // Weak comparison (RFC 9110 8.8.3.2): a weak tag matches the strong one it names.
             .any(|tag| tag == "*" || tag.strip_prefix("W/").unwrap_or(tag).as_bytes() == answer.etag);
     // Gzipped here, once per answer, rather than by the compression layer on every response, which leaves an
-    // answer that already has a Content-Encoding alone.
+    // answer that already has a Content-Encoding alone (and says `Vary: Accept-Encoding` on every answer).
     let gzipped = (!not_modified && answer.body.len() >= MIN_GZIP_BYTES && accepts_gzip(headers))
         .then(|| answer.gzipped())
         .flatten();
@@ -72,79 +73,6 @@ pub fn response(
     response_headers.insert(X_CACHE.clone(), HeaderValue::from_static(x_cache));
     if gzipped.is_some() {
         response_headers.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
-        response_headers.append(header::VARY, HeaderValue::from_static("accept-encoding"));
     }
     response
-}
-
-/// Smaller answers are sent as they are, as the compression layer (tower-http's default) leaves them.
-const MIN_GZIP_BYTES: usize = 32;
-
-/// Whether `Accept-Encoding` takes gzip: named (`gzip` or `x-gzip`) with a q-value above 0, or, when not named,
-/// `*` with one (RFC 9110 12.5.3).
-fn accepts_gzip(headers: &HeaderMap) -> bool {
-    let (mut gzip, mut any) = (None, None);
-    for coding in headers
-        .get_all(header::ACCEPT_ENCODING)
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .flat_map(|codings| codings.split(','))
-    {
-        let mut parts = coding.split(';').map(str::trim);
-        let name = parts.next().unwrap_or_default();
-        let weight = parts
-            .find_map(|parameter| parameter.strip_prefix("q=").or_else(|| parameter.strip_prefix("Q=")))
-            .map_or(Some(1.0), |q| q.parse::<f32>().ok());
-        let accepted = weight.is_some_and(|q| q > 0.0);
-        if name.eq_ignore_ascii_case("gzip") || name.eq_ignore_ascii_case("x-gzip") {
-            gzip = Some(accepted);
-        } else if name == "*" {
-            any = Some(accepted);
-        }
-    }
-    gzip.or(any).unwrap_or(false)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn accepting(values: &[&str]) -> bool {
-        let mut headers = HeaderMap::new();
-        for value in values {
-            headers.append(
-                header::ACCEPT_ENCODING,
-                HeaderValue::from_str(value).expect("a header value"),
-            );
-        }
-        accepts_gzip(&headers)
-    }
-
-    #[test]
-    fn gzip_is_taken_when_named_or_covered_by_a_star_with_a_weight_above_zero() {
-        for taken in [
-            &["gzip"][..],
-            &["gzip, deflate, br"],
-            &["br;q=1.0, GZIP;q=0.5"],
-            &["x-gzip"],
-            &["*"],
-            &["identity", "gzip"],
-        ] {
-            assert!(accepting(taken), "{taken:?}");
-        }
-        for refused in [
-            &[][..],
-            &[""],
-            &["identity"],
-            &["br, deflate"],
-            &["gzip;q=0"],
-            &["gzip;q=0.000"],
-            &["*, gzip;q=0"],
-            &["*;q=0"],
-            &["gzip;q=junk"],
-            &["gzipped"],
-        ] {
-            assert!(!accepting(refused), "{refused:?}");
-        }
-    }
 }

@@ -432,6 +432,58 @@ async fn responses_are_gzip_compressed_when_asked() {
     assert!(varies_by(response.headers(), "accept-encoding"));
 }
 
+/// Answers the response cache does not hold (here an error, and a batch) are gzipped per response, by one deflate
+/// state per thread reused from answer to answer: each must still decode to its own plain bytes. An answer too
+/// small to gain from it is sent plain. Every answer names `Accept-Encoding` in `Vary` exactly once.
+#[tokio::test]
+async fn uncached_answers_are_gzipped_each_to_its_own_bytes_and_tiny_ones_are_not() {
+    let app = TestApp::spawn().await;
+    let post = |body: String, gzip: bool| {
+        let mut request = app
+            .client
+            .post(app.url("/graphql"))
+            .header("content-type", "application/json")
+            .body(body);
+        if gzip {
+            request = request.header("accept-encoding", "gzip");
+        }
+        async move { request.send().await.expect("sent") }
+    };
+    for round in 0..3 {
+        for body in [
+            json!({ "query": format!("{{ field{round}DoesNotExist }}") }).to_string(),
+            json!([{ "query": "{ __typename }" }, { "query": format!("{{ other{round} }}") }]).to_string(),
+        ] {
+            let plain = post(body.clone(), false).await;
+            assert!(plain.headers().get("content-encoding").is_none());
+            let plain = plain.bytes().await.expect("a body");
+            let gzipped = post(body.clone(), true).await;
+            assert_eq!(gzipped.headers()["content-encoding"], "gzip", "{body}");
+            let varies = gzipped
+                .headers()
+                .get_all("vary")
+                .iter()
+                .filter_map(|value| value.to_str().ok())
+                .flat_map(|value| value.split(','))
+                .filter(|value| value.trim().eq_ignore_ascii_case("accept-encoding"))
+                .count();
+            assert_eq!(varies, 1, "{body}");
+            let mut unzipped = Vec::new();
+            std::io::Read::read_to_end(
+                &mut flate2::read::GzDecoder::new(&gzipped.bytes().await.expect("a body")[..]),
+                &mut unzipped,
+            )
+            .expect("a gzip stream");
+            assert_eq!(unzipped, plain, "{body}");
+        }
+    }
+    // `{"data":{"__typename":"Query"}}` is 31 bytes: gzip would make it longer.
+    let tiny = post(json!({ "query": "{ __typename }" }).to_string(), true).await;
+    assert!(tiny.headers().get("content-encoding").is_none());
+    assert!(varies_by(tiny.headers(), "accept-encoding"));
+    assert_eq!(tiny.text().await.expect("text"), r#"{"data":{"__typename":"Query"}}"#);
+}
+
 #[tokio::test]
 async fn answers_to_requests_without_accept_encoding_are_plain_and_vary_by_encoding() {
     let app = TestApp::spawn().await;
