@@ -1,50 +1,89 @@
 //! Everything on HTTP that is not GraphQL: GraphiQL and its assets, the SDL, health, readiness, metrics.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use axum::{
+    body::{Body, Bytes},
     extract::{Path, State},
-    http::{StatusCode, header},
+    http::{HeaderMap, HeaderValue, StatusCode, header},
     response::{Html, IntoResponse, Response},
 };
 use sea_orm::ConnectionTrait;
 
-use super::AppState;
+use super::{
+    AppState,
+    compression::{accepts_gzip, gzip},
+};
 
 pub async fn graphiql() -> Html<&'static str> {
     Html(include_str!("../../assets/graphiql/index.html"))
 }
 
-/// GraphiQL's assets ship inside the binary, so the IDE works with no internet.
-pub async fn graphiql_asset(Path(file): Path<String>) -> Response {
-    let (body, content_type): (&'static [u8], &str) = match file.as_str() {
-        "graphiql.min.js" => (
-            include_bytes!("../../assets/graphiql/graphiql.min.js"),
-            "text/javascript",
-        ),
-        "graphiql.min.css" => (include_bytes!("../../assets/graphiql/graphiql.min.css"), "text/css"),
-        "react.production.min.js" => (
-            include_bytes!("../../assets/graphiql/react.production.min.js"),
-            "text/javascript",
-        ),
-        "react-dom.production.min.js" => (
-            include_bytes!("../../assets/graphiql/react-dom.production.min.js"),
-            "text/javascript",
-        ),
-        "graphql-ws.min.js" => (
-            include_bytes!("../../assets/graphiql/graphql-ws.min.js"),
-            "text/javascript",
-        ),
-        _ => return StatusCode::NOT_FOUND.into_response(),
+/// One of GraphiQL's assets, which ship inside the binary so that the IDE works with no internet.
+struct Asset {
+    name: &'static str,
+    content_type: &'static str,
+    body: &'static [u8],
+    /// Made by the first request that accepts gzip, not on every response: graphiql.min.js alone is 978 kB, which
+    /// an anonymous client could otherwise have compressed again and again.
+    gzipped: OnceLock<Option<Bytes>>,
+}
+
+static ASSETS: [Asset; 5] = [
+    Asset {
+        name: "graphiql.min.js",
+        content_type: "text/javascript",
+        body: include_bytes!("../../assets/graphiql/graphiql.min.js"),
+        gzipped: OnceLock::new(),
+    },
+    Asset {
+        name: "graphiql.min.css",
+        content_type: "text/css",
+        body: include_bytes!("../../assets/graphiql/graphiql.min.css"),
+        gzipped: OnceLock::new(),
+    },
+    Asset {
+        name: "react.production.min.js",
+        content_type: "text/javascript",
+        body: include_bytes!("../../assets/graphiql/react.production.min.js"),
+        gzipped: OnceLock::new(),
+    },
+    Asset {
+        name: "react-dom.production.min.js",
+        content_type: "text/javascript",
+        body: include_bytes!("../../assets/graphiql/react-dom.production.min.js"),
+        gzipped: OnceLock::new(),
+    },
+    Asset {
+        name: "graphql-ws.min.js",
+        content_type: "text/javascript",
+        body: include_bytes!("../../assets/graphiql/graphql-ws.min.js"),
+        gzipped: OnceLock::new(),
+    },
+];
+
+pub async fn graphiql_asset(Path(file): Path<String>, headers: HeaderMap) -> Response {
+    let Some(asset) = ASSETS.iter().find(|asset| asset.name == file) else {
+        return StatusCode::NOT_FOUND.into_response();
     };
-    (
+    let gzipped = accepts_gzip(&headers)
+        .then(|| asset.gzipped.get_or_init(|| gzip(asset.body)).clone())
+        .flatten();
+    let mut response = (
         [
-            (header::CONTENT_TYPE, content_type),
+            (header::CONTENT_TYPE, asset.content_type),
             (header::CACHE_CONTROL, "public, max-age=86400"),
         ],
-        body,
+        gzipped.clone().map_or_else(|| Body::from(asset.body), Body::from),
     )
-        .into_response()
+        .into_response();
+    if gzipped.is_some() {
+        // The compression layer leaves an answer with an encoding alone.
+        response
+            .headers_mut()
+            .insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+    }
+    response
 }
 
 pub async fn schema_sdl(State(state): State<Arc<AppState>>) -> Response {

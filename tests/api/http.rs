@@ -539,6 +539,39 @@ async fn graphiql_and_its_assets_are_served_from_the_binary() {
     assert_eq!(missing.status(), StatusCode::NOT_FOUND);
 }
 
+/// Assets are gzipped for clients that take it (once, and kept: graphiql.min.js is 978 kB); every request gets the
+/// same bytes, which decode to the plain asset.
+#[tokio::test]
+async fn graphiql_assets_go_gzipped_to_clients_that_take_it_the_same_bytes_each_time() {
+    let app = TestApp::spawn().await;
+    for asset in ["graphiql.min.js", "graphql-ws.min.js"] {
+        let url = app.url(&format!("/assets/graphiql/{asset}"));
+        let plain = app.client.get(&url).send().await.expect("sent");
+        assert!(plain.headers().get("content-encoding").is_none(), "{asset}");
+        let plain = plain.bytes().await.expect("a body");
+        let mut seen = Vec::new();
+        for _ in 0..3 {
+            let gzipped = app
+                .client
+                .get(&url)
+                .header("accept-encoding", "gzip, br")
+                .send()
+                .await
+                .expect("sent");
+            assert_eq!(gzipped.status(), StatusCode::OK, "{asset}");
+            assert_eq!(gzipped.headers()["content-encoding"], "gzip", "{asset}");
+            assert!(varies_by(gzipped.headers(), "accept-encoding"), "{asset}");
+            seen.push(gzipped.bytes().await.expect("a body"));
+        }
+        assert!(seen.windows(2).all(|pair| pair[0] == pair[1]), "{asset}");
+        assert!(seen[0].len() < plain.len() / 2, "{asset} compresses");
+        let mut unzipped = Vec::new();
+        std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&seen[0][..]), &mut unzipped)
+            .expect("a gzip stream");
+        assert_eq!(unzipped, plain, "{asset}");
+    }
+}
+
 #[tokio::test]
 async fn health_readiness_and_metrics_answer() {
     let app = TestApp::spawn().await;
