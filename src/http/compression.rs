@@ -28,8 +28,14 @@ use futures_util::{
 };
 use tower::{Layer, Service};
 
-/// Smaller answers are sent as they are: gzip's framing alone is 18 bytes.
-pub(super) const MIN_GZIP_BYTES: usize = 32;
+/// An answer gzipped once and kept (a cached answer, an asset) is sent gzipped from this size on: below about 150
+/// bytes gzip's 18 bytes of framing and deflate's block header make it longer, not shorter.
+pub(super) const MIN_GZIP_BYTES: usize = 150;
+
+/// An answer gzipped for one response only is compressed from this size on. Each compression first resets
+/// deflate's tables, about 310 kB zeroed whatever the answer's size (25–30 µs of CPU a request on an error answer
+/// of 200 bytes, bench/README.md), to save a few dozen bytes below it; CDNs draw the line near here too.
+const MIN_BYTES_TO_GZIP_EACH_TIME: u64 = 1024;
 
 pub fn layer() -> CompressionForAcceptingLayer {
     CompressionForAcceptingLayer
@@ -99,7 +105,7 @@ async fn gzip_response(response: Response) -> Response {
     let whole_and_large_enough = body
         .size_hint()
         .exact()
-        .is_some_and(|length| length >= MIN_GZIP_BYTES as u64);
+        .is_some_and(|length| length >= MIN_BYTES_TO_GZIP_EACH_TIME);
     if !whole_and_large_enough || parts.headers.contains_key(header::CONTENT_ENCODING) || !compressible(&parts.headers)
     {
         return Response::from_parts(parts, body);

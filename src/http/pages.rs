@@ -25,7 +25,8 @@ struct Asset {
     content_type: &'static str,
     body: &'static [u8],
     /// Made by the first request that accepts gzip, not on every response: graphiql.min.js alone is 978 kB, which
-    /// an anonymous client could otherwise have compressed again and again.
+    /// an anonymous client could otherwise have compressed again and again. Copied to its exact length, since it
+    /// is kept for good (the compressor's buffer has room to spare).
     gzipped: OnceLock<Option<Bytes>>,
 }
 
@@ -67,7 +68,12 @@ pub async fn graphiql_asset(Path(file): Path<String>, headers: HeaderMap) -> Res
         return StatusCode::NOT_FOUND.into_response();
     };
     let gzipped = accepts_gzip(&headers)
-        .then(|| asset.gzipped.get_or_init(|| gzip(asset.body)).clone())
+        .then(|| {
+            asset
+                .gzipped
+                .get_or_init(|| gzip(asset.body).map(|gzipped| Bytes::copy_from_slice(&gzipped)))
+                .clone()
+        })
         .flatten();
     let mut response = (
         [
