@@ -33,6 +33,16 @@ pub fn response(
     locale: &'static str,
     scope: CacheScope,
 ) -> Response {
+    // Gzipped here, once per answer, rather than by the compression layer on every response, which leaves an
+    // answer that already has a Content-Encoding alone (and says `Vary: Accept-Encoding` on every answer).
+    let gzipped = (answer.body.len() >= MIN_GZIP_BYTES && accepts_gzip(headers))
+        .then(|| answer.gzipped())
+        .flatten();
+    let etag = if gzipped.is_some() {
+        &answer.gzipped_etag
+    } else {
+        &answer.etag
+    };
     let not_modified = scope.conditional
         && headers
             .get_all(header::IF_NONE_MATCH)
@@ -41,12 +51,7 @@ pub fn response(
             .flat_map(|tags| tags.split(','))
             .map(str::trim)
             // Weak comparison (RFC 9110 8.8.3.2): a weak tag matches the strong one it names.
-            .any(|tag| tag == "*" || tag.strip_prefix("W/").unwrap_or(tag).as_bytes() == answer.etag);
-    // Gzipped here, once per answer, rather than by the compression layer on every response, which leaves an
-    // answer that already has a Content-Encoding alone (and says `Vary: Accept-Encoding` on every answer).
-    let gzipped = (!not_modified && answer.body.len() >= MIN_GZIP_BYTES && accepts_gzip(headers))
-        .then(|| answer.gzipped())
-        .flatten();
+            .any(|tag| tag == "*" || tag.strip_prefix("W/").unwrap_or(tag).as_bytes() == etag);
     let mut response = if not_modified {
         StatusCode::NOT_MODIFIED.into_response()
     } else {
@@ -63,7 +68,7 @@ pub fn response(
     if let Ok(cache_control) = HeaderValue::from_str(&format!("{visibility}, max-age={}", answer.remaining_age())) {
         response_headers.insert(header::CACHE_CONTROL, cache_control);
     }
-    if let Ok(etag) = HeaderValue::from_maybe_shared(answer.etag.clone()) {
+    if let Ok(etag) = HeaderValue::from_maybe_shared(etag.clone()) {
         response_headers.insert(header::ETAG, etag);
     }
     let x_cache = match source {
@@ -71,7 +76,7 @@ pub fn response(
         Source::Miss => "MISS",
     };
     response_headers.insert(X_CACHE.clone(), HeaderValue::from_static(x_cache));
-    if gzipped.is_some() {
+    if gzipped.is_some() && !not_modified {
         response_headers.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
     }
     response

@@ -88,6 +88,9 @@ pub struct CachedResponse {
     pub body: bytes::Bytes,
     /// Quoted, as the `ETag` header carries it; shared, so that each response's header is a reference to it.
     pub etag: bytes::Bytes,
+    /// The gzipped body's own tag: a strong validator names one representation (RFC 9110 8.8.1), and a cache
+    /// that revalidates one must not be told it holds the other.
+    pub gzipped_etag: bytes::Bytes,
     pub max_age: u32,
     pub private: bool,
     tags: Tags,
@@ -99,10 +102,11 @@ pub struct CachedResponse {
 impl CachedResponse {
     pub fn new(body: bytes::Bytes, max_age: u32, private: bool, tags: Tags) -> Self {
         let digest = Sha256::digest(&body);
-        let etag = bytes::Bytes::from(format!("\"{}\"", hex(&digest[..16])));
+        let tag = hex(&digest[..16]);
         Self {
             body,
-            etag,
+            etag: bytes::Bytes::from(format!("\"{tag}\"")),
+            gzipped_etag: bytes::Bytes::from(format!("\"{tag}-gzip\"")),
             max_age,
             private,
             tags,
@@ -112,11 +116,11 @@ impl CachedResponse {
     }
 
     /// What the answer may come to hold, as its cache entry is weighed: the body, the gzipped copy a hit may add
-    /// later (never longer than the body, plus deflate's 5 bytes a 16 KiB block and gzip's 18 of framing), and
-    /// the rest. Counted up front, since the entry is not weighed again when the copy is made.
+    /// later (never longer than the body, plus deflate's 5 bytes a 16 KiB block and gzip's 18 of framing), its
+    /// two tags, and the rest. Counted up front, since the entry is not weighed again when the copy is made.
     fn most_bytes(&self) -> usize {
         let body = self.body.len();
-        body + body + body.div_ceil(16 * 1024) * 5 + 18 + 128
+        body + body + body.div_ceil(16 * 1024) * 5 + 18 + self.etag.len() + self.gzipped_etag.len() + 128
     }
 
     /// The body, gzipped (`None` if that failed, which writing to memory does not).

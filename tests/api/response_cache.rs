@@ -740,6 +740,55 @@ fn gunzip(bytes: &[u8]) -> Vec<u8> {
     plain
 }
 
+/// The gzipped and the plain answer are two representations, each with its own strong `ETag` (RFC 9110 8.8.1):
+/// revalidating one answers 304 only for a request that would get that one, so a cache downstream that holds the
+/// gzipped copy is never told it may give it to a client that did not ask for gzip.
+#[tokio::test]
+async fn the_gzipped_and_the_plain_answer_have_their_own_etags_and_each_revalidates_only_itself() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin_token().await;
+    for name in ["Lamp", "Desk", "Chair", "Shelf"] {
+        admin_creates_product(&app, &admin, name).await;
+    }
+    let get = |headers: &'static [(&'static str, &'static str)], if_none_match: Option<String>| {
+        let mut request = app.client.get(app.url("/graphql")).query(&[("query", PRODUCTS)]);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        if let Some(tag) = if_none_match {
+            request = request.header(header::IF_NONE_MATCH, tag);
+        }
+        async move { request.send().await.expect("sent") }
+    };
+    const GZIP: &[(&str, &str)] = &[("accept-encoding", "gzip")];
+    let plain = get(&[], None).await;
+    let plain_tag = header_of(&plain, "etag");
+    let gzipped = get(GZIP, None).await;
+    assert_eq!(header_of(&gzipped, "content-encoding"), "gzip");
+    let gzipped_tag = header_of(&gzipped, "etag");
+    assert!(!plain_tag.is_empty() && !gzipped_tag.is_empty());
+    assert_ne!(plain_tag, gzipped_tag);
+    for (headers, tag, status) in [
+        (&[][..], &plain_tag, StatusCode::NOT_MODIFIED),
+        (GZIP, &gzipped_tag, StatusCode::NOT_MODIFIED),
+        (&[], &gzipped_tag, StatusCode::OK),
+        (GZIP, &plain_tag, StatusCode::OK),
+    ] {
+        let answer = get(headers, Some(tag.clone())).await;
+        assert_eq!(answer.status(), status, "{headers:?} If-None-Match: {tag}");
+        let expected_tag = if headers.is_empty() { &plain_tag } else { &gzipped_tag };
+        assert_eq!(
+            &header_of(&answer, "etag"),
+            expected_tag,
+            "{headers:?} If-None-Match: {tag}"
+        );
+        if status == StatusCode::OK {
+            let encoding = if headers.is_empty() { "" } else { "gzip" };
+            assert_eq!(header_of(&answer, "content-encoding"), encoding);
+        }
+    }
+}
+
 #[tokio::test]
 async fn a_cached_answer_goes_gzipped_to_clients_that_take_gzip_and_plain_to_the_others() {
     let app = TestApp::spawn().await;
