@@ -30,37 +30,43 @@ struct Asset {
     gzipped: OnceLock<Option<Bytes>>,
 }
 
+impl Asset {
+    const fn new(name: &'static str, content_type: &'static str, body: &'static [u8]) -> Self {
+        Self {
+            name,
+            content_type,
+            body,
+            gzipped: OnceLock::new(),
+        }
+    }
+}
+
 static ASSETS: [Asset; 5] = [
-    Asset {
-        name: "graphiql.min.js",
-        content_type: "text/javascript",
-        body: include_bytes!("../../assets/graphiql/graphiql.min.js"),
-        gzipped: OnceLock::new(),
-    },
-    Asset {
-        name: "graphiql.min.css",
-        content_type: "text/css",
-        body: include_bytes!("../../assets/graphiql/graphiql.min.css"),
-        gzipped: OnceLock::new(),
-    },
-    Asset {
-        name: "react.production.min.js",
-        content_type: "text/javascript",
-        body: include_bytes!("../../assets/graphiql/react.production.min.js"),
-        gzipped: OnceLock::new(),
-    },
-    Asset {
-        name: "react-dom.production.min.js",
-        content_type: "text/javascript",
-        body: include_bytes!("../../assets/graphiql/react-dom.production.min.js"),
-        gzipped: OnceLock::new(),
-    },
-    Asset {
-        name: "graphql-ws.min.js",
-        content_type: "text/javascript",
-        body: include_bytes!("../../assets/graphiql/graphql-ws.min.js"),
-        gzipped: OnceLock::new(),
-    },
+    Asset::new(
+        "graphiql.min.js",
+        "text/javascript",
+        include_bytes!("../../assets/graphiql/graphiql.min.js"),
+    ),
+    Asset::new(
+        "graphiql.min.css",
+        "text/css",
+        include_bytes!("../../assets/graphiql/graphiql.min.css"),
+    ),
+    Asset::new(
+        "react.production.min.js",
+        "text/javascript",
+        include_bytes!("../../assets/graphiql/react.production.min.js"),
+    ),
+    Asset::new(
+        "react-dom.production.min.js",
+        "text/javascript",
+        include_bytes!("../../assets/graphiql/react-dom.production.min.js"),
+    ),
+    Asset::new(
+        "graphql-ws.min.js",
+        "text/javascript",
+        include_bytes!("../../assets/graphiql/graphql-ws.min.js"),
+    ),
 ];
 
 pub async fn graphiql_asset(Path(file): Path<String>, headers: HeaderMap) -> Response {

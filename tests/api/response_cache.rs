@@ -740,6 +740,13 @@ fn gunzip(bytes: &[u8]) -> Vec<u8> {
     plain
 }
 
+/// Enough of a listing (over 150 bytes) for gzip to make it shorter, so that a cached answer is kept gzipped too.
+async fn admin_creates_a_listing_worth_gzipping(app: &TestApp, admin: &str) {
+    for name in ["Lamp", "Desk", "Chair", "Shelf"] {
+        admin_creates_product(app, admin, name).await;
+    }
+}
+
 /// The gzipped and the plain answer are two representations, each with its own strong `ETag` (RFC 9110 8.8.1):
 /// revalidating one answers 304 only for a request that would get that one, so a cache downstream that holds the
 /// gzipped copy is never told it may give it to a client that did not ask for gzip.
@@ -747,9 +754,7 @@ fn gunzip(bytes: &[u8]) -> Vec<u8> {
 async fn the_gzipped_and_the_plain_answer_have_their_own_etags_and_each_revalidates_only_itself() {
     let app = TestApp::spawn().await;
     let admin = app.admin_token().await;
-    for name in ["Lamp", "Desk", "Chair", "Shelf"] {
-        admin_creates_product(&app, &admin, name).await;
-    }
+    admin_creates_a_listing_worth_gzipping(&app, &admin).await;
     let get = |headers: &'static [(&'static str, &'static str)], if_none_match: Option<String>| {
         let mut request = app.client.get(app.url("/graphql")).query(&[("query", PRODUCTS)]);
         for (name, value) in headers {
@@ -793,10 +798,7 @@ async fn the_gzipped_and_the_plain_answer_have_their_own_etags_and_each_revalida
 async fn a_cached_answer_goes_gzipped_to_clients_that_take_gzip_and_plain_to_the_others() {
     let app = TestApp::spawn().await;
     let admin = app.admin_token().await;
-    // Enough of a listing (over 150 bytes) for gzip to make it shorter.
-    for name in ["Lamp", "Desk", "Chair", "Shelf"] {
-        admin_creates_product(&app, &admin, name).await;
-    }
+    admin_creates_a_listing_worth_gzipping(&app, &admin).await;
     let body = json!({ "query": PRODUCTS }).to_string();
     let plain = post_with(&app, "/graphql", &[], &body).await;
     assert_eq!(header_of(&plain, "content-encoding"), "");
