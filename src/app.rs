@@ -17,6 +17,7 @@ use crate::{
     db,
     deadlines::Deadlines,
     events::{EventsService, SeatJobs, SeatsService},
+    freshness::{CommitWatch, FreshnessMode},
     graphql::limits::DocumentBudget,
     http::{self, AppState, HttpOptions, ServerLimits, WebSocketLimits},
     i18n::{self, Formatters},
@@ -39,6 +40,7 @@ pub struct App {
     pub engine: Arc<Engine>,
     pub statements: db::StatementCounter,
     pub services: Services,
+    responses: Arc<ResponseCache>,
     state: Arc<AppState>,
     http_options: HttpOptions,
     /// Bound at build, like the API listener before it, so a taken port stops start-up and tests learn the port.
@@ -76,14 +78,20 @@ impl App {
         let shutdown = CancellationToken::new();
         let bus = Bus::start(&db, &settings.database_url, shutdown.clone()).await?;
         let services = build_services(settings, db.clone(), clock, bus.clone()).await?;
+        let commits = match settings.response_cache_mode {
+            FreshnessMode::Off => None,
+            FreshnessMode::Strict | FreshnessMode::Fast => CommitWatch::open(&db).await,
+        };
         let responses = Arc::new(
             ResponseCache::new(
                 db.clone(),
+                statements.clone(),
                 settings.cache_policy,
                 settings.response_cache_capacity,
                 settings.response_cache_mode,
             )
-            .with_admission(settings.cache_admission),
+            .with_admission(settings.cache_admission)
+            .with_commit_watch(commits),
         );
         // The applied epoch starts at 0: the first hit's barrier reads every tag once (a handful of rows).
         responses.start(&bus);
@@ -93,7 +101,7 @@ impl App {
             &services,
             engine_settings(settings),
             persisted,
-            responses,
+            responses.clone(),
             deadlines.clone(),
         ));
         let state = Arc::new(AppState {
@@ -143,6 +151,7 @@ impl App {
             db,
             statements,
             services,
+            responses,
             shutdown,
             worker_settings: worker_settings(settings),
             worker_listen: settings.worker_listen,
@@ -189,6 +198,7 @@ impl App {
         if let Some(worker) = worker {
             worker.await.context("the job worker")?;
         }
+        self.responses.close().await;
         match tokio::time::timeout(POOL_CLOSE_LIMIT, self.db.close()).await {
             Ok(closed) => closed.context("closing the database pool")?,
             Err(_) => tracing::warn!("database connections still held by abandoned requests; not waiting for them"),
@@ -227,6 +237,7 @@ impl App {
         if let Some(health) = health {
             health.await.context("the worker's health listener")?;
         }
+        self.responses.close().await;
         self.db.close().await.context("closing the database pool")
     }
 

@@ -22,6 +22,12 @@ impl StatementCounter {
     pub fn get(&self) -> u64 {
         self.0.load(Ordering::Relaxed)
     }
+
+    /// Counts a statement run straight through sqlx, which SeaORM's callback does not see.
+    pub fn record(&self) {
+        self.0.fetch_add(1, Ordering::Relaxed);
+        crate::telemetry::db_statements().increment(1);
+    }
 }
 
 /// A pooled connection idle this long is pinged before it is handed out, in case the server, a proxy or a
@@ -58,11 +64,8 @@ pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<(Databas
         .await
         .context("cannot connect to the database")?;
     let counter = StatementCounter::default();
-    let count = counter.0.clone();
-    db.set_metric_callback(move |_| {
-        count.fetch_add(1, Ordering::Relaxed);
-        crate::telemetry::db_statements().increment(1);
-    });
+    let count = counter.clone();
+    db.set_metric_callback(move |_| count.record());
     db.execute_unprepared("SELECT 1")
         .await
         .context("the database does not answer")?;

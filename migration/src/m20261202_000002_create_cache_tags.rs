@@ -3,7 +3,7 @@ use sea_orm_migration::{prelude::*, sea_orm::DatabaseBackend};
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
-/// What the response cache needs to never serve stale answers (src/freshness.rs): one counter that every
+/// What the response cache needs to never serve stale answers (src/freshness/mod.rs): one counter that every
 /// invalidating write increments under its row lock (so invalidations commit in counter order), and per tag the
 /// counter value of its last change. The table of tags stays as small as the set of tags (a type name each).
 #[async_trait::async_trait]

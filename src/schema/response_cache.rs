@@ -7,7 +7,8 @@
 //! - **Tags.** While an answer is computed, `TagRecorder` notes the types of every field resolved (`freshness`
 //!   tags: `Product`, `BabyName`, …). Every write touches the tags it changes in its own transaction.
 //! - **Never stale.** In the default `strict` mode a request first passes a barrier: one read of the write epoch,
-//!   shared by every request that arrived before it was sent; if writes the cache has not heard of committed, their
+//!   shared by every request that arrived before it was sent (on a SQLite file, no read at all while its wal-index
+//!   shows no commit since the last one: `CommitWatch`); if writes the cache has not heard of committed, their
 //!   tags are read and the answers holding them dropped before the answer is served. So a read that starts after
 //!   a write committed (on any server) never sees the old answer. Misses skip the barrier (see `lookup`). An answer is stored only if no tag it read was touched
 //!   after its computation began (the race where a slow read would store its answer after the invalidation).
@@ -36,7 +37,8 @@ use tokio::sync::{broadcast::error::RecvError, watch};
 use crate::{
     bus::{Bus, BusEvent, Channel},
     cache::{Admission, Cache, CacheStats, Capacity, Policy},
-    freshness::{self, FreshnessMode, Tags, Touched},
+    db::StatementCounter,
+    freshness::{self, CommitWatch, FreshnessMode, Tags, Touched},
 };
 
 /// What the key of an answer is made of; `user` only for a private answer.
@@ -186,9 +188,12 @@ type Flight = (Ticket, watch::Receiver<Option<Option<Arc<CachedResponse>>>>);
 pub struct ResponseCache {
     entries: Cache<Key, Arc<CachedResponse>>,
     db: DatabaseConnection,
+    statements: StatementCounter,
     mode: FreshnessMode,
     applied: Mutex<Applied>,
     barrier: Barrier,
+    /// On a SQLite file, what lets the barrier skip its read while nothing commits.
+    commits: Option<CommitWatch>,
     flights: Mutex<HashMap<Key, Flight>>,
 }
 
@@ -247,7 +252,13 @@ impl Drop for Leader {
 }
 
 impl ResponseCache {
-    pub fn new(db: DatabaseConnection, policy: Policy, capacity: Capacity, mode: FreshnessMode) -> Self {
+    pub fn new(
+        db: DatabaseConnection,
+        statements: StatementCounter,
+        policy: Policy,
+        capacity: Capacity,
+        mode: FreshnessMode,
+    ) -> Self {
         // SQLite has no notifications to trust: `fast` would never hear of a write, so it is strict there.
         let mode = if mode == FreshnessMode::Fast && db.get_database_backend() == sea_orm::DatabaseBackend::Sqlite {
             FreshnessMode::Strict
@@ -257,6 +268,7 @@ impl ResponseCache {
         Self {
             entries: Cache::with_weigher(policy, capacity, |_, answer| answer.most_bytes()),
             db,
+            statements,
             mode,
             applied: Mutex::new(Applied {
                 epoch: 0,
@@ -265,14 +277,29 @@ impl ResponseCache {
                 generation: 0,
             }),
             barrier: Barrier::default(),
+            commits: None,
             flights: Mutex::default(),
         }
+    }
+
+    /// Lets the strict barrier trust `commits` (see `CommitWatch`): while the database's wal-index shows no
+    /// commit since the last epoch read, that read still tells the current epoch, and a request passes at once.
+    pub fn with_commit_watch(mut self, commits: Option<CommitWatch>) -> Self {
+        self.commits = commits;
+        self
     }
 
     /// See `Cache::with_admission`.
     pub fn with_admission(mut self, admission: Admission) -> Self {
         self.entries = self.entries.with_admission(admission);
         self
+    }
+
+    /// At shutdown, before the pool closes: lets go of what the cache holds open in the database.
+    pub async fn close(&self) {
+        if let Some(commits) = &self.commits {
+            commits.close().await;
+        }
     }
 
     /// Whether the cache is turned off (`ALX_RESPONSE_CACHE_MODE=off`): every answer is computed.
@@ -352,6 +379,9 @@ impl ResponseCache {
 
     /// Makes sure every write committed before this call is applied: one epoch read per wave of requests.
     async fn pass_barrier(&self) -> Result<(), DbErr> {
+        if self.commits.as_ref().is_some_and(CommitWatch::unchanged) {
+            return Ok(());
+        }
         let number = self.barrier.arrivals.fetch_add(1, Ordering::SeqCst) + 1;
         let _turn = self.barrier.gate.lock().await;
         if self.barrier.covered.load(Ordering::SeqCst) >= number {
@@ -359,7 +389,9 @@ impl ResponseCache {
         }
         // Everyone who took a number so far arrived before this read is sent: it covers them all.
         let covering = self.barrier.arrivals.load(Ordering::SeqCst);
-        let epoch = freshness::current_epoch(&self.db).await?;
+        // Taken before the read is sent: every commit it shows, the read sees.
+        let seen = self.commits.as_ref().and_then(CommitWatch::header);
+        let epoch = freshness::current_epoch(&self.db, &self.statements).await?;
         let known = self.lock_applied().epoch;
         if epoch > known {
             let changed = freshness::changed_since(&self.db, known).await?;
@@ -370,6 +402,9 @@ impl ResponseCache {
             applied.epoch = applied.epoch.max(epoch);
         }
         self.barrier.covered.store(covering, Ordering::SeqCst);
+        if let Some(commits) = &self.commits {
+            commits.verified(seen);
+        }
         Ok(())
     }
 
@@ -509,12 +544,18 @@ mod tests {
 
     async fn strict_cache() -> Arc<ResponseCache> {
         // One connection: every connection to `:memory:` opens a database of its own.
-        let (db, _) = crate::db::connect("sqlite::memory:", 1)
+        let (db, statements) = crate::db::connect("sqlite::memory:", 1)
             .await
             .expect("an in-memory database");
         crate::db::migrate_up(&db).await.expect("migrations");
         let capacity = Capacity::Entries(NonZeroUsize::new(8).expect("non-zero"));
-        Arc::new(ResponseCache::new(db, Policy::Lru, capacity, FreshnessMode::Strict))
+        Arc::new(ResponseCache::new(
+            db,
+            statements,
+            Policy::Lru,
+            capacity,
+            FreshnessMode::Strict,
+        ))
     }
 
     async fn store(cache: &Arc<ResponseCache>, key: Key, max_age: u32) {

@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 
 use alx_backend::{cache::Admission, freshness::FreshnessMode};
 
-use crate::helpers::{TestApp, assert_no_errors};
+use crate::helpers::{TestApp, assert_no_errors, names_csv};
 
 const PRODUCTS: &str = "{ products(first: 50) { nodes { name price currentStock } } }";
 
@@ -523,6 +523,57 @@ async fn reads_racing_writes_on_another_instance_never_see_a_version_older_than_
     stop.store(true, std::sync::atomic::Ordering::SeqCst);
     let reads = reader.await.expect("the reader finished");
     assert!(reads > 0);
+}
+
+/// On a SQLite file, a hit reads nothing while nothing commits (the strict barrier trusts the wal-index), and a
+/// commit by another process (`alx-backend import-names`) is seen by the very next request.
+#[tokio::test]
+async fn on_a_sqlite_file_hits_read_nothing_until_another_process_commits_and_the_next_request_sees_it() {
+    let app = TestApp::spawn().await;
+    if !app.database_url.starts_with("sqlite:") {
+        eprintln!("skipped: the wal-index is SQLite's");
+        return;
+    }
+    app.import_names(&names_csv(5), false).await;
+    let count = "{ babyNamesPage(page: 1, pageSize: 10) { totalCount } }";
+    let total = |response: reqwest::Response| async move {
+        let body: Value = response.json().await.expect("json");
+        assert_no_errors(&body);
+        body["data"]["babyNamesPage"]["totalCount"].as_i64().expect("a count")
+    };
+    post(&app, None, count, json!({})).await;
+    let before = app.statements.get();
+    for _ in 0..20 {
+        let hit = post(&app, None, count, json!({})).await;
+        assert_eq!(x_cache(&hit).as_deref(), Some("HIT"));
+        assert_eq!(total(hit).await, 5);
+    }
+    assert_eq!(
+        app.statements.get(),
+        before,
+        "hits ran statements while nothing committed"
+    );
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    let csv = dir.path().join("more.csv");
+    std::fs::write(&csv, names_csv(8)).expect("write the file");
+    let database_url = app.database_url.clone();
+    let output = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_alx-backend"))
+            .arg("import-names")
+            .arg(&csv)
+            .env("DATABASE_URL", database_url)
+            .env("ALX_LOG", "warn")
+            .output()
+            .expect("the binary runs")
+    })
+    .await
+    .expect("command task");
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+
+    let after = post(&app, None, count, json!({})).await;
+    assert_eq!(x_cache(&after).as_deref(), Some("MISS"));
+    assert_eq!(total(after).await, 8);
 }
 
 #[tokio::test]

@@ -11,7 +11,11 @@ use sea_orm::{
 };
 use serde::{Deserialize, Serialize};
 
-use crate::bus::Channel;
+use crate::{bus::Channel, db::StatementCounter};
+
+mod wal_index;
+
+pub use wal_index::CommitWatch;
 
 /// The types whose data a cached answer may hold, as GraphQL names them. A tag is one bit, so an answer's tags and
 /// a write's tags compare in one instruction.
@@ -169,7 +173,7 @@ pub async fn touch(txn: &impl ConnectionTrait, tags: Tags) -> Result<(), DbErr> 
 
 /// The epoch of the last committed write. Read straight through sqlx: a strict cache reads it once per wave of
 /// hits, and SeaORM's layers (statement, row model, the futures around them) cost as much of our CPU as the read.
-pub async fn current_epoch(db: &DatabaseConnection) -> Result<i64, DbErr> {
+pub async fn current_epoch(db: &DatabaseConnection, statements: &StatementCounter) -> Result<i64, DbErr> {
     const EPOCH: &str = "SELECT epoch FROM cache_epoch WHERE id = 1";
     let read = match db.get_database_backend() {
         DatabaseBackend::Postgres => {
@@ -184,7 +188,7 @@ pub async fn current_epoch(db: &DatabaseConnection) -> Result<i64, DbErr> {
         }
         _ => return Err(DbErr::Custom("the response cache needs PostgreSQL or SQLite".into())),
     };
-    crate::telemetry::db_statements().increment(1);
+    statements.record();
     read.map(|epoch| epoch.unwrap_or(0))
         .map_err(|error| DbErr::Conn(RuntimeErr::SqlxError(error.into())))
 }
