@@ -17,7 +17,6 @@ use crate::{
     db,
     deadlines::Deadlines,
     events::{EventsService, SeatJobs, SeatsService},
-    freshness::{CommitWatch, FreshnessMode},
     graphql::limits::DocumentBudget,
     http::{self, AppState, HttpOptions, ServerLimits, WebSocketLimits},
     i18n::{self, Formatters},
@@ -78,10 +77,6 @@ impl App {
         let shutdown = CancellationToken::new();
         let bus = Bus::start(&db, &settings.database_url, shutdown.clone()).await?;
         let services = build_services(settings, db.clone(), clock, bus.clone()).await?;
-        let commits = match settings.response_cache_mode {
-            FreshnessMode::Off => None,
-            FreshnessMode::Strict | FreshnessMode::Fast => CommitWatch::open(&db).await,
-        };
         let responses = Arc::new(
             ResponseCache::new(
                 db.clone(),
@@ -90,8 +85,7 @@ impl App {
                 settings.response_cache_capacity,
                 settings.response_cache_mode,
             )
-            .with_admission(settings.cache_admission)
-            .with_commit_watch(commits),
+            .with_admission(settings.cache_admission),
         );
         // The applied epoch starts at 0: the first hit's barrier reads every tag once (a handful of rows).
         responses.start(&bus);
@@ -177,6 +171,8 @@ impl App {
         listener: TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
+        // Before the first request is taken: from then on, hits on a quiet SQLite file read nothing.
+        self.responses.watch_commits().await;
         let token = self.shutdown.clone();
         tokio::spawn(async move {
             tokio::select! {
@@ -237,7 +233,6 @@ impl App {
         if let Some(health) = health {
             health.await.context("the worker's health listener")?;
         }
-        self.responses.close().await;
         self.db.close().await.context("closing the database pool")
     }
 

@@ -256,6 +256,24 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn once_closed_the_pools_last_connection_folds_the_log_into_the_database_file() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let db = sqlite_file(&dir).await;
+        let watch = CommitWatch::open(&db).await.expect("watched");
+        db.execute_unprepared("INSERT INTO notes (text) VALUES ('to be checkpointed')")
+            .await
+            .expect("write");
+        let log = dir.path().join("watched.db-wal");
+        assert!(log.exists());
+        watch.close().await;
+        db.close().await.expect("close the pool");
+        assert!(
+            !log.exists(),
+            "the last connection to close checkpoints and deletes the log"
+        );
+    }
+
+    #[tokio::test]
     async fn databases_without_a_wal_index_are_not_watched() {
         let memory = Database::connect("sqlite::memory:").await.expect("connect");
         assert!(CommitWatch::open(&memory).await.is_none());

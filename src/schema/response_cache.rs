@@ -192,8 +192,8 @@ pub struct ResponseCache {
     mode: FreshnessMode,
     applied: Mutex<Applied>,
     barrier: Barrier,
-    /// On a SQLite file, what lets the barrier skip its read while nothing commits.
-    commits: Option<CommitWatch>,
+    /// On a SQLite file, what lets the barrier skip its read while nothing commits (see `watch_commits`).
+    commits: OnceLock<CommitWatch>,
     flights: Mutex<HashMap<Key, Flight>>,
 }
 
@@ -277,16 +277,21 @@ impl ResponseCache {
                 generation: 0,
             }),
             barrier: Barrier::default(),
-            commits: None,
+            commits: OnceLock::new(),
             flights: Mutex::default(),
         }
     }
 
-    /// Lets the strict barrier trust `commits` (see `CommitWatch`): while the database's wal-index shows no
-    /// commit since the last epoch read, that read still tells the current epoch, and a request passes at once.
-    pub fn with_commit_watch(mut self, commits: Option<CommitWatch>) -> Self {
-        self.commits = commits;
-        self
+    /// Lets the strict barrier trust SQLite's wal-index (see `CommitWatch`): while it shows no commit since the last
+    /// epoch read, that read still tells the current epoch, and a request passes at once. Called by the server,
+    /// not at build: a worker process serves no hits, and would hold the watch's connection for nothing.
+    pub async fn watch_commits(&self) {
+        if self.mode == FreshnessMode::Strict
+            && self.commits.get().is_none()
+            && let Some(commits) = CommitWatch::open(&self.db).await
+        {
+            let _ = self.commits.set(commits);
+        }
     }
 
     /// See `Cache::with_admission`.
@@ -297,7 +302,7 @@ impl ResponseCache {
 
     /// At shutdown, before the pool closes: lets go of what the cache holds open in the database.
     pub async fn close(&self) {
-        if let Some(commits) = &self.commits {
+        if let Some(commits) = self.commits.get() {
             commits.close().await;
         }
     }
@@ -379,7 +384,7 @@ impl ResponseCache {
 
     /// Makes sure every write committed before this call is applied: one epoch read per wave of requests.
     async fn pass_barrier(&self) -> Result<(), DbErr> {
-        if self.commits.as_ref().is_some_and(CommitWatch::unchanged) {
+        if self.commits.get().is_some_and(CommitWatch::unchanged) {
             return Ok(());
         }
         let number = self.barrier.arrivals.fetch_add(1, Ordering::SeqCst) + 1;
@@ -390,7 +395,7 @@ impl ResponseCache {
         // Everyone who took a number so far arrived before this read is sent: it covers them all.
         let covering = self.barrier.arrivals.load(Ordering::SeqCst);
         // Taken before the read is sent: every commit it shows, the read sees.
-        let seen = self.commits.as_ref().and_then(CommitWatch::header);
+        let seen = self.commits.get().and_then(CommitWatch::header);
         let epoch = freshness::current_epoch(&self.db, &self.statements).await?;
         let known = self.lock_applied().epoch;
         if epoch > known {
@@ -402,7 +407,7 @@ impl ResponseCache {
             applied.epoch = applied.epoch.max(epoch);
         }
         self.barrier.covered.store(covering, Ordering::SeqCst);
-        if let Some(commits) = &self.commits {
+        if let Some(commits) = self.commits.get() {
             commits.verified(seen);
         }
         Ok(())
