@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Issue 13: the public catalog listing served from the response cache, against the bare axum handler
 # (bench/bare_axum.rs) and against the same server with the cache off, side by side in one run, on PostgreSQL and
-# SQLite, in the default (strict) mode: every hit waits for a read of the write epoch shared by the requests that
-# arrived before it was sent.
+# SQLite, in the default (strict) mode: on PostgreSQL every hit waits for a read of the write epoch shared by the
+# requests that arrived before it was sent; on SQLite only while the wal-index shows a commit since the last read.
 # All get the same POST body; the cached server and the uncached one share one database, seeded with
 # bench/catalog_seed.rs (2,000 products). Needs wrk.
 # Usage: [ACCEPT_ENCODING=gzip] bench/response_cache.sh [seconds per run] [connections] [rounds]
