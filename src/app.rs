@@ -172,7 +172,7 @@ impl App {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         // Before the first request is taken: from then on, hits on a quiet SQLite file read nothing.
-        self.responses.watch_commits().await;
+        self.responses.watch_commits(self.shutdown.clone()).await;
         let token = self.shutdown.clone();
         tokio::spawn(async move {
             tokio::select! {
@@ -188,18 +188,21 @@ impl App {
         });
         let service = http::service(self.state, &self.http_options);
         http::serve(listener, service, limits, self.shutdown).await;
-        if let Some(metrics) = metrics {
-            metrics.await.context("the metrics listener")?;
-        }
-        if let Some(worker) = worker {
-            worker.await.context("the job worker")?;
-        }
+        // Whatever ended badly, the database is closed before it is reported.
+        let metrics = match metrics {
+            Some(metrics) => metrics.await.context("the metrics listener"),
+            None => Ok(()),
+        };
+        let worker = match worker {
+            Some(worker) => worker.await.context("the job worker"),
+            None => Ok(()),
+        };
         self.responses.close().await;
         match tokio::time::timeout(POOL_CLOSE_LIMIT, self.db.close()).await {
             Ok(closed) => closed.context("closing the database pool")?,
             Err(_) => tracing::warn!("database connections still held by abandoned requests; not waiting for them"),
         }
-        Ok(())
+        metrics.and(worker)
     }
 
     /// Runs only the job workers (`alx-backend worker`) until the shutdown token is cancelled, serving `/healthz`,

@@ -15,7 +15,7 @@ use crate::{bus::Channel, db::StatementCounter};
 
 mod wal_index;
 
-pub use wal_index::CommitWatch;
+pub use wal_index::{CommitWatch, Unwatched};
 
 /// The types whose data a cached answer may hold, as GraphQL names them. A tag is one bit, so an answer's tags and
 /// a write's tags compare in one instruction.

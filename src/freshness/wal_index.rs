@@ -55,61 +55,74 @@ pub struct CommitWatch {
 
 impl CommitWatch {
     /// Watches the database behind `db` if it is a SQLite file in WAL mode whose wal-index its commits visibly
-    /// change; `None` otherwise (PostgreSQL, an in-memory database, another journal mode or VFS, a read-only file),
-    /// and the cache reads the epoch for every wave of requests.
-    pub async fn open(db: &DatabaseConnection) -> Option<Self> {
+    /// change. Otherwise (PostgreSQL, an in-memory database, another journal mode or VFS, a read-only file) the
+    /// cache reads the epoch for every wave of requests: for good, or until a later try if another writer held
+    /// the database through the probe.
+    pub async fn open(db: &DatabaseConnection) -> Result<Self, Unwatched> {
         if db.get_database_backend() != DatabaseBackend::Sqlite {
-            return None;
+            return Err(Unwatched::Never);
         }
         match Self::try_open(db).await {
             Ok(watch) => {
                 tracing::info!("the response cache reads the epoch only after a commit (SQLite's wal-index)");
-                Some(watch)
+                Ok(watch)
             }
-            Err(why) => {
+            Err((Unwatched::Busy, why)) => {
+                tracing::warn!(%why, "the response cache reads the epoch for every wave of requests until the database is free");
+                Err(Unwatched::Busy)
+            }
+            Err((Unwatched::Never, why)) => {
                 tracing::info!(%why, "the response cache reads the epoch for every wave of requests");
-                None
+                Err(Unwatched::Never)
             }
         }
     }
 
-    async fn try_open(db: &DatabaseConnection) -> Result<Self, String> {
+    async fn try_open(db: &DatabaseConnection) -> Result<Self, (Unwatched, String)> {
         let mut holder = db
             .get_sqlite_connection_pool()
             .connect_options()
             .connect()
             .await
-            .map_err(|error| format!("cannot open a connection: {error}"))?;
+            .map_err(|error| (Unwatched::Never, format!("cannot open a connection: {error}")))?;
         let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
             .fetch_one(&mut holder)
             .await
-            .map_err(|error| error.to_string())?;
+            .map_err(never)?;
         let path: String = sqlx::query_scalar("SELECT file FROM pragma_database_list WHERE name = 'main'")
             .fetch_one(&mut holder)
             .await
-            .map_err(|error| error.to_string())?;
+            .map_err(never)?;
         if path.is_empty() || !mode.eq_ignore_ascii_case("wal") {
-            return Err(format!("the database is not a file in WAL mode (journal mode {mode})"));
+            return Err((
+                Unwatched::Never,
+                format!("the database is not a file in WAL mode (journal mode {mode})"),
+            ));
         }
         // A read maps the wal-index (creating it if this is the first connection), so the file exists from here on
         // for as long as `holder` is open.
         sqlx::query("SELECT count(*) FROM sqlite_schema")
             .execute(&mut holder)
             .await
-            .map_err(|error| error.to_string())?;
+            .map_err(never)?;
         let shm = File::open(format!("{path}-shm"))
             .map(ManuallyDrop::new)
-            .map_err(|error| format!("cannot read the wal-index: {error}"))?;
+            .map_err(|error| (Unwatched::Never, format!("cannot read the wal-index: {error}")))?;
         let before = read_header(&shm).filter(looks_like_a_wal_index);
+        // Start-up must not wait long behind another process's write (an import): the next try is later.
+        sqlx::query("PRAGMA busy_timeout = 1000")
+            .execute(&mut holder)
+            .await
+            .map_err(never)?;
         // A write that touches no tag (caches that read the new epoch find nothing to drop); SQLite skips writing a
         // row that does not change, so it moves the epoch. Its commit must change the header.
         sqlx::query("UPDATE cache_epoch SET epoch = epoch + 1 WHERE id = 1")
             .execute(&mut holder)
             .await
-            .map_err(|error| format!("cannot write the probe: {error}"))?;
+            .map_err(|error| (Unwatched::after(&error), format!("cannot write the probe: {error}")))?;
         let after = read_header(&shm).filter(looks_like_a_wal_index);
         if before.is_none() || after.is_none() || before == after {
-            return Err("a commit did not show in the wal-index".into());
+            return Err((Unwatched::Never, "a commit did not show in the wal-index".into()));
         }
         Ok(Self {
             shm,
@@ -139,7 +152,9 @@ impl CommitWatch {
         let Some(now) = self.header() else {
             return false;
         };
-        *self.verified.read().unwrap_or_else(|poisoned| poisoned.into_inner()) == Some(now)
+        // Closed during the read: the file may already be one SQLite no longer uses.
+        !self.closed.load(Ordering::Acquire)
+            && *self.verified.read().unwrap_or_else(|poisoned| poisoned.into_inner()) == Some(now)
     }
 
     /// Stops trusting the header and closes the held connection (at shutdown, before the pool closes).
@@ -156,6 +171,35 @@ impl CommitWatch {
             tracing::warn!(%error, "closing the response cache's SQLite connection");
         }
     }
+}
+
+/// Why the wal-index is not watched.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Unwatched {
+    /// Not a SQLite file in WAL mode whose commits show in its wal-index.
+    Never,
+    /// Another writer held the database through the probe: worth another try.
+    Busy,
+}
+
+impl Unwatched {
+    fn after(error: &sqlx::Error) -> Self {
+        const SQLITE_BUSY: i32 = 5;
+        const SQLITE_LOCKED: i32 = 6;
+        let primary = error
+            .as_database_error()
+            .and_then(|error| error.code())
+            .and_then(|code| code.parse::<i32>().ok())
+            .map(|code| code & 0xff);
+        match primary {
+            Some(SQLITE_BUSY | SQLITE_LOCKED) => Self::Busy,
+            _ => Self::Never,
+        }
+    }
+}
+
+fn never(error: sqlx::Error) -> (Unwatched, String) {
+    (Unwatched::Never, error.to_string())
 }
 
 #[cfg(unix)]
@@ -274,9 +318,23 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_probe_that_finds_another_writer_holding_the_database_is_worth_another_try() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let db = sqlite_file(&dir).await;
+        let mut writer = db.get_sqlite_connection_pool().acquire().await.expect("a connection");
+        sqlx::query("BEGIN IMMEDIATE")
+            .execute(&mut *writer)
+            .await
+            .expect("begin");
+        assert_eq!(CommitWatch::open(&db).await.err(), Some(Unwatched::Busy));
+        sqlx::query("COMMIT").execute(&mut *writer).await.expect("commit");
+        assert!(CommitWatch::open(&db).await.is_ok());
+    }
+
+    #[tokio::test]
     async fn databases_without_a_wal_index_are_not_watched() {
         let memory = Database::connect("sqlite::memory:").await.expect("connect");
-        assert!(CommitWatch::open(&memory).await.is_none());
+        assert_eq!(CommitWatch::open(&memory).await.err(), Some(Unwatched::Never));
 
         let dir = tempfile::tempdir().expect("temp dir");
         let mut options = sea_orm::ConnectOptions::new(format!(
@@ -289,6 +347,6 @@ mod tests {
             .execute_unprepared("CREATE TABLE notes (id INTEGER PRIMARY KEY)")
             .await
             .expect("create");
-        assert!(CommitWatch::open(&journaled).await.is_none());
+        assert_eq!(CommitWatch::open(&journaled).await.err(), Some(Unwatched::Never));
     }
 }

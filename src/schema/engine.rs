@@ -148,6 +148,11 @@ impl Engine {
         self.caches.documents.usage()
     }
 
+    /// Whether the response cache's barrier trusts SQLite's wal-index (`CommitWatch`).
+    pub fn watches_commits(&self) -> bool {
+        self.caches.responses.watches_commits()
+    }
+
     /// A cache's counters, as `cacheStats` reports them.
     pub fn cache_stats(&self, name: CacheName) -> CacheStats {
         self.caches.stats(name)

@@ -33,12 +33,13 @@ use async_graphql::{
 use sea_orm::{DatabaseConnection, DbErr};
 use sha2::{Digest, Sha256};
 use tokio::sync::{broadcast::error::RecvError, watch};
+use tokio_util::sync::CancellationToken;
 
 use crate::{
     bus::{Bus, BusEvent, Channel},
     cache::{Admission, Cache, CacheStats, Capacity, Policy},
     db::StatementCounter,
-    freshness::{self, CommitWatch, FreshnessMode, Tags, Touched},
+    freshness::{self, CommitWatch, FreshnessMode, Tags, Touched, Unwatched},
 };
 
 /// What the key of an answer is made of; `user` only for a private answer.
@@ -170,6 +171,9 @@ struct Applied {
 /// Writes remembered for the store-time check: far more than can commit while one answer is computed.
 const RECENT_WRITES: usize = 4096;
 
+/// How long after a busy probe the wal-index watch is tried again.
+const WATCH_RETRY: Duration = Duration::from_secs(1);
+
 /// Larger answers are not stored: a small document can ask for a very large answer (aliases times rows), and one
 /// such answer must not be able to fill the cache.
 const MAX_ANSWER_BYTES: usize = 1024 * 1024;
@@ -194,6 +198,8 @@ pub struct ResponseCache {
     barrier: Barrier,
     /// On a SQLite file, what lets the barrier skip its read while nothing commits (see `watch_commits`).
     commits: OnceLock<CommitWatch>,
+    /// Set by `close`: a watch opened after it is closed at once, not kept.
+    watch_closed: Mutex<bool>,
     flights: Mutex<HashMap<Key, Flight>>,
 }
 
@@ -278,20 +284,60 @@ impl ResponseCache {
             }),
             barrier: Barrier::default(),
             commits: OnceLock::new(),
+            watch_closed: Mutex::new(false),
             flights: Mutex::default(),
         }
     }
 
     /// Lets the strict barrier trust SQLite's wal-index (see `CommitWatch`): while it shows no commit since the last
-    /// epoch read, that read still tells the current epoch, and a request passes at once. Called by the server,
-    /// not at build: a worker process serves no hits, and would hold the watch's connection for nothing.
-    pub async fn watch_commits(&self) {
-        if self.mode == FreshnessMode::Strict
-            && self.commits.get().is_none()
-            && let Some(commits) = CommitWatch::open(&self.db).await
-        {
-            let _ = self.commits.set(commits);
+    /// epoch read, that read still tells the current epoch, and a request passes at once. Called by the server
+    /// before it takes requests, not at build: a worker process serves no hits, and would hold the watch's
+    /// connection for nothing. If another writer held the database through the probe, later tries run in the
+    /// background until one succeeds or `shutdown`; meanwhile every wave of requests reads the epoch, as without
+    /// a watch.
+    pub async fn watch_commits(self: &Arc<Self>, shutdown: CancellationToken) {
+        if self.mode != FreshnessMode::Strict {
+            return;
         }
+        match CommitWatch::open(&self.db).await {
+            Ok(commits) => self.install(commits).await,
+            Err(Unwatched::Never) => {}
+            Err(Unwatched::Busy) => {
+                let cache = self.clone();
+                tokio::spawn(async move {
+                    loop {
+                        tokio::select! {
+                            () = shutdown.cancelled() => return,
+                            () = tokio::time::sleep(WATCH_RETRY) => {}
+                        }
+                        match CommitWatch::open(&cache.db).await {
+                            Ok(commits) => return cache.install(commits).await,
+                            Err(Unwatched::Never) => return,
+                            Err(Unwatched::Busy) => {}
+                        }
+                    }
+                });
+            }
+        }
+    }
+
+    async fn install(&self, commits: CommitWatch) {
+        let refused = {
+            let closed = self.lock_watch_closed();
+            if *closed {
+                Err(commits)
+            } else {
+                self.commits.set(commits)
+            }
+        };
+        if let Err(commits) = refused {
+            commits.close().await;
+        }
+    }
+
+    /// Whether the barrier trusts SQLite's wal-index.
+    pub fn watches_commits(&self) -> bool {
+        self.commits.get().is_some()
     }
 
     /// See `Cache::with_admission`.
@@ -302,6 +348,7 @@ impl ResponseCache {
 
     /// At shutdown, before the pool closes: lets go of what the cache holds open in the database.
     pub async fn close(&self) {
+        *self.lock_watch_closed() = true;
         if let Some(commits) = self.commits.get() {
             commits.close().await;
         }
@@ -318,6 +365,12 @@ impl ResponseCache {
 
     fn lock_applied(&self) -> MutexGuard<'_, Applied> {
         self.applied.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn lock_watch_closed(&self) -> MutexGuard<'_, bool> {
+        self.watch_closed
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     fn lock_flights(&self) -> MutexGuard<'_, HashMap<Key, Flight>> {
@@ -561,6 +614,40 @@ mod tests {
             capacity,
             FreshnessMode::Strict,
         ))
+    }
+
+    #[tokio::test]
+    async fn a_watch_refused_while_another_writer_held_the_database_is_tried_again_and_kept() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = format!("sqlite://{}", dir.path().join("cache.db").display());
+        let (db, statements) = crate::db::connect(&url, 2).await.expect("connect");
+        crate::db::migrate_up(&db).await.expect("migrations");
+        let capacity = Capacity::Entries(NonZeroUsize::new(8).expect("non-zero"));
+        let cache = Arc::new(ResponseCache::new(
+            db.clone(),
+            statements,
+            Policy::Lru,
+            capacity,
+            FreshnessMode::Strict,
+        ));
+        let mut writer = db.get_sqlite_connection_pool().acquire().await.expect("a connection");
+        sea_orm::sqlx::query("BEGIN IMMEDIATE")
+            .execute(&mut *writer)
+            .await
+            .expect("begin");
+        cache.watch_commits(CancellationToken::new()).await;
+        assert!(!cache.watches_commits());
+        sea_orm::sqlx::query("COMMIT")
+            .execute(&mut *writer)
+            .await
+            .expect("commit");
+        tokio::time::timeout(Duration::from_secs(60), async {
+            while !cache.watches_commits() {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        })
+        .await
+        .expect("a later try keeps the watch");
     }
 
     async fn store(cache: &Arc<ResponseCache>, key: Key, max_age: u32) {

@@ -542,6 +542,10 @@ async fn on_a_sqlite_file_hits_read_nothing_until_another_process_commits_and_th
         body["data"]["babyNamesPage"]["totalCount"].as_i64().expect("a count")
     };
     post(&app, None, count, json!({})).await;
+    assert!(
+        app.engine.watches_commits(),
+        "the server watches the wal-index from its first request"
+    );
     let before = app.statements.get();
     for _ in 0..20 {
         let hit = post(&app, None, count, json!({})).await;
