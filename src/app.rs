@@ -39,7 +39,6 @@ pub struct App {
     pub engine: Arc<Engine>,
     pub statements: db::StatementCounter,
     pub services: Services,
-    responses: Arc<ResponseCache>,
     state: Arc<AppState>,
     http_options: HttpOptions,
     /// Bound at build, like the API listener before it, so a taken port stops start-up and tests learn the port.
@@ -95,7 +94,7 @@ impl App {
             &services,
             engine_settings(settings),
             persisted,
-            responses.clone(),
+            responses,
             deadlines.clone(),
         ));
         let state = Arc::new(AppState {
@@ -145,7 +144,6 @@ impl App {
             db,
             statements,
             services,
-            responses,
             shutdown,
             worker_settings: worker_settings(settings),
             worker_listen: settings.worker_listen,
@@ -172,7 +170,7 @@ impl App {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         // Before the first request is taken: from then on, hits on a quiet SQLite file read nothing.
-        self.responses.watch_commits(self.shutdown.clone()).await;
+        self.engine.responses().watch_commits(self.shutdown.clone()).await;
         let token = self.shutdown.clone();
         tokio::spawn(async move {
             tokio::select! {
@@ -197,7 +195,7 @@ impl App {
             Some(worker) => worker.await.context("the job worker"),
             None => Ok(()),
         };
-        self.responses.close().await;
+        self.engine.responses().close().await;
         match tokio::time::timeout(POOL_CLOSE_LIMIT, self.db.close()).await {
             Ok(closed) => closed.context("closing the database pool")?,
             Err(_) => tracing::warn!("database connections still held by abandoned requests; not waiting for them"),

@@ -146,13 +146,10 @@ impl CommitWatch {
 
     /// True if nothing has committed since the last epoch read was sent: the cache is as fresh as that read left it.
     pub fn unchanged(&self) -> bool {
-        if self.closed.load(Ordering::Acquire) {
-            return false;
-        }
         let Some(now) = self.header() else {
             return false;
         };
-        // Closed during the read: the file may already be one SQLite no longer uses.
+        // Checked after the read: once closed, the file may be one SQLite no longer uses.
         !self.closed.load(Ordering::Acquire)
             && *self.verified.read().unwrap_or_else(|poisoned| poisoned.into_inner()) == Some(now)
     }
@@ -228,10 +225,12 @@ mod tests {
 
     use super::*;
 
+    fn url(dir: &tempfile::TempDir) -> String {
+        format!("sqlite://{}", dir.path().join("watched.db").display())
+    }
+
     async fn sqlite_file(dir: &tempfile::TempDir) -> DatabaseConnection {
-        let (db, _) = crate::db::connect(&format!("sqlite://{}", dir.path().join("watched.db").display()), 4)
-            .await
-            .expect("connect");
+        let (db, _) = crate::db::connect(&url(dir), 4).await.expect("connect");
         crate::db::migrate_up(&db).await.expect("migrations");
         db.execute_unprepared("CREATE TABLE notes (id INTEGER PRIMARY KEY, text TEXT)")
             .await
@@ -239,11 +238,17 @@ mod tests {
         db
     }
 
+    /// A watched database file with a `notes` table, and its watch.
+    async fn watched(dir: &tempfile::TempDir) -> (DatabaseConnection, CommitWatch) {
+        let db = sqlite_file(dir).await;
+        let watch = CommitWatch::open(&db).await.expect("a WAL database is watched");
+        (db, watch)
+    }
+
     #[tokio::test]
     async fn a_commit_from_another_connection_changes_the_header_and_a_read_does_not() {
         let dir = tempfile::tempdir().expect("temp dir");
-        let db = sqlite_file(&dir).await;
-        let watch = CommitWatch::open(&db).await.expect("a WAL database is watched");
+        let (db, watch) = watched(&dir).await;
         assert!(!watch.unchanged(), "nothing is verified before the first epoch read");
         watch.verified(watch.header());
         assert!(watch.unchanged());
@@ -252,9 +257,7 @@ mod tests {
         assert!(watch.unchanged(), "a read commits nothing");
 
         // Another pool is another set of connections, as another process would be.
-        let (other, _) = crate::db::connect(&format!("sqlite://{}", dir.path().join("watched.db").display()), 1)
-            .await
-            .expect("connect");
+        let (other, _) = crate::db::connect(&url(&dir), 1).await.expect("connect");
         other
             .execute_unprepared("INSERT INTO notes (text) VALUES ('written elsewhere')")
             .await
@@ -272,13 +275,11 @@ mod tests {
     #[tokio::test]
     async fn the_header_stays_the_same_file_after_every_pooled_connection_closes() {
         let dir = tempfile::tempdir().expect("temp dir");
-        let url = format!("sqlite://{}", dir.path().join("watched.db").display());
-        let db = sqlite_file(&dir).await;
-        let watch = CommitWatch::open(&db).await.expect("watched");
+        let (db, watch) = watched(&dir).await;
         db.close().await.expect("close the pool");
         watch.verified(watch.header());
 
-        let (reopened, _) = crate::db::connect(&url, 1).await.expect("connect again");
+        let (reopened, _) = crate::db::connect(&url(&dir), 1).await.expect("connect again");
         reopened
             .execute_unprepared("INSERT INTO notes (text) VALUES ('after the pool closed')")
             .await
@@ -292,8 +293,7 @@ mod tests {
     #[tokio::test]
     async fn a_closed_watch_is_never_trusted_again() {
         let dir = tempfile::tempdir().expect("temp dir");
-        let db = sqlite_file(&dir).await;
-        let watch = CommitWatch::open(&db).await.expect("watched");
+        let (_db, watch) = watched(&dir).await;
         watch.close().await;
         watch.verified(watch.header());
         assert!(!watch.unchanged());
@@ -302,8 +302,7 @@ mod tests {
     #[tokio::test]
     async fn once_closed_the_pools_last_connection_folds_the_log_into_the_database_file() {
         let dir = tempfile::tempdir().expect("temp dir");
-        let db = sqlite_file(&dir).await;
-        let watch = CommitWatch::open(&db).await.expect("watched");
+        let (db, watch) = watched(&dir).await;
         db.execute_unprepared("INSERT INTO notes (text) VALUES ('to be checkpointed')")
             .await
             .expect("write");

@@ -148,9 +148,9 @@ impl Engine {
         self.caches.documents.usage()
     }
 
-    /// Whether the response cache's barrier trusts SQLite's wal-index (`CommitWatch`).
-    pub fn watches_commits(&self) -> bool {
-        self.caches.responses.watches_commits()
+    /// The response cache, for the server's start and shutdown (and tests that look inside it).
+    pub fn responses(&self) -> &Arc<ResponseCache> {
+        &self.caches.responses
     }
 
     /// A cache's counters, as `cacheStats` reports them.

@@ -543,7 +543,7 @@ async fn on_a_sqlite_file_hits_read_nothing_until_another_process_commits_and_th
     };
     post(&app, None, count, json!({})).await;
     assert!(
-        app.engine.watches_commits(),
+        app.engine.responses().watches_commits(),
         "the server watches the wal-index from its first request"
     );
     let before = app.statements.get();
