@@ -17,6 +17,7 @@ use crate::{
     db,
     deadlines::Deadlines,
     events::{EventsService, SeatJobs, SeatsService},
+    freshness::Invalidations,
     graphql::limits::DocumentBudget,
     http::{self, AppState, HttpOptions, ServerLimits, WebSocketLimits},
     i18n::{self, Formatters},
@@ -44,6 +45,7 @@ pub struct App {
     /// Bound at build, like the API listener before it, so a taken port stops start-up and tests learn the port.
     metrics_listener: Option<TcpListener>,
     shutdown: CancellationToken,
+    bus: Bus,
     worker_settings: WorkerSettings,
     worker_listen: Option<SocketAddr>,
 }
@@ -145,6 +147,7 @@ impl App {
             statements,
             services,
             shutdown,
+            bus,
             worker_settings: worker_settings(settings),
             worker_listen: settings.worker_listen,
         })
@@ -171,6 +174,7 @@ impl App {
     ) -> anyhow::Result<()> {
         // Before the first request is taken: from then on, hits on a quiet SQLite file read nothing.
         self.engine.responses().watch_commits(self.shutdown.clone()).await;
+        self.engine.responses().hold_lease(&self.bus, self.shutdown.clone());
         let token = self.shutdown.clone();
         tokio::spawn(async move {
             tokio::select! {
@@ -295,17 +299,24 @@ pub async fn build_services(
             blocked: Arc::new(settings.blocked_phone_numbers.iter().cloned().collect()),
         },
     );
-    job_handlers.register(JobKind::SeatReservation, SeatJobs);
+    let invalidations = Invalidations::new(&db);
+    job_handlers.register(
+        JobKind::SeatReservation,
+        SeatJobs {
+            invalidations: invalidations.clone(),
+        },
+    );
     Ok(Services {
         names: NamesService::with_count_cache(
             db.clone(),
+            invalidations.clone(),
             settings.cache_policy,
             settings.cache_admission,
             settings.name_count_cache_capacity,
         ),
-        accounts: AccountsService::new(db.clone(), tokens, limits, settings.refresh_token_ttl),
-        catalog: CatalogService::new(db.clone(), clock.clone()),
-        events: EventsService::new(db, clock.clone()),
+        accounts: AccountsService::new(db.clone(), invalidations.clone(), tokens, limits, settings.refresh_token_ttl),
+        catalog: CatalogService::new(db.clone(), clock.clone(), invalidations.clone()),
+        events: EventsService::new(db, clock.clone(), invalidations),
         welcome: WelcomeService::new(formatters.clone(), clock),
         formatters,
         notifications: NotificationsService::new(jobs.clone(), settings.job_max_attempts),

@@ -31,15 +31,18 @@ pub enum Channel {
     Jobs,
     /// Cached answers that read these tags are stale.
     Cache,
+    /// A writer is about to commit and asks every server for its read lease back (see `freshness::lease`).
+    Lease,
 }
 
 impl Channel {
-    const ALL: [Self; 2] = [Self::Jobs, Self::Cache];
+    const ALL: [Self; 3] = [Self::Jobs, Self::Cache, Self::Lease];
 
     pub fn name(self) -> &'static str {
         match self {
             Self::Jobs => "alx_jobs",
             Self::Cache => "alx_cache",
+            Self::Lease => "alx_lease",
         }
     }
 

@@ -151,22 +151,24 @@ pub(crate) use page_by_id;
 /// failures and deadlocks, and SQLite's busy or locked database. A pool timeout is not: the pool is exhausted,
 /// and trying again would only add to the queue (each try could wait the whole acquire timeout).
 pub fn is_transient(error: &sea_orm::DbErr) -> bool {
+    matches!(
+        error_code(error).as_deref(),
+        Some("40001" | "40P01" | "5" | "6" | "517" | "261")
+    )
+}
+
+/// The database's own code for the error of a failed statement (PostgreSQL's SQLSTATE, SQLite's result code).
+pub fn error_code(error: &sea_orm::DbErr) -> Option<String> {
     use sea_orm::{DbErr, RuntimeErr, sqlx};
-    let runtime = match error {
-        DbErr::Exec(runtime) | DbErr::Query(runtime) | DbErr::Conn(runtime) => runtime,
-        _ => return false,
-    };
-    let RuntimeErr::SqlxError(sqlx_error) = runtime else {
-        return false;
+    let (DbErr::Exec(RuntimeErr::SqlxError(sqlx_error))
+    | DbErr::Query(RuntimeErr::SqlxError(sqlx_error))
+    | DbErr::Conn(RuntimeErr::SqlxError(sqlx_error))) = error
+    else {
+        return None;
     };
     match sqlx_error.as_ref() {
-        sqlx::Error::Database(database) => {
-            matches!(
-                database.code().as_deref(),
-                Some("40001" | "40P01" | "5" | "6" | "517" | "261")
-            )
-        }
-        _ => false,
+        sqlx::Error::Database(database) => database.code().map(|code| code.into_owned()),
+        _ => None,
     }
 }
 

@@ -11,6 +11,7 @@ mod m20261202_000002_create_cache_tags;
 mod m20261202_120000_create_persisted_queries;
 mod m20261203_000001_job_notify_in_one_query;
 mod m20261204_000001_enqueue_news_counts_queued;
+mod m20261205_000001_create_cache_leases;
 
 pub struct Migrator;
 
@@ -27,6 +28,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_120000_create_persisted_queries::Migration),
             Box::new(m20261203_000001_job_notify_in_one_query::Migration),
             Box::new(m20261204_000001_enqueue_news_counts_queued::Migration),
+            Box::new(m20261205_000001_create_cache_leases::Migration),
         ]
     }
 }

@@ -14,7 +14,7 @@ use super::{
 };
 use crate::{
     error::{AppError, AppResult, Message},
-    freshness::{self, Tags},
+    freshness::{Invalidations, Tags},
     pagination::{KeysetPage, Page},
 };
 
@@ -55,6 +55,7 @@ pub struct AttemptLimits {
 #[derive(Clone)]
 pub struct AccountsService {
     db: DatabaseConnection,
+    invalidations: Invalidations,
     tokens: Tokens,
     login_limiter: Arc<LoginLimiter>,
     register_limiter: Arc<RegisterLimiter>,
@@ -79,9 +80,16 @@ fn invalid_refresh_token() -> AppError {
 }
 
 impl AccountsService {
-    pub fn new(db: DatabaseConnection, tokens: Tokens, limits: AttemptLimits, refresh_ttl: Duration) -> Self {
+    pub fn new(
+        db: DatabaseConnection,
+        invalidations: Invalidations,
+        tokens: Tokens,
+        limits: AttemptLimits,
+        refresh_ttl: Duration,
+    ) -> Self {
         Self {
             db,
+            invalidations,
             tokens,
             login_limiter: Arc::new(LoginLimiter::new(limits.logins_per_minute)),
             register_limiter: Arc::new(RegisterLimiter::new(limits.registrations_per_minute)),
@@ -252,7 +260,7 @@ impl AccountsService {
         };
         let txn = self.db.begin().await?;
         let updated = repo::update_profile(&txn, caller.user_id, row, Utc::now()).await?;
-        freshness::touch(&txn, Tags::of(&["User"])).await?;
+        self.invalidations.touch(&txn, Tags::of(&["User"])).await?;
         txn.commit().await?;
         updated.ok_or_else(|| AppError::Unauthenticated(Message::new("auth-user-gone")))
     }

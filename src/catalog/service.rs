@@ -14,7 +14,7 @@ use crate::{
     clock::Clock,
     db::retry_transient,
     error::{AppError, AppResult, ErrorCode, Message},
-    freshness::{self, Tags},
+    freshness::{Invalidations, Tags},
     pagination::{KeysetPage, Page, pages_by_parent},
 };
 
@@ -26,11 +26,16 @@ pub(super) const RESERVATION: &str = "Reservation";
 pub struct CatalogService {
     db: DatabaseConnection,
     clock: Clock,
+    invalidations: Invalidations,
 }
 
 impl CatalogService {
-    pub fn new(db: DatabaseConnection, clock: Clock) -> Self {
-        Self { db, clock }
+    pub fn new(db: DatabaseConnection, clock: Clock, invalidations: Invalidations) -> Self {
+        Self {
+            db,
+            clock,
+            invalidations,
+        }
     }
 
     fn now(&self) -> DateTime<Utc> {
@@ -40,7 +45,7 @@ impl CatalogService {
     pub async fn create_product(&self, new: NewProduct) -> AppResult<Product> {
         let txn = self.db.begin().await?;
         let product = repo::insert_product(&txn, new, self.now()).await?;
-        freshness::touch(&txn, Tags::of(&[PRODUCT])).await?;
+        self.invalidations.touch(&txn, Tags::of(&[PRODUCT])).await?;
         txn.commit().await?;
         Ok(product)
     }
@@ -56,7 +61,7 @@ impl CatalogService {
     pub async fn update_product(&self, id: i32, change: ProductChange) -> AppResult<Product> {
         let txn = self.db.begin().await?;
         let updated = repo::update_product(&txn, id, change, self.now()).await?;
-        freshness::touch(&txn, Tags::of(&[PRODUCT])).await?;
+        self.invalidations.touch(&txn, Tags::of(&[PRODUCT])).await?;
         txn.commit().await?;
         match updated {
             Some(product) => Ok(product),
@@ -85,7 +90,7 @@ impl CatalogService {
         let txn = self.db.begin().await?;
         let deleted = repo::delete_product(&txn, id).await;
         if deleted.is_ok() {
-            freshness::touch(&txn, Tags::of(&[PRODUCT])).await?;
+            self.invalidations.touch(&txn, Tags::of(&[PRODUCT])).await?;
             txn.commit().await?;
         }
         match deleted {
@@ -135,7 +140,7 @@ impl CatalogService {
                 });
             }
             let reservation = repo::insert_reservation(&txn, product_id, caller.user_id, quantity.get(), now).await?;
-            freshness::touch(&txn, Tags::of(&[PRODUCT, RESERVATION])).await?;
+            self.invalidations.touch(&txn, Tags::of(&[PRODUCT, RESERVATION])).await?;
             txn.commit().await?;
             Ok(Ok(reservation))
         })
@@ -161,7 +166,7 @@ impl CatalogService {
                 }));
             }
             repo::give_back_stock(&txn, reservation.product_id, reservation.quantity, self.now()).await?;
-            freshness::touch(&txn, Tags::of(&[PRODUCT, RESERVATION])).await?;
+            self.invalidations.touch(&txn, Tags::of(&[PRODUCT, RESERVATION])).await?;
             txn.commit().await?;
             Ok(Ok(reservation.clone()))
         })

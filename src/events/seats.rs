@@ -12,7 +12,7 @@ use super::{
 use crate::{
     accounts::Caller,
     error::{AppError, AppResult, ErrorCode, Message},
-    freshness::{self, Tags},
+    freshness::{Invalidations, Tags},
     jobs::{Done, Failure, Job, JobHandler, JobKind, JobRun, JobsService, NewJob, Priority},
 };
 
@@ -67,7 +67,9 @@ impl SeatsService {
 /// Runs `SEAT_RESERVATION` jobs: one conditional update takes a seat (turning reservations off at the last one),
 /// the seat is recorded under the job's id (unique), and the job completes — in one transaction, fenced by the
 /// lease. No seat left: the job fails for good with "Not enough seats available".
-pub struct SeatJobs;
+pub struct SeatJobs {
+    pub invalidations: Invalidations,
+}
 
 impl JobHandler for SeatJobs {
     fn run<'a>(&'a self, job: &'a Job, run: &'a JobRun) -> BoxFuture<'a, Result<Done, Failure>> {
@@ -87,7 +89,7 @@ impl JobHandler for SeatJobs {
             }
             let seat =
                 repo::insert_seat_reservation(completion.connection(), payload.event_id, user_id, job.id, now).await?;
-            freshness::touch(completion.connection(), Tags::of(&[EVENT, SEAT_RESERVATION])).await?;
+            self.invalidations.touch(completion.connection(), Tags::of(&[EVENT, SEAT_RESERVATION])).await?;
             completion
                 .complete(Some(
                     serde_json::json!({ "seatReservationId": seat.id, "eventId": payload.event_id }),

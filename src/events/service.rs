@@ -12,7 +12,7 @@ use super::{
 use crate::{
     clock::Clock,
     error::{AppError, AppResult, Message},
-    freshness::{self, Tags},
+    freshness::{Invalidations, Tags},
     pagination::{KeysetPage, Page, pages_by_parent},
 };
 
@@ -24,11 +24,16 @@ pub(super) const SEAT_RESERVATION: &str = "SeatReservation";
 pub struct EventsService {
     db: DatabaseConnection,
     clock: Clock,
+    invalidations: Invalidations,
 }
 
 impl EventsService {
-    pub fn new(db: DatabaseConnection, clock: Clock) -> Self {
-        Self { db, clock }
+    pub fn new(db: DatabaseConnection, clock: Clock, invalidations: Invalidations) -> Self {
+        Self {
+            db,
+            clock,
+            invalidations,
+        }
     }
 
     fn now(&self) -> DateTime<Utc> {
@@ -55,7 +60,7 @@ impl EventsService {
     pub async fn create_event(&self, new: NewEvent) -> AppResult<Event> {
         let txn = self.db.begin().await?;
         let event = repo::insert_event(&txn, new, self.now()).await?;
-        freshness::touch(&txn, Tags::of(&[EVENT])).await?;
+        self.invalidations.touch(&txn, Tags::of(&[EVENT])).await?;
         txn.commit().await?;
         Ok(event)
     }
@@ -72,7 +77,7 @@ impl EventsService {
         let capacity_changed = change.capacity.is_some();
         let txn = self.db.begin().await?;
         let updated = repo::update_event(&txn, id, change, self.now()).await?;
-        freshness::touch(&txn, Tags::of(&[EVENT])).await?;
+        self.invalidations.touch(&txn, Tags::of(&[EVENT])).await?;
         txn.commit().await?;
         match updated {
             Some(event) => Ok(event),

@@ -4,17 +4,22 @@
 //! One counter, the epoch, orders all such writes: a write increments it under its row lock, which it holds until
 //! it commits, so writes commit in epoch order and "the epoch is E" means every write up to E has committed. Each
 //! tag remembers the epoch of its last change. On PostgreSQL the write also notifies `alx_cache` (delivered at
-//! commit to every server), so caches evict early; the epoch read is what makes a hit safe.
+//! commit to every server), so caches evict early; the epoch read is what makes a hit safe, unless the server holds
+//! a read lease (`lease`), which no write can commit without breaking (`fence`).
 
 use sea_orm::{
     ConnectionTrait, DatabaseBackend, DatabaseConnection, DbErr, FromQueryResult, RuntimeErr, Statement, sqlx,
 };
 use serde::{Deserialize, Serialize};
 
-use crate::{bus::Channel, db::StatementCounter};
+use crate::db::StatementCounter;
 
+mod fence;
+mod lease;
 mod wal_index;
 
+pub use fence::Invalidations;
+pub use lease::{LEASE_KEY, LEASE_TTL, ReadLease};
 pub use wal_index::{CommitWatch, Unwatched};
 
 /// The types whose data a cached answer may hold, as GraphQL names them. A tag is one bit, so an answer's tags and
@@ -117,58 +122,9 @@ impl Touched {
 }
 
 #[derive(FromQueryResult)]
-struct Epoch {
-    epoch: i64,
-}
-
-#[derive(FromQueryResult)]
 struct TagEpoch {
     tag: String,
     epoch: i64,
-}
-
-/// Records, inside the writing transaction `txn`, that it changes the data of `tags`. Call it last, just before
-/// the commit: the epoch's row lock then lasts only for the commit (writers of unrelated rows queue on it that
-/// long, not for their whole transaction), and whatever a transaction does after taking it (its commit, or a seat
-/// job's fenced completion of its own job row) waits on no other toucher, so it cannot deadlock.
-pub async fn touch(txn: &impl ConnectionTrait, tags: Tags) -> Result<(), DbErr> {
-    let backend = txn.get_database_backend();
-    let epoch = Epoch::find_by_statement(Statement::from_string(
-        backend,
-        "UPDATE cache_epoch SET epoch = epoch + 1 WHERE id = 1 RETURNING epoch",
-    ))
-    .one(txn)
-    .await?
-    .ok_or_else(|| DbErr::RecordNotFound("cache_epoch".into()))?
-    .epoch;
-    let names: Vec<&str> = tags.names().collect();
-    for name in &names {
-        let sql = if backend == DatabaseBackend::Postgres {
-            "INSERT INTO cache_tags (tag, epoch) VALUES ($1, $2) ON CONFLICT (tag) DO UPDATE SET epoch = EXCLUDED.epoch"
-        } else {
-            "INSERT INTO cache_tags (tag, epoch) VALUES (?, ?) ON CONFLICT (tag) DO UPDATE SET epoch = excluded.epoch"
-        };
-        txn.execute_raw(Statement::from_sql_and_values(
-            backend,
-            sql,
-            [(*name).into(), epoch.into()],
-        ))
-        .await?;
-    }
-    if backend == DatabaseBackend::Postgres {
-        let payload = serde_json::to_string(&Touched {
-            epoch,
-            tags: names.iter().map(|name| name.to_string()).collect(),
-        })
-        .unwrap_or_default();
-        txn.execute_raw(Statement::from_sql_and_values(
-            backend,
-            "SELECT pg_notify($1, $2)",
-            [Channel::Cache.name().into(), payload.into()],
-        ))
-        .await?;
-    }
-    Ok(())
 }
 
 /// The epoch of the last committed write. Read straight through sqlx: a strict cache reads it once per wave of

@@ -22,7 +22,7 @@ use super::{
 use crate::{
     cache::{Admission, Cache, CacheStats, Capacity, Policy},
     error::{AppError, AppResult},
-    freshness::{self, Tags},
+    freshness::{Invalidations, Tags},
     pagination::{KeysetPage, Page},
 };
 
@@ -92,6 +92,7 @@ fn count_bytes((_, filter): &(i64, NameFilter), _: &u64) -> usize {
 #[derive(Clone)]
 pub struct NamesService {
     db: DatabaseConnection,
+    invalidations: Invalidations,
     counts: Arc<CountCache>,
     /// The newest dataset version a count was asked for.
     newest_version: Arc<AtomicI64>,
@@ -101,12 +102,20 @@ impl NamesService {
     /// With the default count cache: LRU, `DEFAULT_CACHED_COUNTS` filters.
     pub fn new(db: DatabaseConnection) -> Self {
         let capacity = Capacity::Entries(NonZeroUsize::new(DEFAULT_CACHED_COUNTS).expect("a positive constant"));
-        Self::with_count_cache(db, Policy::Lru, Admission::Always, capacity)
+        let invalidations = Invalidations::new(&db);
+        Self::with_count_cache(db, invalidations, Policy::Lru, Admission::Always, capacity)
     }
 
-    pub fn with_count_cache(db: DatabaseConnection, policy: Policy, admission: Admission, capacity: Capacity) -> Self {
+    pub fn with_count_cache(
+        db: DatabaseConnection,
+        invalidations: Invalidations,
+        policy: Policy,
+        admission: Admission,
+        capacity: Capacity,
+    ) -> Self {
         Self {
             db,
+            invalidations,
             counts: Arc::new(Cache::with_weigher(policy, capacity, count_bytes).with_admission(admission)),
             newest_version: Arc::new(AtomicI64::new(i64::MIN)),
         }
@@ -237,7 +246,7 @@ impl NamesService {
             });
         }
         repo::record_change(&txn, 0).await?;
-        freshness::touch(&txn, names_tag()).await?;
+        self.invalidations.touch(&txn, names_tag()).await?;
         txn.commit().await?;
         Ok(())
     }
@@ -258,7 +267,7 @@ impl NamesService {
         if replace {
             let txn = self.db.begin().await?;
             repo::clear(&txn).await?;
-            freshness::touch(&txn, names_tag()).await?;
+            self.invalidations.touch(&txn, names_tag()).await?;
             txn.commit().await?;
         }
         let mut summary = ImportSummary::default();
@@ -270,7 +279,7 @@ impl NamesService {
             let txn = self.db.begin().await?;
             let inserted = repo::insert_names(&txn, &batch.rows).await?;
             repo::record_change(&txn, batch.rows_read).await?;
-            freshness::touch(&txn, names_tag()).await?;
+            self.invalidations.touch(&txn, names_tag()).await?;
             txn.commit().await?;
             summary.read = u64::try_from(batch.rows_read).unwrap_or_default();
             summary.imported += inserted;

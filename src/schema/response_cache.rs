@@ -8,10 +8,12 @@
 //!   tags: `Product`, `BabyName`, …). Every write touches the tags it changes in its own transaction.
 //! - **Never stale.** In the default `strict` mode a request first passes a barrier: one read of the write epoch,
 //!   shared by every request that arrived before it was sent (on a SQLite file, no read at all while its wal-index
-//!   shows no commit since the last one: `CommitWatch`); if writes the cache has not heard of committed, their
-//!   tags are read and the answers holding them dropped before the answer is served. So a read that starts after
-//!   a write committed (on any server) never sees the old answer. Misses skip the barrier (see `lookup`). An answer is stored only if no tag it read was touched
-//!   after its computation began (the race where a slow read would store its answer after the invalidation).
+//!   shows no commit since the last one: `CommitWatch`; on PostgreSQL, none while the server holds its read
+//!   lease, which every write takes back before it commits: `ReadLease`); if writes the cache has not heard of
+//!   committed, their tags are read and the answers holding them dropped before the answer is served. So a read
+//!   that starts after a write committed (on any server) never sees the old answer. An answer is stored only if
+//!   no tag it read was touched after its computation began (the race where a slow read would store its answer
+//!   after the invalidation).
 //!   PostgreSQL's notifications evict early; a lost listener connection drops everything. `fast` mode trusts the
 //!   notifications alone and skips the barrier.
 //! - **Single flight.** Concurrent misses for one key run once; the others wait for that answer.
@@ -32,14 +34,17 @@ use async_graphql::{
 };
 use sea_orm::{DatabaseConnection, DbErr};
 use sha2::{Digest, Sha256};
-use tokio::sync::{broadcast::error::RecvError, watch};
+use tokio::{
+    sync::{broadcast::error::RecvError, watch},
+    task::JoinHandle,
+};
 use tokio_util::sync::CancellationToken;
 
 use crate::{
     bus::{Bus, BusEvent, Channel},
     cache::{Admission, Cache, CacheStats, Capacity, Policy},
     db::StatementCounter,
-    freshness::{self, CommitWatch, FreshnessMode, Tags, Touched, Unwatched},
+    freshness::{self, CommitWatch, FreshnessMode, ReadLease, Tags, Touched, Unwatched},
 };
 
 /// What the key of an answer is made of; `user` only for a private answer.
@@ -171,6 +176,9 @@ struct Applied {
 /// Writes remembered for the store-time check: far more than can commit while one answer is computed.
 const RECENT_WRITES: usize = 4096;
 
+/// How long `close` waits for the read lease to be given back and unregistered.
+const LEASE_GIVE_UP: Duration = Duration::from_secs(5);
+
 /// How long after a busy probe the wal-index watch is tried again.
 const WATCH_RETRY: Duration = Duration::from_secs(1);
 
@@ -200,6 +208,9 @@ pub struct ResponseCache {
     commits: OnceLock<CommitWatch>,
     /// Set by `close`: a watch opened after it is closed at once, not kept.
     watch_closed: Mutex<bool>,
+    /// On PostgreSQL, while held and trusted, what lets the barrier skip its read (see `hold_lease`).
+    lease: ReadLease,
+    lease_holder: Mutex<Option<JoinHandle<()>>>,
     flights: Mutex<HashMap<Key, Flight>>,
 }
 
@@ -285,6 +296,8 @@ impl ResponseCache {
             barrier: Barrier::default(),
             commits: OnceLock::new(),
             watch_closed: Mutex::new(false),
+            lease: ReadLease::default(),
+            lease_holder: Mutex::new(None),
             flights: Mutex::default(),
         }
     }
@@ -335,6 +348,29 @@ impl ResponseCache {
         }
     }
 
+    /// Holds a read lease on PostgreSQL in strict mode until `shutdown` (see `ReadLease`): while it is trusted,
+    /// hits read nothing. Called by the server before it takes requests; a worker process serves no hits.
+    pub fn hold_lease(self: &Arc<Self>, bus: &Bus, shutdown: CancellationToken) {
+        if self.mode != FreshnessMode::Strict || self.db.get_database_backend() != sea_orm::DatabaseBackend::Postgres {
+            return;
+        }
+        let options = self.db.get_postgres_connection_pool().connect_options();
+        let news = bus.subscribe();
+        let cache = self.clone();
+        let holder = tokio::spawn(async move {
+            cache
+                .lease
+                .hold(&options, news, || cache.read_barrier(), shutdown)
+                .await;
+        });
+        *self.lock_lease_holder() = Some(holder);
+    }
+
+    /// Whether hits pass without reading the epoch now, on a trusted read lease.
+    pub fn trusts_lease(&self) -> bool {
+        self.lease.trusts()
+    }
+
     /// Whether the barrier trusts SQLite's wal-index.
     pub fn watches_commits(&self) -> bool {
         self.commits.get().is_some()
@@ -348,6 +384,12 @@ impl ResponseCache {
 
     /// At shutdown, before the pool closes: lets go of what the cache holds open in the database.
     pub async fn close(&self) {
+        let holder = self.lock_lease_holder().take();
+        if let Some(holder) = holder
+            && tokio::time::timeout(LEASE_GIVE_UP, holder).await.is_err()
+        {
+            tracing::warn!("the read lease was not given back in time; writers will wait for it to expire");
+        }
         *self.lock_watch_closed() = true;
         if let Some(commits) = self.commits.get() {
             commits.close().await;
@@ -365,6 +407,12 @@ impl ResponseCache {
 
     fn lock_applied(&self) -> MutexGuard<'_, Applied> {
         self.applied.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn lock_lease_holder(&self) -> MutexGuard<'_, Option<JoinHandle<()>>> {
+        self.lease_holder
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     fn lock_watch_closed(&self) -> MutexGuard<'_, bool> {
@@ -437,9 +485,14 @@ impl ResponseCache {
 
     /// Makes sure every write committed before this call is applied: one epoch read per wave of requests.
     async fn pass_barrier(&self) -> Result<(), DbErr> {
-        if self.commits.get().is_some_and(CommitWatch::unchanged) {
+        if self.lease.trusts() || self.commits.get().is_some_and(CommitWatch::unchanged) {
             return Ok(());
         }
+        self.read_barrier().await
+    }
+
+    /// The barrier's read, shared by every request that arrived before it is sent.
+    async fn read_barrier(&self) -> Result<(), DbErr> {
         let number = self.barrier.arrivals.fetch_add(1, Ordering::SeqCst) + 1;
         let _turn = self.barrier.gate.lock().await;
         if self.barrier.covered.load(Ordering::SeqCst) >= number {

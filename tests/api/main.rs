@@ -15,6 +15,7 @@ mod jobs;
 mod names;
 mod persisted;
 mod protections;
+mod read_lease;
 mod response_cache;
 mod schema;
 mod server;

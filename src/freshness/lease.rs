@@ -1,0 +1,304 @@
+//! Read leases: what lets a strict response cache on PostgreSQL serve hits without reading the epoch, on any number
+//! of servers, and still never serve an answer older than a committed write.
+//!
+//! A server holds a shared advisory lock (`LEASE_KEY`) on a connection of its own while it trusts what it has
+//! applied. A writer (see `fence`) must take that lock exclusively before it commits, so it cannot commit while any
+//! server trusts: it asks for the lease back on the bus (`alx_lease`), and each server stops trusting *before* it
+//! lets go. The server then waits for the writer to commit (the writer holds `BREAK_KEY` until then), takes the
+//! lease again, reads the epoch once and trusts again. A request that finds the lease trusted therefore started
+//! before any write it has not applied was committed.
+//!
+//! A lease lost with its connection (a killed backend, a network cut) is released by PostgreSQL without the server
+//! having stopped trusting. So trust also expires `LEASE_TTL` after the last round trip that proved the connection
+//! alive, and a writer that finds a registered lease neither held nor given back (`cache_leases` and
+//! `pg_stat_activity`) waits `LEASE_TTL` before it commits: by then that server trusts no more.
+//!
+//! The cost moves from every read to every write: a write that touches cacheable data waits for each server to
+//! give the lease back (a notification and a round trip), and a write that finds a lease lost waits `LEASE_TTL`.
+
+use std::{
+    future::Future,
+    sync::atomic::{AtomicU64, Ordering},
+    time::{Duration, Instant},
+};
+
+use sea_orm::{
+    DbErr,
+    sqlx::{
+        self, ConnectOptions, Connection,
+        postgres::{PgConnectOptions, PgConnection},
+    },
+};
+use tokio::sync::broadcast::{self, error::RecvError, error::TryRecvError};
+use tokio_util::sync::CancellationToken;
+
+use crate::bus::{BusEvent, Channel};
+
+/// The advisory lock every trusting server holds shared. The keys spell "alx" and are only ever taken by us.
+pub const LEASE_KEY: i64 = 0x616c_7800_0001;
+/// Held by a writer from before it asks for the leases until it commits: a server that gave its lease back takes
+/// it again only after that commit, so it cannot take it back before the writer gets it.
+pub(super) const BREAK_KEY: i64 = 0x616c_7800_0002;
+/// A lease connection's `application_name` while it holds the lease, and once it has given it back: a writer reads
+/// it to tell a lease given back from one lost.
+pub(super) const HELD: &str = "alx-backend read lease: held";
+pub(super) const RELEASED: &str = "alx-backend read lease: released";
+/// How long trust outlives the last round trip on the lease connection; also how long a writer waits when a lease
+/// may have been lost without being given back.
+pub const LEASE_TTL: Duration = Duration::from_millis(500);
+/// Well under `LEASE_TTL`, so that a live connection keeps the lease trusted between heartbeats.
+const HEARTBEAT: Duration = Duration::from_millis(100);
+const RETRY_FIRST: Duration = Duration::from_millis(50);
+const RETRY_MAX: Duration = Duration::from_secs(5);
+
+/// Whether a server may serve hits without reading the epoch: trusted until a deadline, which a writer's request
+/// or a lost connection ends at once and every heartbeat moves on.
+#[derive(Debug)]
+pub struct ReadLease {
+    base: Instant,
+    /// Nanoseconds after `base` until which the lease is trusted; 0 when it is not.
+    trusted_until: AtomicU64,
+}
+
+impl Default for ReadLease {
+    fn default() -> Self {
+        Self {
+            base: Instant::now(),
+            trusted_until: AtomicU64::new(0),
+        }
+    }
+}
+
+impl ReadLease {
+    pub fn trusts(&self) -> bool {
+        let until = self.trusted_until.load(Ordering::SeqCst);
+        until != 0 && self.nanos(Instant::now()) < until
+    }
+
+    fn trust_until(&self, deadline: Instant) {
+        self.trusted_until.store(self.nanos(deadline).max(1), Ordering::SeqCst);
+    }
+
+    fn distrust(&self) {
+        self.trusted_until.store(0, Ordering::SeqCst);
+    }
+
+    fn nanos(&self, at: Instant) -> u64 {
+        u64::try_from(at.saturating_duration_since(self.base).as_nanos()).unwrap_or(u64::MAX)
+    }
+
+    /// Holds the lease until `shutdown`, taking it again after every writer's request and after a lost connection.
+    /// `refresh` applies every write committed before it is called (the barrier's read); it runs each time the
+    /// lease is taken, before trust.
+    pub async fn hold<Refresh, Refreshed>(
+        &self,
+        options: &PgConnectOptions,
+        mut news: broadcast::Receiver<BusEvent>,
+        refresh: Refresh,
+        shutdown: CancellationToken,
+    ) where
+        Refresh: Fn() -> Refreshed,
+        Refreshed: Future<Output = Result<(), DbErr>>,
+    {
+        let mut wait = RETRY_FIRST;
+        loop {
+            let ended = self.term(options, &mut news, &refresh, &shutdown, &mut wait).await;
+            self.distrust();
+            match ended {
+                Ok(()) => return,
+                Err(error) => {
+                    metrics::counter!("response_cache_lease_losses_total").increment(1);
+                    tracing::warn!(%error, "the response cache's read lease was lost; hits read the epoch until it is back");
+                    tokio::select! {
+                        () = shutdown.cancelled() => return,
+                        () = tokio::time::sleep(wait) => {}
+                    }
+                    wait = (wait * 2).min(RETRY_MAX);
+                }
+            }
+        }
+    }
+
+    /// One lease connection's life: registered, then holding the lease and giving it back as writers ask, until
+    /// shutdown (Ok, unregistered) or a failure (Err; a writer will find the registration orphaned).
+    async fn term<Refresh, Refreshed>(
+        &self,
+        options: &PgConnectOptions,
+        news: &mut broadcast::Receiver<BusEvent>,
+        refresh: &Refresh,
+        shutdown: &CancellationToken,
+        wait: &mut Duration,
+    ) -> Result<(), LeaseError>
+    where
+        Refresh: Fn() -> Refreshed,
+        Refreshed: Future<Output = Result<(), DbErr>>,
+    {
+        let mut connection = options
+            .clone()
+            .application_name(RELEASED)
+            .connect()
+            .await?;
+        sqlx::query(
+            "INSERT INTO cache_leases (pid, started) \
+             SELECT pid, backend_start FROM pg_stat_activity WHERE pid = pg_backend_pid()",
+        )
+        .execute(&mut connection)
+        .await?;
+        *wait = RETRY_FIRST;
+        'lease: loop {
+            take(&mut connection).await?;
+            let taken = Instant::now();
+            // A request that arrived while the lease was being taken may be from a writer now waiting on it.
+            if asked_back(news)? {
+                give_back(&mut connection).await?;
+                continue;
+            }
+            refresh().await?;
+            if asked_back(news)? {
+                give_back(&mut connection).await?;
+                continue;
+            }
+            self.trust_until(taken + LEASE_TTL);
+            let mut heartbeat = tokio::time::interval(HEARTBEAT);
+            loop {
+                tokio::select! {
+                    () = shutdown.cancelled() => {
+                        self.distrust();
+                        sqlx::query("DELETE FROM cache_leases WHERE pid = pg_backend_pid()")
+                            .execute(&mut connection)
+                            .await?;
+                        connection.close().await?;
+                        return Ok(());
+                    }
+                    received = news.recv() => {
+                        if is_request(received)? {
+                            self.distrust();
+                            give_back(&mut connection).await?;
+                            continue 'lease;
+                        }
+                    }
+                    _ = heartbeat.tick() => {
+                        let sent = Instant::now();
+                        sqlx::query("SELECT 1").execute(&mut connection).await?;
+                        self.trust_until(sent + LEASE_TTL);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Takes the lease, after any writer that has asked for it has committed.
+async fn take(connection: &mut PgConnection) -> Result<(), sqlx::Error> {
+    sqlx::query("SELECT pg_advisory_lock_shared($1)")
+        .bind(BREAK_KEY)
+        .execute(&mut *connection)
+        .await?;
+    sqlx::query("SELECT pg_advisory_unlock_shared($1)")
+        .bind(BREAK_KEY)
+        .execute(&mut *connection)
+        .await?;
+    sqlx::query("SELECT pg_advisory_lock_shared($1)")
+        .bind(LEASE_KEY)
+        .execute(&mut *connection)
+        .await?;
+    sqlx::query("SELECT set_config('application_name', $1, false)")
+        .bind(HELD)
+        .execute(&mut *connection)
+        .await?;
+    Ok(())
+}
+
+/// Gives the lease back, saying so first: a writer that gets the lock then knows this server stopped trusting.
+async fn give_back(connection: &mut PgConnection) -> Result<(), sqlx::Error> {
+    metrics::counter!("response_cache_lease_breaks_total").increment(1);
+    sqlx::query("SELECT set_config('application_name', $1, false)")
+        .bind(RELEASED)
+        .execute(&mut *connection)
+        .await?;
+    sqlx::query("SELECT pg_advisory_unlock_shared($1)")
+        .bind(LEASE_KEY)
+        .execute(&mut *connection)
+        .await?;
+    Ok(())
+}
+
+/// Whether what the bus said means the lease must be given back: a writer's request, or news that may have been
+/// lost (a reconnected listener, a subscriber that fell behind).
+fn is_request(received: Result<BusEvent, RecvError>) -> Result<bool, LeaseError> {
+    match received {
+        Ok(BusEvent::Message {
+            channel: Channel::Lease,
+            ..
+        })
+        | Ok(BusEvent::Reconnected)
+        | Err(RecvError::Lagged(_)) => Ok(true),
+        Ok(BusEvent::Message { .. }) => Ok(false),
+        Err(RecvError::Closed) => Err(LeaseError::BusClosed),
+    }
+}
+
+/// Whether any request for the lease is waiting, reading everything the bus has said so far.
+fn asked_back(news: &mut broadcast::Receiver<BusEvent>) -> Result<bool, LeaseError> {
+    let mut asked = false;
+    loop {
+        let received = match news.try_recv() {
+            Ok(event) => Ok(event),
+            Err(TryRecvError::Empty) => return Ok(asked),
+            Err(TryRecvError::Lagged(missed)) => Err(RecvError::Lagged(missed)),
+            Err(TryRecvError::Closed) => Err(RecvError::Closed),
+        };
+        asked |= is_request(received)?;
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+enum LeaseError {
+    #[error("{0}")]
+    Database(#[from] sqlx::Error),
+    #[error("{0}")]
+    Refresh(#[from] DbErr),
+    #[error("the bus stopped")]
+    BusClosed,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trust_ends_at_its_deadline_or_when_withdrawn() {
+        let lease = ReadLease::default();
+        assert!(!lease.trusts(), "a new lease is not trusted");
+        lease.trust_until(Instant::now() + Duration::from_secs(60));
+        assert!(lease.trusts());
+        lease.distrust();
+        assert!(!lease.trusts());
+        lease.trust_until(Instant::now());
+        assert!(!lease.trusts(), "a deadline already passed");
+    }
+
+    #[test]
+    fn a_writers_request_and_possibly_lost_news_ask_for_the_lease_back_other_news_does_not() {
+        let (sender, mut news) = broadcast::channel(4);
+        let message = |channel| BusEvent::Message {
+            channel,
+            payload: "1".into(),
+        };
+        sender.send(message(Channel::Jobs)).expect("sent");
+        sender.send(message(Channel::Cache)).expect("sent");
+        assert!(!asked_back(&mut news).expect("open"));
+        sender.send(message(Channel::Lease)).expect("sent");
+        sender.send(message(Channel::Jobs)).expect("sent");
+        assert!(asked_back(&mut news).expect("open"));
+        assert!(!asked_back(&mut news).expect("open"), "read once");
+        sender.send(BusEvent::Reconnected).expect("sent");
+        assert!(asked_back(&mut news).expect("open"));
+        for _ in 0..5 {
+            sender.send(message(Channel::Jobs)).expect("sent");
+        }
+        assert!(asked_back(&mut news).expect("open"), "a lagged subscriber may have missed a request");
+        drop(sender);
+        assert!(asked_back(&mut news).is_err());
+    }
+}
