@@ -40,10 +40,12 @@ expect_listing() { # url expected-x-cache
 
 # The response cache's hits so far, from the server's /metrics.
 cache_hits() { curl -fsS "$1/metrics" | awk '/^cache_hits_total\{cache="responses"\}/ { print $2 }'; }
+# The SQL statements the server has run so far: in strict mode, what the barrier cost the hits.
+statements() { curl -fsS "$1/metrics" | awk '/^db_statements_total / { print $2 }'; }
 
 measure() { # name url pid [metrics base url: report the share of requests that were cache hits]
-  local before after requests rps p50 p99 hits_before
-  [ -n "${4:-}" ] && hits_before=$(cache_hits "$4")
+  local before after requests rps p50 p99 hits_before statements_before
+  [ -n "${4:-}" ] && hits_before=$(cache_hits "$4") && statements_before=$(statements "$4")
   before=$(cpu_ticks "$3")
   wrk -t2 -c"$connections" -d"${duration}s" --latency -s "$work/products.lua" "$2" > "$work/$1.txt"
   after=$(cpu_ticks "$3")
@@ -62,7 +64,8 @@ measure() { # name url pid [metrics base url: report the share of requests that 
     # The figure counts only if the cache served it: every request but the few that refreshed an expired answer.
     local hits
     hits=$(( $(cache_hits "$4") - hits_before ))
-    printf '  hits %s %%' "$(python3 -c "print(f'{$hits * 100 / $requests:.2f}')")"
+    printf '  hits %s %%  statements/hit %s' "$(python3 -c "print(f'{$hits * 100 / $requests:.2f}')")" \
+      "$(python3 -c "print(f'{($(statements "$4") - $statements_before) / $hits:.3f}')")"
     python3 -c "import sys; sys.exit(0 if $hits >= 0.99 * $requests else 1)" || { echo; echo "$1: too few hits" >&2; exit 1; }
   fi
   echo

@@ -146,8 +146,7 @@ impl ReadLease {
         .await?;
         *wait = RETRY_FIRST;
         'lease: loop {
-            take(&mut connection).await?;
-            let taken = Instant::now();
+            let taken = take(&mut connection).await?;
             // A request that arrived while the lease was being taken may be from a writer now waiting on it.
             if asked_back(news)? {
                 give_back(&mut connection).await?;
@@ -188,8 +187,10 @@ impl ReadLease {
     }
 }
 
-/// Takes the lease, after any writer that has asked for it has committed.
-async fn take(connection: &mut PgConnection) -> Result<(), sqlx::Error> {
+/// Takes the lease, after any writer that has asked for it has committed. Returns when its last statement was
+/// sent: the session was alive after that, which is what trust may count from (not from the answer, which a
+/// session killed just after sending it would still deliver).
+async fn take(connection: &mut PgConnection) -> Result<Instant, sqlx::Error> {
     sqlx::query("SELECT pg_advisory_lock_shared($1)")
         .bind(BREAK_KEY)
         .execute(&mut *connection)
@@ -202,11 +203,12 @@ async fn take(connection: &mut PgConnection) -> Result<(), sqlx::Error> {
         .bind(LEASE_KEY)
         .execute(&mut *connection)
         .await?;
+    let sent = Instant::now();
     sqlx::query("SELECT set_config('application_name', $1, false)")
         .bind(HELD)
         .execute(&mut *connection)
         .await?;
-    Ok(())
+    Ok(sent)
 }
 
 /// Gives the lease back, saying so first: a writer that gets the lock then knows this server stopped trusting.
