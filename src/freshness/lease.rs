@@ -152,7 +152,24 @@ impl ReadLease {
                 give_back(&mut connection).await?;
                 continue;
             }
-            refresh().await?;
+            // Writers may be asking while the read waits for a pooled connection, which they may hold all of while
+            // they queue on the epoch's row lock: the lease is given back at once, not after the read.
+            let refreshed = refresh();
+            tokio::pin!(refreshed);
+            loop {
+                tokio::select! {
+                    result = &mut refreshed => {
+                        result?;
+                        break;
+                    }
+                    received = news.recv() => {
+                        if is_request(received)? {
+                            give_back(&mut connection).await?;
+                            continue 'lease;
+                        }
+                    }
+                }
+            }
             if asked_back(news)? {
                 give_back(&mut connection).await?;
                 continue;
