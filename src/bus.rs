@@ -19,6 +19,8 @@ pub enum BusEvent {
         channel: Channel,
         payload: Arc<str>,
     },
+    /// The listener lost its connection and is connecting again: nothing arrives until `Reconnected`.
+    Interrupted,
     /// The listener lost its connection and has a new one: notifications sent in between are lost, so every
     /// subscriber must re-read what it follows (and caches drop what they hold).
     Reconnected,
@@ -142,6 +144,7 @@ async fn relay(
             Ok(None) => reconnected(&sender),
             Err(error) => {
                 tracing::warn!(%error, "the notification listener failed; connecting again");
+                let _ = sender.send(BusEvent::Interrupted);
                 let mut wait = RETRY_FIRST;
                 listener = loop {
                     tokio::select! {

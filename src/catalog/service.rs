@@ -140,7 +140,9 @@ impl CatalogService {
                 });
             }
             let reservation = repo::insert_reservation(&txn, product_id, caller.user_id, quantity.get(), now).await?;
-            self.invalidations.touch(&txn, Tags::of(&[PRODUCT, RESERVATION])).await?;
+            self.invalidations
+                .touch(&txn, Tags::of(&[PRODUCT, RESERVATION]))
+                .await?;
             txn.commit().await?;
             Ok(Ok(reservation))
         })
@@ -166,7 +168,9 @@ impl CatalogService {
                 }));
             }
             repo::give_back_stock(&txn, reservation.product_id, reservation.quantity, self.now()).await?;
-            self.invalidations.touch(&txn, Tags::of(&[PRODUCT, RESERVATION])).await?;
+            self.invalidations
+                .touch(&txn, Tags::of(&[PRODUCT, RESERVATION]))
+                .await?;
             txn.commit().await?;
             Ok(Ok(reservation.clone()))
         })

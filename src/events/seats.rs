@@ -89,7 +89,9 @@ impl JobHandler for SeatJobs {
             }
             let seat =
                 repo::insert_seat_reservation(completion.connection(), payload.event_id, user_id, job.id, now).await?;
-            self.invalidations.touch(completion.connection(), Tags::of(&[EVENT, SEAT_RESERVATION])).await?;
+            self.invalidations
+                .touch(completion.connection(), Tags::of(&[EVENT, SEAT_RESERVATION]))
+                .await?;
             completion
                 .complete(Some(
                     serde_json::json!({ "seatReservationId": seat.id, "eventId": payload.event_id }),

@@ -22,6 +22,9 @@ use crate::{bus::Channel, db};
 /// How long a writer waits for the leases to be given back before it ends the sessions still holding them: a
 /// server that cannot answer in this time (stopped, its runtime starved, its bus cut) must not hold writes up.
 const GIVE_BACK_LIMIT: Duration = Duration::from_secs(2);
+/// How long asking may take (a connection may have to be opened, or a kept one may have died silently). Safety
+/// does not depend on the request arriving: a lease not given back is ended after `GIVE_BACK_LIMIT`.
+const ASK_LIMIT: Duration = Duration::from_secs(1);
 
 /// Ends the lease sessions still holding `LEASE_KEY` (other than this one), in this database.
 const END_HOLDERS: &str = "SELECT pg_terminate_backend(pid) FROM pg_locks \
@@ -33,11 +36,13 @@ const END_HOLDERS: &str = "SELECT pg_terminate_backend(pid) FROM pg_locks \
 /// gone, or still there but saying it holds the lease although this writer has it (it is being ended), may have
 /// lost the lease without its server knowing. One statement, so that the registrations and the sessions are read
 /// together: PostgreSQL reads `pg_stat_activity` once per transaction (until `pg_stat_clear_snapshot`), and a
-/// lease registered after that read must not be taken for a lost one.
+/// lease registered after that read must not be taken for a lost one. A session of another role shows no start
+/// time to a writer without `pg_read_all_stats`; its pid alone identifies it then, and it is never taken for lost.
 const UNSURE_LEASES: &str = "WITH lost AS (DELETE FROM cache_leases l WHERE NOT EXISTS \
-     (SELECT 1 FROM pg_stat_activity a WHERE a.pid = l.pid AND a.backend_start = l.started) RETURNING 1) \
+     (SELECT 1 FROM pg_stat_activity a WHERE a.pid = l.pid \
+     AND (a.backend_start = l.started OR a.backend_start IS NULL)) RETURNING 1) \
      SELECT (SELECT count(*) FROM lost) + (SELECT count(*) FROM cache_leases l \
-     JOIN pg_stat_activity a ON a.pid = l.pid AND a.backend_start = l.started \
+     JOIN pg_stat_activity a ON a.pid = l.pid AND (a.backend_start = l.started OR a.backend_start IS NULL) \
      WHERE a.application_name IS DISTINCT FROM $1) AS unsure";
 
 /// What every write that changes cacheable data calls last, inside its transaction (see `touch`). One per process,
@@ -129,7 +134,13 @@ impl Requests {
         if !try_lock(txn, LEASE_KEY).await? {
             // Taken before asking: a server that gave its lease back waits for this commit before taking it again.
             run(txn, "SELECT pg_advisory_xact_lock($1)", [BREAK_KEY.into()]).await?;
-            self.ask(epoch).await?;
+            match tokio::time::timeout(ASK_LIMIT, self.ask(epoch)).await {
+                Ok(Ok(())) => {}
+                Ok(Err(error)) => {
+                    tracing::warn!(%error, "cannot ask the servers for their read leases; they will be ended");
+                }
+                Err(_) => tracing::warn!("asking the servers for their read leases timed out; they will be ended"),
+            }
             ended_holders = lock_or_end_holders(txn).await?;
         }
         // A transaction that touches twice would otherwise see the sessions as they were at its first touch.
@@ -144,36 +155,40 @@ impl Requests {
         .map_or(0, |row| row.unsure);
         if ended_holders || unsure > 0 {
             metrics::counter!("response_cache_lease_waits_total").increment(1);
-            tracing::info!(unsure, "a read lease may have been lost without being given back; waiting it out");
+            tracing::info!(
+                unsure,
+                "a read lease may have been lost without being given back; waiting it out"
+            );
             tokio::time::sleep(LEASE_TTL).await;
         }
         Ok(())
     }
 
-    /// Tells every server a writer wants the leases, from outside the writer's transaction.
+    /// Tells every server a writer wants the leases, from outside the writer's transaction. The kept connection is
+    /// taken out while in use, so that one dropped mid-statement (by `ASK_LIMIT`) is not used again.
     async fn ask(&self, epoch: i64) -> Result<(), DbErr> {
-        let mut connection = self.connection.lock().await;
+        let mut kept = self.connection.lock().await;
         // A kept connection may have been closed since its last use (a restart, an idle timeout): one more try on a
         // new connection.
         let mut tries = 2;
         loop {
-            let open = match connection.as_mut() {
-                Some(open) => open,
-                None => connection.insert(self.options.connect().await.map_err(sqlx_error)?),
+            let mut connection = match kept.take() {
+                Some(connection) => connection,
+                None => self.options.connect().await.map_err(sqlx_error)?,
             };
             let sent = sqlx::query("SELECT pg_notify($1, $2)")
                 .bind(Channel::Lease.name())
                 .bind(epoch.to_string())
-                .execute(open)
+                .execute(&mut connection)
                 .await;
             tries -= 1;
             match sent {
-                Ok(_) => return Ok(()),
-                Err(error) if tries == 0 => {
-                    *connection = None;
-                    return Err(sqlx_error(error));
+                Ok(_) => {
+                    *kept = Some(connection);
+                    return Ok(());
                 }
-                Err(_) => *connection = None,
+                Err(error) if tries == 0 => return Err(sqlx_error(error)),
+                Err(_) => {}
             }
         }
     }
@@ -191,49 +206,48 @@ async fn try_lock(txn: &impl ConnectionTrait, key: i64) -> Result<bool, DbErr> {
     row.try_get("", "taken")
 }
 
-/// Waits for the servers to give `LEASE_KEY` back, for `GIVE_BACK_LIMIT` at most; then ends the sessions still
-/// holding it and takes it. True if it had to end any.
+/// Waits for the servers to give `LEASE_KEY` back, `GIVE_BACK_LIMIT` at a time; after each wait in vain, ends the
+/// sessions still holding it (a shared request queued behind this one may have been granted meanwhile, so it
+/// waits again). True if it had to end any.
 async fn lock_or_end_holders(txn: &impl ConnectionTrait) -> Result<bool, DbErr> {
-    run(txn, "SAVEPOINT alx_lease", []).await?;
-    run(
-        txn,
-        &format!("SET LOCAL lock_timeout = {}", GIVE_BACK_LIMIT.as_millis()),
-        [],
-    )
-    .await?;
-    match run(txn, "SELECT pg_advisory_xact_lock($1)", [LEASE_KEY.into()]).await {
-        Ok(()) => {
-            run(txn, "RELEASE SAVEPOINT alx_lease", []).await?;
-            run(txn, "SET LOCAL lock_timeout TO DEFAULT", []).await?;
-            Ok(false)
+    let mut ended = false;
+    loop {
+        run(txn, "SAVEPOINT alx_lease", []).await?;
+        run(
+            txn,
+            &format!("SET LOCAL lock_timeout = {}", GIVE_BACK_LIMIT.as_millis()),
+            [],
+        )
+        .await?;
+        match run(txn, "SELECT pg_advisory_xact_lock($1)", [LEASE_KEY.into()]).await {
+            Ok(()) => {
+                run(txn, "RELEASE SAVEPOINT alx_lease", []).await?;
+                run(txn, "SET LOCAL lock_timeout TO DEFAULT", []).await?;
+                return Ok(ended);
+            }
+            Err(error) if db::error_code(&error).as_deref() == Some("55P03") => {
+                // Rolling back to the savepoint also undoes the timeout.
+                run(txn, "ROLLBACK TO SAVEPOINT alx_lease", []).await?;
+                run(txn, "RELEASE SAVEPOINT alx_lease", []).await?;
+                metrics::counter!("response_cache_lease_holders_ended_total").increment(1);
+                tracing::warn!("servers did not give their read lease back in time; ending their lease sessions");
+                run(
+                    txn,
+                    END_HOLDERS,
+                    [(LEASE_KEY >> 32).into(), (LEASE_KEY & 0xffff_ffff).into()],
+                )
+                .await?;
+                ended = true;
+            }
+            Err(error) => return Err(error),
         }
-        Err(error) if db::error_code(&error).as_deref() == Some("55P03") => {
-            // Rolling back to the savepoint also undoes the timeout.
-            run(txn, "ROLLBACK TO SAVEPOINT alx_lease", []).await?;
-            run(txn, "RELEASE SAVEPOINT alx_lease", []).await?;
-            metrics::counter!("response_cache_lease_holders_ended_total").increment(1);
-            tracing::warn!("servers did not give their read lease back in time; ending their lease sessions");
-            run(
-                txn,
-                END_HOLDERS,
-                [(LEASE_KEY >> 32).into(), (LEASE_KEY & 0xffff_ffff).into()],
-            )
-            .await?;
-            run(txn, "SELECT pg_advisory_xact_lock($1)", [LEASE_KEY.into()]).await?;
-            Ok(true)
-        }
-        Err(error) => Err(error),
     }
 }
 
 async fn run<const N: usize>(txn: &impl ConnectionTrait, sql: &str, values: [Value; N]) -> Result<(), DbErr> {
-    txn.execute_raw(Statement::from_sql_and_values(
-        txn.get_database_backend(),
-        sql,
-        values,
-    ))
-    .await
-    .map(|_| ())
+    txn.execute_raw(Statement::from_sql_and_values(txn.get_database_backend(), sql, values))
+        .await
+        .map(|_| ())
 }
 
 fn sqlx_error(error: sqlx::Error) -> DbErr {

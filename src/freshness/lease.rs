@@ -17,6 +17,7 @@
 //! give the lease back (a notification and a round trip), and a write that finds a lease lost waits `LEASE_TTL`.
 
 use std::{
+    convert::Infallible,
     future::Future,
     sync::atomic::{AtomicU64, Ordering},
     time::{Duration, Instant},
@@ -41,7 +42,7 @@ pub const LEASE_KEY: i64 = 0x616c_7800_0001;
 pub(super) const BREAK_KEY: i64 = 0x616c_7800_0002;
 /// A lease connection's `application_name` while it holds the lease, and once it has given it back: a writer reads
 /// it to tell a lease given back from one lost.
-pub(super) const HELD: &str = "alx-backend read lease: held";
+pub const HELD: &str = "alx-backend read lease: held";
 pub(super) const RELEASED: &str = "alx-backend read lease: released";
 /// How long trust outlives the last round trip on the lease connection; also how long a writer waits when a lease
 /// may have been lost without being given back.
@@ -49,6 +50,8 @@ pub const LEASE_TTL: Duration = Duration::from_millis(500);
 /// Well under `LEASE_TTL`, so that a live connection keeps the lease trusted between heartbeats.
 const HEARTBEAT: Duration = Duration::from_millis(100);
 const RETRY_FIRST: Duration = Duration::from_millis(50);
+/// How long a server shutting down tries to unregister its lease.
+const UNREGISTER_LIMIT: Duration = Duration::from_secs(1);
 const RETRY_MAX: Duration = Duration::from_secs(5);
 
 /// Whether a server may serve hits without reading the epoch: trusted until a deadline, which a writer's request
@@ -102,54 +105,78 @@ impl ReadLease {
     {
         let mut wait = RETRY_FIRST;
         loop {
-            let ended = self.term(options, &mut news, &refresh, &shutdown, &mut wait).await;
+            let mut connection = None;
+            // Shutdown may come at any step, a wait behind a writer included: the term is dropped wherever it is.
+            let lost = tokio::select! {
+                lost = self.term(options, &mut connection, &mut news, &refresh, &mut wait) => Some(lost),
+                () = shutdown.cancelled() => None,
+            };
             self.distrust();
-            match ended {
-                Ok(()) => return,
-                Err(error) => {
-                    metrics::counter!("response_cache_lease_losses_total").increment(1);
-                    tracing::warn!(%error, "the response cache's read lease was lost; hits read the epoch until it is back");
-                    tokio::select! {
-                        () = shutdown.cancelled() => return,
-                        () = tokio::time::sleep(wait) => {}
-                    }
-                    wait = (wait * 2).min(RETRY_MAX);
-                }
+            let Some(lost) = lost else {
+                unregister(connection).await;
+                return;
+            };
+            metrics::counter!("response_cache_lease_losses_total").increment(1);
+            tracing::warn!(error = %lost, "the response cache's read lease was lost; hits read the epoch until it is back");
+            tokio::select! {
+                () = shutdown.cancelled() => return,
+                () = tokio::time::sleep(wait) => {}
             }
+            wait = (wait * 2).min(RETRY_MAX);
         }
     }
 
-    /// One lease connection's life: registered, then holding the lease and giving it back as writers ask, until
-    /// shutdown (Ok, unregistered) or a failure (Err; a writer will find the registration orphaned).
+    /// One lease connection's life, kept in `connection`: registered, then holding the lease and giving it back as
+    /// writers ask, until it fails (a writer will find the registration orphaned).
     async fn term<Refresh, Refreshed>(
         &self,
         options: &PgConnectOptions,
+        connection: &mut Option<PgConnection>,
         news: &mut broadcast::Receiver<BusEvent>,
         refresh: &Refresh,
-        shutdown: &CancellationToken,
         wait: &mut Duration,
-    ) -> Result<(), LeaseError>
+    ) -> LeaseError
     where
         Refresh: Fn() -> Refreshed,
         Refreshed: Future<Output = Result<(), DbErr>>,
     {
-        let mut connection = options
-            .clone()
-            .application_name(RELEASED)
-            .connect()
-            .await?;
-        sqlx::query(
+        let connected = options.clone().application_name(RELEASED).connect().await;
+        let connection = match connected {
+            Ok(connected) => connection.insert(connected),
+            Err(error) => return error.into(),
+        };
+        let registered = sqlx::query(
             "INSERT INTO cache_leases (pid, started) \
              SELECT pid, backend_start FROM pg_stat_activity WHERE pid = pg_backend_pid()",
         )
-        .execute(&mut connection)
-        .await?;
+        .execute(&mut *connection)
+        .await;
+        if let Err(error) = registered {
+            return error.into();
+        }
         *wait = RETRY_FIRST;
+        match self.serve_writers(connection, news, refresh).await {
+            Ok(never) => match never {},
+            Err(error) => error,
+        }
+    }
+
+    /// Takes the lease, trusts it, and gives it back whenever a writer asks, over and over; returns only on failure.
+    async fn serve_writers<Refresh, Refreshed>(
+        &self,
+        connection: &mut PgConnection,
+        news: &mut broadcast::Receiver<BusEvent>,
+        refresh: &Refresh,
+    ) -> Result<Infallible, LeaseError>
+    where
+        Refresh: Fn() -> Refreshed,
+        Refreshed: Future<Output = Result<(), DbErr>>,
+    {
         'lease: loop {
-            let taken = take(&mut connection).await?;
+            let taken = take(connection).await?;
             // A request that arrived while the lease was being taken may be from a writer now waiting on it.
-            if asked_back(news)? {
-                give_back(&mut connection).await?;
+            if let Some(heard) = asked_back(news)? {
+                give_back(connection, news, heard).await?;
                 continue;
             }
             // Writers may be asking while the read waits for a pooled connection, which they may hold all of while
@@ -163,39 +190,31 @@ impl ReadLease {
                         break;
                     }
                     received = news.recv() => {
-                        if is_request(received)? {
-                            give_back(&mut connection).await?;
+                        if let Some(heard) = heard(received)? {
+                            give_back(connection, news, heard).await?;
                             continue 'lease;
                         }
                     }
                 }
             }
-            if asked_back(news)? {
-                give_back(&mut connection).await?;
+            if let Some(heard) = asked_back(news)? {
+                give_back(connection, news, heard).await?;
                 continue;
             }
             self.trust_until(taken + LEASE_TTL);
             let mut heartbeat = tokio::time::interval(HEARTBEAT);
             loop {
                 tokio::select! {
-                    () = shutdown.cancelled() => {
-                        self.distrust();
-                        sqlx::query("DELETE FROM cache_leases WHERE pid = pg_backend_pid()")
-                            .execute(&mut connection)
-                            .await?;
-                        connection.close().await?;
-                        return Ok(());
-                    }
                     received = news.recv() => {
-                        if is_request(received)? {
+                        if let Some(heard) = heard(received)? {
                             self.distrust();
-                            give_back(&mut connection).await?;
+                            give_back(connection, news, heard).await?;
                             continue 'lease;
                         }
                     }
                     _ = heartbeat.tick() => {
                         let sent = Instant::now();
-                        sqlx::query("SELECT 1").execute(&mut connection).await?;
+                        sqlx::query("SELECT 1").execute(&mut *connection).await?;
                         self.trust_until(sent + LEASE_TTL);
                     }
                 }
@@ -204,15 +223,32 @@ impl ReadLease {
     }
 }
 
+/// At shutdown: says the lease is given back for good, so that no writer waits for it to expire. Best effort: a
+/// connection dropped in the middle of a statement (a wait behind a writer) may not answer in time, and then the
+/// next writer finds the registration orphaned.
+async fn unregister(connection: Option<PgConnection>) {
+    let Some(mut connection) = connection else {
+        return;
+    };
+    let unregistered = tokio::time::timeout(UNREGISTER_LIMIT, async {
+        sqlx::query("DELETE FROM cache_leases WHERE pid = pg_backend_pid()")
+            .execute(&mut connection)
+            .await?;
+        connection.close().await
+    })
+    .await;
+    if !matches!(unregistered, Ok(Ok(()))) {
+        tracing::info!("the read lease's registration is left for the next writer to forget");
+    }
+}
+
 /// Takes the lease, after any writer that has asked for it has committed. Returns when its last statement was
 /// sent: the session was alive after that, which is what trust may count from (not from the answer, which a
 /// session killed just after sending it would still deliver).
 async fn take(connection: &mut PgConnection) -> Result<Instant, sqlx::Error> {
-    sqlx::query("SELECT pg_advisory_lock_shared($1)")
-        .bind(BREAK_KEY)
-        .execute(&mut *connection)
-        .await?;
-    sqlx::query("SELECT pg_advisory_unlock_shared($1)")
+    // A transaction lock, held for this statement only: a session lock held between two statements would stay
+    // held, blocking every writer, if this server vanished between them without its connection being closed.
+    sqlx::query("SELECT pg_advisory_xact_lock_shared($1)")
         .bind(BREAK_KEY)
         .execute(&mut *connection)
         .await?;
@@ -228,8 +264,13 @@ async fn take(connection: &mut PgConnection) -> Result<Instant, sqlx::Error> {
     Ok(sent)
 }
 
-/// Gives the lease back, saying so first: a writer that gets the lock then knows this server stopped trusting.
-async fn give_back(connection: &mut PgConnection) -> Result<(), sqlx::Error> {
+/// Gives the lease back, saying so first: a writer that gets the lock then knows this server stopped trusting. If
+/// the bus is down, no request can reach this server, so it does not take the lease again until the bus is back.
+async fn give_back(
+    connection: &mut PgConnection,
+    news: &mut broadcast::Receiver<BusEvent>,
+    heard: Heard,
+) -> Result<(), LeaseError> {
     metrics::counter!("response_cache_lease_breaks_total").increment(1);
     sqlx::query("SELECT set_config('application_name', $1, false)")
         .bind(RELEASED)
@@ -239,27 +280,46 @@ async fn give_back(connection: &mut PgConnection) -> Result<(), sqlx::Error> {
         .bind(LEASE_KEY)
         .execute(&mut *connection)
         .await?;
+    if heard == Heard::BusDown {
+        loop {
+            match news.recv().await {
+                Ok(BusEvent::Reconnected) => return Ok(()),
+                Ok(_) | Err(RecvError::Lagged(_)) => {}
+                Err(RecvError::Closed) => return Err(LeaseError::BusClosed),
+            }
+        }
+    }
     Ok(())
 }
 
-/// Whether what the bus said means the lease must be given back: a writer's request, or news that may have been
-/// lost (a reconnected listener, a subscriber that fell behind).
-fn is_request(received: Result<BusEvent, RecvError>) -> Result<bool, LeaseError> {
+/// What the bus said that makes the lease go back.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Heard {
+    /// A writer's request, or news that may have been lost (a reconnected listener, a subscriber fallen behind).
+    Request,
+    /// The listener lost its connection: requests cannot arrive until it is back.
+    BusDown,
+}
+
+/// Whether what the bus said means the lease must go back, and why.
+fn heard(received: Result<BusEvent, RecvError>) -> Result<Option<Heard>, LeaseError> {
     match received {
         Ok(BusEvent::Message {
             channel: Channel::Lease,
             ..
         })
         | Ok(BusEvent::Reconnected)
-        | Err(RecvError::Lagged(_)) => Ok(true),
-        Ok(BusEvent::Message { .. }) => Ok(false),
+        | Err(RecvError::Lagged(_)) => Ok(Some(Heard::Request)),
+        Ok(BusEvent::Interrupted) => Ok(Some(Heard::BusDown)),
+        Ok(BusEvent::Message { .. }) => Ok(None),
         Err(RecvError::Closed) => Err(LeaseError::BusClosed),
     }
 }
 
-/// Whether any request for the lease is waiting, reading everything the bus has said so far.
-fn asked_back(news: &mut broadcast::Receiver<BusEvent>) -> Result<bool, LeaseError> {
-    let mut asked = false;
+/// Whether anything the bus has said so far means the lease must go back (the bus being down outweighs a
+/// request).
+fn asked_back(news: &mut broadcast::Receiver<BusEvent>) -> Result<Option<Heard>, LeaseError> {
+    let mut asked = None;
     loop {
         let received = match news.try_recv() {
             Ok(event) => Ok(event),
@@ -267,7 +327,7 @@ fn asked_back(news: &mut broadcast::Receiver<BusEvent>) -> Result<bool, LeaseErr
             Err(TryRecvError::Lagged(missed)) => Err(RecvError::Lagged(missed)),
             Err(TryRecvError::Closed) => Err(RecvError::Closed),
         };
-        asked |= is_request(received)?;
+        asked = asked.max(heard(received)?);
     }
 }
 
@@ -306,17 +366,28 @@ mod tests {
         };
         sender.send(message(Channel::Jobs)).expect("sent");
         sender.send(message(Channel::Cache)).expect("sent");
-        assert!(!asked_back(&mut news).expect("open"));
+        assert_eq!(asked_back(&mut news).expect("open"), None);
         sender.send(message(Channel::Lease)).expect("sent");
         sender.send(message(Channel::Jobs)).expect("sent");
-        assert!(asked_back(&mut news).expect("open"));
-        assert!(!asked_back(&mut news).expect("open"), "read once");
+        assert_eq!(asked_back(&mut news).expect("open"), Some(Heard::Request));
+        assert_eq!(asked_back(&mut news).expect("open"), None, "read once");
         sender.send(BusEvent::Reconnected).expect("sent");
-        assert!(asked_back(&mut news).expect("open"));
+        assert_eq!(asked_back(&mut news).expect("open"), Some(Heard::Request));
+        sender.send(BusEvent::Interrupted).expect("sent");
+        sender.send(message(Channel::Lease)).expect("sent");
+        assert_eq!(
+            asked_back(&mut news).expect("open"),
+            Some(Heard::BusDown),
+            "the bus being down outweighs a request"
+        );
         for _ in 0..5 {
             sender.send(message(Channel::Jobs)).expect("sent");
         }
-        assert!(asked_back(&mut news).expect("open"), "a lagged subscriber may have missed a request");
+        assert_eq!(
+            asked_back(&mut news).expect("open"),
+            Some(Heard::Request),
+            "a lagged subscriber may have missed a request"
+        );
         drop(sender);
         assert!(asked_back(&mut news).is_err());
     }

@@ -19,7 +19,7 @@ mod lease;
 mod wal_index;
 
 pub use fence::Invalidations;
-pub use lease::{LEASE_KEY, LEASE_TTL, ReadLease};
+pub use lease::{HELD as LEASE_HELD, LEASE_KEY, LEASE_TTL, ReadLease};
 pub use wal_index::{CommitWatch, Unwatched};
 
 /// The types whose data a cached answer may hold, as GraphQL names them. A tag is one bit, so an answer's tags and

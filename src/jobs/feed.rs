@@ -40,7 +40,8 @@ async fn hear(news: &mut Receiver<BusEvent>) -> Heard {
                     return Heard::News(parsed);
                 }
             }
-            Ok(BusEvent::Message { .. }) => {}
+            // What was missed is re-read once it is back (`Reconnected`).
+            Ok(BusEvent::Message { .. } | BusEvent::Interrupted) => {}
             Ok(BusEvent::Reconnected) | Err(RecvError::Lagged(_)) => return Heard::Missed,
             Err(RecvError::Closed) => return Heard::Closed,
         }

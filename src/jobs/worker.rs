@@ -243,7 +243,8 @@ async fn wait_for_work(
                         return Woken::Work;
                     }
                 }
-                Ok(BusEvent::Message { .. }) => {}
+                // The deadline still wakes it while the bus is down.
+                Ok(BusEvent::Message { .. } | BusEvent::Interrupted) => {}
                 Ok(BusEvent::Reconnected) | Err(RecvError::Lagged(_)) => return Woken::Work,
                 Err(RecvError::Closed) => {
                     (&mut deadline).await;

@@ -385,9 +385,10 @@ impl ResponseCache {
     /// At shutdown, before the pool closes: lets go of what the cache holds open in the database.
     pub async fn close(&self) {
         let holder = self.lock_lease_holder().take();
-        if let Some(holder) = holder
-            && tokio::time::timeout(LEASE_GIVE_UP, holder).await.is_err()
+        if let Some(mut holder) = holder
+            && tokio::time::timeout(LEASE_GIVE_UP, &mut holder).await.is_err()
         {
+            holder.abort();
             tracing::warn!("the read lease was not given back in time; writers will wait for it to expire");
         }
         *self.lock_watch_closed() = true;
@@ -446,7 +447,8 @@ impl ResponseCache {
                             cache.apply(touched.epoch, touched.tags(), true);
                         }
                     }
-                    Ok(BusEvent::Message { .. }) => {}
+                    // Everything is dropped once it is back (`Reconnected`).
+                    Ok(BusEvent::Message { .. } | BusEvent::Interrupted) => {}
                     Ok(BusEvent::Reconnected) | Err(RecvError::Lagged(_)) => cache.drop_everything(),
                     Err(RecvError::Closed) => return,
                 }

@@ -14,6 +14,7 @@ mod job_processes;
 mod jobs;
 mod names;
 mod persisted;
+mod processes;
 mod protections;
 mod read_lease;
 mod response_cache;

@@ -1,15 +1,19 @@
 //! Read leases on PostgreSQL (`freshness::lease`): while a server holds its lease, hits read nothing; a write on
 //! any instance takes every lease back before it commits, so no server serves the old answer after it; and a lease
-//! lost or never given back cannot make a server stale or hold writes up for long.
+//! lost or never given back (a killed session, a stopped or killed server) cannot make a server stale or hold
+//! writes up for long.
 
 use std::time::{Duration, Instant};
 
 use sea_orm::sqlx::{self, Connection, postgres::PgConnection};
 use serde_json::{Value, json};
 
-use alx_backend::freshness::{LEASE_KEY, LEASE_TTL};
+use alx_backend::freshness::{LEASE_HELD, LEASE_KEY, LEASE_TTL};
 
-use crate::helpers::{TestApp, assert_no_errors};
+use crate::{
+    helpers::{TestApp, assert_no_errors},
+    processes::{Process, eventually},
+};
 
 const READ: &str = "query($id: ID!) { product(id: $id) { name } }";
 const RENAME: &str = "mutation($id: ID!, $n: String!) { updateProduct(id: $id, input: { name: $n }) { name } }";
@@ -55,22 +59,42 @@ async fn name_on(app: &TestApp, id: &str) -> (String, Option<String>) {
 }
 
 async fn rename(app: &TestApp, admin: &str, id: &str, name: &str) {
-    let (_, body) = app
-        .gql_as(Some(admin), RENAME, json!({ "id": id, "n": name }))
-        .await;
+    let (_, body) = app.gql_as(Some(admin), RENAME, json!({ "id": id, "n": name })).await;
     assert_no_errors(&body);
 }
 
 async fn until_trusted(app: &TestApp) {
     let deadline = Instant::now() + Duration::from_secs(20);
     while !app.engine.responses().trusts_lease() {
-        assert!(Instant::now() < deadline, "the server never came to trust its read lease");
+        assert!(
+            Instant::now() < deadline,
+            "the server never came to trust its read lease"
+        );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
 
 async fn connect(app: &TestApp) -> PgConnection {
     PgConnection::connect(&app.database_url).await.expect("connect")
+}
+
+/// The registered sessions that hold the lease and say so: their servers may trust from now on (a session that
+/// holds it but does not say so yet has a server that does not trust yet, and a writer need not wait for it).
+async fn lease_holders(app: &TestApp) -> i64 {
+    let mut connection = connect(app).await;
+    sqlx::query_scalar(
+        "SELECT count(*) FROM cache_leases l \
+         JOIN pg_stat_activity a ON a.pid = l.pid AND a.backend_start = l.started \
+         JOIN pg_locks k ON k.pid = l.pid AND k.locktype = 'advisory' AND k.granted \
+         AND k.classid::bigint = $1 AND k.objid::bigint = $2 AND k.objsubid = 1 \
+         WHERE a.application_name = $3",
+    )
+    .bind(LEASE_KEY >> 32)
+    .bind(LEASE_KEY & 0xffff_ffff)
+    .bind(LEASE_HELD)
+    .fetch_one(&mut connection)
+    .await
+    .expect("count")
 }
 
 async fn registered_leases(app: &TestApp) -> i64 {
@@ -116,15 +140,15 @@ async fn a_lease_lost_with_its_connection_never_lets_its_server_serve_an_answer_
             .fetch_all(&mut operator)
             .await
             .expect("terminate");
-        assert!(ended.iter().any(|ended| *ended), "no lease session to end in round {round}: {ended:?}");
+        assert!(
+            ended.iter().any(|ended| *ended),
+            "no lease session to end in round {round}: {ended:?}"
+        );
         let name = format!("v{round}");
         let started = Instant::now();
         rename(&first, &admin, &id, &name).await;
         // The notification usually evicts the old answer first; the wait is what makes it certain.
-        assert!(
-            started.elapsed() >= LEASE_TTL,
-            "the write waited out the lost leases"
-        );
+        assert!(started.elapsed() >= LEASE_TTL, "the write waited out the lost leases");
         assert_eq!(name_on(&second, &id).await.0, name, "round {round}");
     }
     until_trusted(&second).await;
@@ -177,4 +201,77 @@ async fn a_lease_never_given_back_and_an_orphaned_registration_hold_a_write_up_o
     until_trusted(&second).await;
     rename(&first, &admin, &id, "v2").await;
     assert_eq!(name_on(&second, &id).await.0, "v2");
+}
+
+/// A server killed with `kill -9` while it holds its lease: PostgreSQL releases the lease with the session, the next
+/// write waits it out and forgets the registration, and the other server goes on trusting its own.
+#[tokio::test]
+async fn a_server_killed_while_holding_its_lease_is_waited_out_once_and_forgotten() {
+    let Some((first, _second, admin, id)) = two_instances().await else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut killed = Process::start("serve", dir.path(), &[("DATABASE_URL", first.database_url.as_str())]);
+    killed.address().await;
+    eventually("three servers hold the lease", || async {
+        (lease_holders(&first).await == 3).then_some(())
+    })
+    .await;
+    killed.kill();
+    let started = Instant::now();
+    rename(&first, &admin, &id, "after the kill").await;
+    assert!(
+        started.elapsed() >= LEASE_TTL,
+        "the write waited out the killed server's lease"
+    );
+    assert_eq!(registered_leases(&first).await, 2, "its registration is forgotten");
+    until_trusted(&first).await;
+    assert_eq!(name_on(&first, &id).await.0, "after the kill");
+}
+
+/// While a server's listener is down no request for its lease can reach it, so it gives the lease back (instead of
+/// making every writer wait out the give-back limit) and takes it again only once the listener is back.
+#[tokio::test]
+async fn a_server_whose_listener_is_down_gives_its_lease_back_until_the_listener_is_back() {
+    let Some((first, second, admin, id)) = two_instances().await else {
+        return;
+    };
+    name_on(&second, &id).await;
+    until_trusted(&second).await;
+    let name = first
+        .database_url
+        .rsplit_once('/')
+        .map(|(_, name)| name.to_string())
+        .expect("a database name");
+    let mut operator = connect(&first).await;
+    // A database cannot refuse connections from one of its own sessions.
+    let server_url = std::env::var("TEST_DATABASE_URL").expect("TEST_DATABASE_URL");
+    let mut server = PgConnection::connect(&server_url).await.expect("connect to the server");
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "ALTER DATABASE {name} WITH ALLOW_CONNECTIONS false"
+    )))
+    .execute(&mut server)
+    .await
+    .expect("connections refused");
+    // Both servers' listeners; neither can connect again until connections are allowed.
+    sqlx::query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'LISTEN%'")
+        .execute(&mut operator)
+        .await
+        .expect("listeners ended");
+    eventually("both servers gave their lease back", || async {
+        (!first.engine.responses().trusts_lease() && !second.engine.responses().trusts_lease()).then_some(())
+    })
+    .await;
+    rename(&first, &admin, &id, "while the bus is down").await;
+    assert_eq!(name_on(&second, &id).await.0, "while the bus is down");
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "ALTER DATABASE {name} WITH ALLOW_CONNECTIONS true"
+    )))
+    .execute(&mut server)
+    .await
+    .expect("connections allowed");
+    until_trusted(&second).await;
+    until_trusted(&first).await;
+    rename(&first, &admin, &id, "with the bus back").await;
+    assert_eq!(name_on(&second, &id).await.0, "with the bus back");
 }
