@@ -131,9 +131,16 @@ impl Requests {
     /// out (`LEASE_TTL`), since its server may still trust until then.
     async fn take_back_leases(&self, txn: &impl ConnectionTrait, epoch: i64) -> Result<(), DbErr> {
         let mut ended_holders = false;
-        if !try_lock(txn, LEASE_KEY).await? {
-            // Taken before asking: a server that gave its lease back waits for this commit before taking it again.
-            run(txn, "SELECT pg_advisory_xact_lock($1)", [BREAK_KEY.into()]).await?;
+        if !try_lock_fresh(txn).await? {
+            // `BREAK_KEY` is taken before asking: a server that gave its lease back waits for this commit before
+            // taking it again. The savepoint is for the timed wait that follows the request. (Several statements in
+            // one round trip: a write waits for all of them under the epoch's row lock.)
+            txn.execute_unprepared(&format!(
+                "SELECT pg_advisory_xact_lock({BREAK_KEY}); SAVEPOINT alx_lease; \
+                 SET LOCAL lock_timeout = {}",
+                GIVE_BACK_LIMIT.as_millis()
+            ))
+            .await?;
             match tokio::time::timeout(ASK_LIMIT, self.ask(epoch)).await {
                 Ok(Ok(())) => {}
                 Ok(Err(error)) => {
@@ -143,8 +150,6 @@ impl Requests {
             }
             ended_holders = lock_or_end_holders(txn).await?;
         }
-        // A transaction that touches twice would otherwise see the sessions as they were at its first touch.
-        run(txn, "SELECT pg_stat_clear_snapshot()", []).await?;
         let unsure = Unsure::find_by_statement(Statement::from_sql_and_values(
             DatabaseBackend::Postgres,
             UNSURE_LEASES,
@@ -194,41 +199,35 @@ impl Requests {
     }
 }
 
-async fn try_lock(txn: &impl ConnectionTrait, key: i64) -> Result<bool, DbErr> {
+/// Takes `LEASE_KEY` if no server holds it; and forgets this transaction's view of `pg_stat_activity`, if it has
+/// one: a transaction that touches twice would otherwise see the sessions as they were at its first touch.
+async fn try_lock_fresh(txn: &impl ConnectionTrait) -> Result<bool, DbErr> {
     let row = txn
         .query_one_raw(Statement::from_sql_and_values(
             DatabaseBackend::Postgres,
-            "SELECT pg_try_advisory_xact_lock($1) AS taken",
-            [key.into()],
+            "SELECT pg_try_advisory_xact_lock($1) AS taken FROM pg_stat_clear_snapshot()",
+            [LEASE_KEY.into()],
         ))
         .await?
         .ok_or_else(|| DbErr::RecordNotFound("pg_try_advisory_xact_lock".into()))?;
     row.try_get("", "taken")
 }
 
-/// Waits for the servers to give `LEASE_KEY` back, `GIVE_BACK_LIMIT` at a time; after each wait in vain, ends the
-/// sessions still holding it (a shared request queued behind this one may have been granted meanwhile, so it
-/// waits again). True if it had to end any.
+/// Waits for the servers to give `LEASE_KEY` back, `GIVE_BACK_LIMIT` at a time (in the savepoint the caller
+/// opened, with the timeout set); after each wait in vain, ends the sessions still holding it (a shared request
+/// queued behind this one may have been granted meanwhile, so it waits again). True if it had to end any.
 async fn lock_or_end_holders(txn: &impl ConnectionTrait) -> Result<bool, DbErr> {
     let mut ended = false;
     loop {
-        run(txn, "SAVEPOINT alx_lease", []).await?;
-        run(
-            txn,
-            &format!("SET LOCAL lock_timeout = {}", GIVE_BACK_LIMIT.as_millis()),
-            [],
-        )
-        .await?;
         match run(txn, "SELECT pg_advisory_xact_lock($1)", [LEASE_KEY.into()]).await {
             Ok(()) => {
-                run(txn, "RELEASE SAVEPOINT alx_lease", []).await?;
-                run(txn, "SET LOCAL lock_timeout TO DEFAULT", []).await?;
+                txn.execute_unprepared("RELEASE SAVEPOINT alx_lease; SET LOCAL lock_timeout TO DEFAULT")
+                    .await?;
                 return Ok(ended);
             }
             Err(error) if db::error_code(&error).as_deref() == Some("55P03") => {
                 // Rolling back to the savepoint also undoes the timeout.
-                run(txn, "ROLLBACK TO SAVEPOINT alx_lease", []).await?;
-                run(txn, "RELEASE SAVEPOINT alx_lease", []).await?;
+                txn.execute_unprepared("ROLLBACK TO SAVEPOINT alx_lease").await?;
                 metrics::counter!("response_cache_lease_holders_ended_total").increment(1);
                 tracing::warn!("servers did not give their read lease back in time; ending their lease sessions");
                 run(
@@ -237,6 +236,8 @@ async fn lock_or_end_holders(txn: &impl ConnectionTrait) -> Result<bool, DbErr> 
                     [(LEASE_KEY >> 32).into(), (LEASE_KEY & 0xffff_ffff).into()],
                 )
                 .await?;
+                txn.execute_unprepared(&format!("SET LOCAL lock_timeout = {}", GIVE_BACK_LIMIT.as_millis()))
+                    .await?;
                 ended = true;
             }
             Err(error) => return Err(error),

@@ -248,12 +248,10 @@ async fn unregister(connection: Option<PgConnection>) {
 async fn take(connection: &mut PgConnection) -> Result<Instant, sqlx::Error> {
     // A transaction lock, held for this statement only: a session lock held between two statements would stay
     // held, blocking every writer, if this server vanished between them without its connection being closed.
-    sqlx::query("SELECT pg_advisory_xact_lock_shared($1)")
-        .bind(BREAK_KEY)
-        .execute(&mut *connection)
-        .await?;
-    sqlx::query("SELECT pg_advisory_lock_shared($1)")
+    // The subquery in `FROM` runs first: the lease is asked for once the writer has committed.
+    sqlx::query("SELECT pg_advisory_lock_shared($1) FROM (SELECT pg_advisory_xact_lock_shared($2)) AS waited")
         .bind(LEASE_KEY)
+        .bind(BREAK_KEY)
         .execute(&mut *connection)
         .await?;
     let sent = Instant::now();
@@ -272,12 +270,10 @@ async fn give_back(
     heard: Heard,
 ) -> Result<(), LeaseError> {
     metrics::counter!("response_cache_lease_breaks_total").increment(1);
-    sqlx::query("SELECT set_config('application_name', $1, false)")
-        .bind(RELEASED)
-        .execute(&mut *connection)
-        .await?;
-    sqlx::query("SELECT pg_advisory_unlock_shared($1)")
+    // The subquery in `FROM` runs first: the session says so before it lets go.
+    sqlx::query("SELECT pg_advisory_unlock_shared($1) FROM (SELECT set_config('application_name', $2, false)) AS said")
         .bind(LEASE_KEY)
+        .bind(RELEASED)
         .execute(&mut *connection)
         .await?;
     if heard == Heard::BusDown {
