@@ -152,7 +152,7 @@ impl FrequencySketch {
 mod tests {
     use std::hash::BuildHasher;
 
-    use foldhash::fast::{FixedState, RandomState};
+    use foldhash::fast::FixedState;
 
     use super::*;
 
@@ -179,7 +179,9 @@ mod tests {
 
     #[test]
     fn counts_are_halved_once_a_period_of_accesses_has_passed() {
-        let hasher = RandomState::default();
+        // A fixed seed: a random one now and then gives the key's four probes only two distinct counters, each
+        // then counted twice per access, and the estimate doubles (a rare overcount the sketch accepts).
+        let hasher = FixedState::with_seed(0);
         let mut sketch = FrequencySketch::new(2);
         let hot = hasher.hash_one("hot");
         for _ in 0..60 {
