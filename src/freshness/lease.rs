@@ -20,7 +20,7 @@ use std::{
     convert::Infallible,
     future::Future,
     sync::atomic::{AtomicU64, Ordering},
-    time::{Duration, Instant},
+    time::Duration,
 };
 
 use sea_orm::{
@@ -54,40 +54,61 @@ const RETRY_FIRST: Duration = Duration::from_millis(50);
 const UNREGISTER_LIMIT: Duration = Duration::from_secs(1);
 const RETRY_MAX: Duration = Duration::from_secs(5);
 
-/// Whether a server may serve hits without reading the epoch: trusted until a deadline, which a writer's request
-/// or a lost connection ends at once and every heartbeat moves on.
-#[derive(Debug)]
-pub struct ReadLease {
-    base: Instant,
-    /// Nanoseconds after `base` until which the lease is trusted; 0 when it is not.
-    trusted_until: AtomicU64,
+/// A reading of the clock trust is measured on: CLOCK_BOOTTIME on Linux, which goes on counting while the host
+/// sleeps (a server suspended while trusted must find its trust expired when it wakes, as the writer that ended
+/// its lease meanwhile assumed), where `Instant`'s monotonic clock stops; elsewhere the monotonic clock.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct Moment(Duration);
+
+impl Moment {
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    fn now() -> Self {
+        let now = rustix::time::clock_gettime(rustix::time::ClockId::Boottime);
+        Self(Duration::new(
+            u64::try_from(now.tv_sec).unwrap_or(0),
+            u32::try_from(now.tv_nsec).unwrap_or(0),
+        ))
+    }
+
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    fn now() -> Self {
+        static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+        Self(START.get_or_init(std::time::Instant::now).elapsed())
+    }
+
+    fn nanos(self) -> u64 {
+        u64::try_from(self.0.as_nanos()).unwrap_or(u64::MAX)
+    }
 }
 
-impl Default for ReadLease {
-    fn default() -> Self {
-        Self {
-            base: Instant::now(),
-            trusted_until: AtomicU64::new(0),
-        }
+impl std::ops::Add<Duration> for Moment {
+    type Output = Self;
+
+    fn add(self, duration: Duration) -> Self {
+        Self(self.0.saturating_add(duration))
     }
+}
+
+/// Whether a server may serve hits without reading the epoch: trusted until a deadline, which a writer's request
+/// or a lost connection ends at once and every heartbeat moves on.
+#[derive(Debug, Default)]
+pub struct ReadLease {
+    /// The `Moment` (in nanoseconds) until which the lease is trusted; 0 when it is not.
+    trusted_until: AtomicU64,
 }
 
 impl ReadLease {
     pub fn trusts(&self) -> bool {
         let until = self.trusted_until.load(Ordering::SeqCst);
-        until != 0 && self.nanos(Instant::now()) < until
+        until != 0 && Moment::now().nanos() < until
     }
 
-    fn trust_until(&self, deadline: Instant) {
-        self.trusted_until.store(self.nanos(deadline).max(1), Ordering::SeqCst);
+    fn trust_until(&self, deadline: Moment) {
+        self.trusted_until.store(deadline.nanos().max(1), Ordering::SeqCst);
     }
 
     fn distrust(&self) {
         self.trusted_until.store(0, Ordering::SeqCst);
-    }
-
-    fn nanos(&self, at: Instant) -> u64 {
-        u64::try_from(at.saturating_duration_since(self.base).as_nanos()).unwrap_or(u64::MAX)
     }
 
     /// Holds the lease until `shutdown`, taking it again after every writer's request and after a lost connection.
@@ -213,7 +234,7 @@ impl ReadLease {
                         }
                     }
                     _ = heartbeat.tick() => {
-                        let sent = Instant::now();
+                        let sent = Moment::now();
                         sqlx::query("SELECT 1").execute(&mut *connection).await?;
                         self.trust_until(sent + LEASE_TTL);
                     }
@@ -245,7 +266,7 @@ async fn unregister(connection: Option<PgConnection>) {
 /// Takes the lease, after any writer that has asked for it has committed. Returns when its last statement was
 /// sent: the session was alive after that, which is what trust may count from (not from the answer, which a
 /// session killed just after sending it would still deliver).
-async fn take(connection: &mut PgConnection) -> Result<Instant, sqlx::Error> {
+async fn take(connection: &mut PgConnection) -> Result<Moment, sqlx::Error> {
     // A transaction lock, held for this statement only: a session lock held between two statements would stay
     // held, blocking every writer, if this server vanished between them without its connection being closed.
     // The subquery in `FROM` runs first: the lease is asked for once the writer has committed.
@@ -254,7 +275,7 @@ async fn take(connection: &mut PgConnection) -> Result<Instant, sqlx::Error> {
         .bind(BREAK_KEY)
         .execute(&mut *connection)
         .await?;
-    let sent = Instant::now();
+    let sent = Moment::now();
     sqlx::query("SELECT set_config('application_name', $1, false)")
         .bind(HELD)
         .execute(&mut *connection)
@@ -345,11 +366,11 @@ mod tests {
     fn trust_ends_at_its_deadline_or_when_withdrawn() {
         let lease = ReadLease::default();
         assert!(!lease.trusts(), "a new lease is not trusted");
-        lease.trust_until(Instant::now() + Duration::from_secs(60));
+        lease.trust_until(Moment::now() + Duration::from_secs(60));
         assert!(lease.trusts());
         lease.distrust();
         assert!(!lease.trusts());
-        lease.trust_until(Instant::now());
+        lease.trust_until(Moment::now());
         assert!(!lease.trusts(), "a deadline already passed");
     }
 
