@@ -5,7 +5,7 @@
 use std::{sync::Arc, time::Duration};
 
 use sea_orm::{
-    ConnectionTrait, DatabaseBackend, DatabaseConnection, DbErr, FromQueryResult, RuntimeErr, Statement, Value,
+    ConnectionTrait, DatabaseBackend, DatabaseConnection, DbErr, FromQueryResult, Statement, Value,
     sqlx::{
         self, ConnectOptions,
         postgres::{PgConnectOptions, PgConnection},
@@ -16,6 +16,7 @@ use tokio::sync::Mutex;
 use super::{
     Tags, Touched,
     lease::{BREAK_KEY, LEASE_KEY, LEASE_TTL, RELEASED},
+    sqlx_error,
 };
 use crate::{bus::Channel, db};
 
@@ -249,8 +250,4 @@ async fn run<const N: usize>(txn: &impl ConnectionTrait, sql: &str, values: [Val
     txn.execute_raw(Statement::from_sql_and_values(txn.get_database_backend(), sql, values))
         .await
         .map(|_| ())
-}
-
-fn sqlx_error(error: sqlx::Error) -> DbErr {
-    DbErr::Conn(RuntimeErr::SqlxError(error.into()))
 }

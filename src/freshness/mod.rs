@@ -145,8 +145,12 @@ pub async fn current_epoch(db: &DatabaseConnection, statements: &StatementCounte
         _ => return Err(DbErr::Custom("the response cache needs PostgreSQL or SQLite".into())),
     };
     statements.record();
-    read.map(|epoch| epoch.unwrap_or(0))
-        .map_err(|error| DbErr::Conn(RuntimeErr::SqlxError(error.into())))
+    read.map(|epoch| epoch.unwrap_or(0)).map_err(sqlx_error)
+}
+
+/// A failure of a statement run straight through sqlx, as SeaORM reports its own.
+fn sqlx_error(error: sqlx::Error) -> DbErr {
+    DbErr::Conn(RuntimeErr::SqlxError(error.into()))
 }
 
 /// The tags changed after `epoch`, with the epoch of each one's last change.
