@@ -54,10 +54,13 @@ fn may_fingerprint(parts: &Parts) -> bool {
         return false;
     }
     let headers = &parts.headers;
-    let plain = !headers.contains_key(header::AUTHORIZATION)
-        && !headers.contains_key(header::IF_NONE_MATCH)
-        && !headers.contains_key(header::EXPECT)
-        && !headers.contains_key(header::UPGRADE);
+    // One pass over the few headers a request has, not four lookups, each hashing its name (callgrind).
+    let plain = !headers.keys().any(|name| {
+        name == header::AUTHORIZATION
+            || name == header::IF_NONE_MATCH
+            || name == header::EXPECT
+            || name == header::UPGRADE
+    });
     plain
         && match parts.method {
             Method::GET => true,
