@@ -70,6 +70,7 @@ measure() { # name url pid [metrics base url: report the share of requests that 
   fi
   echo
   echo "$rps" > "$work/$1.rps"
+  echo "$rps" >> "$work/$1.all"
 }
 
 ratio() { python3 -c "print(f'{$(cat "$work/$1.rps") / $(cat "$work/$2.rps"):.2f}')"; }
@@ -110,6 +111,18 @@ run_engine() { # engine database_url
     echo "  cached / bare axum: $(ratio "$1-cached" "$1-bare-axum")   cached / uncached: $(ratio "$1-cached" "$1-uncached")" \
       "  (cached / bare axum writing the same body: $(ratio "$1-cached" "$1-bare-same-body"))"
   done
+  if [ "$rounds" -gt 1 ]; then
+    # Rounds minutes apart see the machine at different speeds (bare axum moves by a fifth between them here);
+    # each ratio is taken within its round, and the verdict is on their mean and on the worst of them.
+    python3 - "$work/$1-cached.all" "$work/$1-bare-axum.all" "$work/$1-uncached.all" <<'PY'
+import statistics, sys
+cached, bare, uncached = ([float(line) for line in open(path)] for path in sys.argv[1:])
+to_bare = [c / b for c, b in zip(cached, bare)]
+to_uncached = [c / u for c, u in zip(cached, uncached)]
+print(f"  over {len(to_bare)} rounds: cached / bare axum mean {statistics.mean(to_bare):.2f} (min {min(to_bare):.2f},"
+      f" max {max(to_bare):.2f}); cached / uncached mean {statistics.mean(to_uncached):.1f} (min {min(to_uncached):.1f})")
+PY
+  fi
   kill "$cached" "$uncached" "$bare" "$bare_same"
   wait "$cached" "$uncached" "$bare" "$bare_same" 2>/dev/null || true
 }
