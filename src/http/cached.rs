@@ -109,8 +109,9 @@ mod tests {
 
     #[test]
     fn cache_control_names_the_visibility_and_the_seconds_left() {
-        assert_eq!(cache_control(false, 0).unwrap(), "public, max-age=0");
-        assert_eq!(cache_control(true, 3600).unwrap(), "private, max-age=3600");
-        assert_eq!(cache_control(false, u32::MAX).unwrap(), "public, max-age=4294967295");
+        let value = |private, seconds| cache_control(private, seconds).expect("a valid header value");
+        assert_eq!(value(false, 0), "public, max-age=0");
+        assert_eq!(value(true, 3600), "private, max-age=3600");
+        assert_eq!(value(false, u32::MAX), "public, max-age=4294967295");
     }
 }
