@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # User-space instructions per request under callgrind, for the benched requests: `{ __typename }`, `welcome`,
-# the nested catalog query (PostgreSQL) and a response-cache hit. Unlike requests per second on this shared 2-core machine, the count
+# the nested catalog query and a response-cache hit, on PostgreSQL or SQLite. Unlike requests per second on this shared 2-core machine, the count
 # does not move from run to run, so it is what judges a change to the request path. Needs valgrind and wrk.
-# Usage: bench/instructions.sh [binary]   (default: the release build; give another binary to compare two builds)
+# Usage: [ENGINE=sqlite] bench/instructions.sh [binary]   (default: the release build on PostgreSQL; give another
+# binary to compare two builds)
 # CALLGRIND_KEEP=dir keeps each request's profile there, for callgrind_annotate.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,9 +25,14 @@ cleanup() {
 trap cleanup EXIT
 export ALX_JWT_SECRET="bench-secret-bench-secret-bench-secret-42" ALX_LOG=warn
 
-psql "$pg_admin" -qc "CREATE DATABASE $database"
-DATABASE_URL="${pg_admin%/*}/$database" "$CARGO_TARGET_DIR/release/examples/catalog_seed" | tail -n 1
-(cd "$work" && DATABASE_URL="${pg_admin%/*}/$database" ALX_LISTEN="127.0.0.1:$port" ALX_REQUEST_TIMEOUT_SECS=600 ALX_EXECUTION_TIMEOUT_MS=600000 \
+if [ "${ENGINE:-postgres}" = sqlite ]; then
+  database_url="sqlite://$work/catalog.db"
+else
+  psql "$pg_admin" -qc "CREATE DATABASE $database"
+  database_url="${pg_admin%/*}/$database"
+fi
+DATABASE_URL="$database_url" "$CARGO_TARGET_DIR/release/examples/catalog_seed" | tail -n 1
+(cd "$work" && DATABASE_URL="$database_url" ALX_LISTEN="127.0.0.1:$port" ALX_REQUEST_TIMEOUT_SECS=600 ALX_EXECUTION_TIMEOUT_MS=600000 \
   exec valgrind --tool=callgrind --callgrind-out-file="$work/callgrind.out" "$bin" serve) 2>"$work/valgrind.log" &
 server=$!
 url="http://127.0.0.1:$port/graphql"
