@@ -16,21 +16,25 @@ work=$(mktemp -d)
 port=18190
 pg_admin="${BENCH_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
 database="bench_instructions_$$"
+created=""
 server=""
 cleanup() {
   [ -n "$server" ] && kill "$server" 2>/dev/null && wait "$server" 2>/dev/null
-  psql "$pg_admin" -qc "DROP DATABASE IF EXISTS $database" >/dev/null 2>&1 || true
+  [ -n "$created" ] && { psql "$pg_admin" -qc "DROP DATABASE IF EXISTS $database" >/dev/null 2>&1 || true; }
   rm -rf "$work"
 }
 trap cleanup EXIT
 export ALX_JWT_SECRET="bench-secret-bench-secret-bench-secret-42" ALX_LOG=warn
 
-if [ "${ENGINE:-postgres}" = sqlite ]; then
-  database_url="sqlite://$work/catalog.db"
-else
-  psql "$pg_admin" -qc "CREATE DATABASE $database"
-  database_url="${pg_admin%/*}/$database"
-fi
+case "${ENGINE:-postgres}" in
+  sqlite) database_url="sqlite://$work/catalog.db" ;;
+  postgres)
+    psql "$pg_admin" -qc "CREATE DATABASE $database"
+    created=1
+    database_url="${pg_admin%/*}/$database"
+    ;;
+  *) echo "ENGINE must be postgres or sqlite, not ${ENGINE}" >&2; exit 2 ;;
+esac
 DATABASE_URL="$database_url" "$CARGO_TARGET_DIR/release/examples/catalog_seed" | tail -n 1
 (cd "$work" && DATABASE_URL="$database_url" ALX_LISTEN="127.0.0.1:$port" ALX_REQUEST_TIMEOUT_SECS=600 ALX_EXECUTION_TIMEOUT_MS=600000 \
   exec valgrind --tool=callgrind --callgrind-out-file="$work/callgrind.out" "$bin" serve) 2>"$work/valgrind.log" &

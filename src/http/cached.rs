@@ -12,8 +12,8 @@ use crate::schema::response_cache::CachedResponse;
 
 static X_CACHE: HeaderName = HeaderName::from_static("x-cache");
 
-/// The headers a cached answer leaves with: ours below, then `Vary` from the compression and CORS layers and the
-/// request id.
+/// Room for the names a cached answer leaves with: ours below (six or seven), the request id, and a few to spare.
+/// The compression and CORS layers' `Vary` lines join ours under one name.
 const RESPONSE_HEADERS: usize = 12;
 
 /// How a cacheable answer may be kept downstream, and whether `If-None-Match` applies.
@@ -62,8 +62,9 @@ pub fn response(
         (StatusCode::OK, Body::from(gzipped.unwrap_or(&answer.body).clone())).into_response()
     };
     let response_headers = response.headers_mut();
-    // Room for these headers and the layers' outside (`Vary` twice, the request id) at once: filled one by one
-    // from empty, the map grew and rehashed twice, a tenth of a hit's instructions with the `format!` below.
+    // Room for these headers and the request id at once: filled one by one from empty, the map grew and rehashed
+    // twice (the second time on the compression layer's `Vary`), a tenth of a hit's instructions with the
+    // `format!` that `cache_control` replaced.
     response_headers.reserve(RESPONSE_HEADERS);
     if !not_modified {
         response_headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
